@@ -1,0 +1,214 @@
+"""Settings: one pydantic-settings object, read from the environment or ``.env`` (DESIGN §6).
+
+Only this module reads the environment. ``Settings.load()`` turns validation failures into a
+``ConfigError`` with one human line per problem, so a bad deployment fails at start without a
+traceback. Tests build ``Settings(...)`` with keyword arguments (field names).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+from bot.errors import ConfigError
+
+LogFormat = Literal["json", "console"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+def _env(name: str, field: str) -> Any:
+    # Environment name first; the field name lets tests and code pass keyword arguments.
+    return Field(None, validation_alias=AliasChoices(name, field))
+
+
+class Settings(BaseSettings):
+    """Every knob of the bot. Environment names are in DESIGN §6; field names are snake_case."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_by_name=True,
+        case_sensitive=False,
+    )
+
+    # Slack
+    slack_bot_token: SecretStr | None = _env("SLACK_BOT_TOKEN", "slack_bot_token")
+    slack_signing_secret: SecretStr | None = _env("SLACK_SIGNING_SECRET", "slack_signing_secret")
+    slack_app_token: SecretStr | None = _env("SLACK_APP_TOKEN", "slack_app_token")
+    slack_api_url: str = Field(
+        DEFAULT_SLACK_API_URL, validation_alias=AliasChoices("SLACK_API_URL", "slack_api_url")
+    )
+
+    # ZStack
+    zstack_url: str = Field(
+        "http://127.0.0.1:8080", validation_alias=AliasChoices("ZSTACK_URL", "zstack_url")
+    )
+    zstack_verify_tls: bool = Field(
+        True, validation_alias=AliasChoices("ZSTACK_VERIFY_TLS", "zstack_verify_tls")
+    )
+    zstack_ca_bundle: Path | None = _env("ZSTACK_CA_BUNDLE", "zstack_ca_bundle")
+    zstack_timeout_s: float = Field(
+        15.0, gt=0, le=600, validation_alias=AliasChoices("ZSTACK_TIMEOUT_S", "zstack_timeout_s")
+    )
+    zstack_console_url: str | None = _env("ZSTACK_CONSOLE_URL", "zstack_console_url")
+
+    # Redis and state
+    redis_url: str | None = _env("REDIS_URL", "redis_url")
+    data_dir: Path = Field(
+        Path(".clonebot"), validation_alias=AliasChoices("CLONEBOT_DATA_DIR", "data_dir")
+    )
+    session_key: SecretStr | None = _env("CLONEBOT_SESSION_KEY", "session_key")
+    key_prefix: str = Field(
+        "clonebot:", min_length=1, validation_alias=AliasChoices("CLONEBOT_KEY_PREFIX", "key_prefix")
+    )
+
+    # Approval policy
+    approval_channel: str | None = _env("CLONEBOT_APPROVAL_CHANNEL", "approval_channel")
+    # Comma-separated in the environment, not JSON.
+    approvers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("CLONEBOT_APPROVERS", "approvers")
+    )
+    allow_self_approval: bool = Field(
+        False,
+        validation_alias=AliasChoices("CLONEBOT_ALLOW_SELF_APPROVAL", "allow_self_approval"),
+    )
+    approvals_required: int = Field(
+        1,
+        ge=1,
+        le=10,
+        validation_alias=AliasChoices("CLONEBOT_APPROVALS_REQUIRED", "approvals_required"),
+    )
+    approval_ttl_s: int = Field(
+        86400,
+        ge=60,
+        validation_alias=AliasChoices("CLONEBOT_APPROVAL_TTL_S", "approval_ttl_s"),
+    )
+
+    # Job tracking
+    poll_initial_s: float = Field(
+        1.0, gt=0, validation_alias=AliasChoices("CLONEBOT_POLL_INITIAL_S", "poll_initial_s")
+    )
+    poll_max_s: float = Field(
+        10.0, gt=0, validation_alias=AliasChoices("CLONEBOT_POLL_MAX_S", "poll_max_s")
+    )
+    job_timeout_cap_s: float = Field(
+        3 * 3600.0,
+        gt=0,
+        validation_alias=AliasChoices("CLONEBOT_JOB_TIMEOUT_S", "job_timeout_cap_s"),
+    )
+
+    # Listener, webhooks, logs
+    public_url: str | None = _env("CLONEBOT_PUBLIC_URL", "public_url")
+    host: str = Field("127.0.0.1", validation_alias=AliasChoices("CLONEBOT_HOST", "host"))
+    port: int = Field(3000, ge=0, le=65535, validation_alias=AliasChoices("CLONEBOT_PORT", "port"))
+    log_level: LogLevel = Field(
+        "INFO", validation_alias=AliasChoices("CLONEBOT_LOG_LEVEL", "log_level")
+    )
+    log_format: LogFormat = Field(
+        "console", validation_alias=AliasChoices("CLONEBOT_LOG_FORMAT", "log_format")
+    )
+
+    @field_validator("approvers", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        # slack_sdk joins method names onto the base URL: without a trailing slash the path is lost.
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("zstack_url", "zstack_console_url", "public_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("zstack_ca_bundle")
+    @classmethod
+    def _ca_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"file not found: {value}")
+        return value
+
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "session_key")
+    @classmethod
+    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.slack_bot_token and not self.slack_bot_token.get_secret_value().startswith("xox"):
+            raise ValueError("SLACK_BOT_TOKEN must be a bot token (xoxb-...)")
+        if self.slack_app_token and not self.slack_app_token.get_secret_value().startswith(
+            "xapp-"
+        ):
+            raise ValueError("SLACK_APP_TOKEN must be an app-level token (xapp-...)")
+        if self.poll_max_s < self.poll_initial_s:
+            raise ValueError("CLONEBOT_POLL_MAX_S must be >= CLONEBOT_POLL_INITIAL_S")
+        return self
+
+    @property
+    def has_slack_credentials(self) -> bool:
+        """A bot token plus either a signing secret (HTTP mode) or an app token (Socket Mode)."""
+        return self.slack_bot_token is not None and (
+            self.slack_signing_secret is not None or self.slack_app_token is not None
+        )
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Read the environment (and ``.env``); raise ``ConfigError`` with one line per problem."""
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            raise ConfigError([_describe(error) for error in exc.errors()]) from None
+        except SettingsError as exc:
+            raise ConfigError([str(exc)]) from None
+
+
+_ENV_NAMES: dict[str, str] = {}
+for _name, _field in Settings.model_fields.items():
+    _alias = _field.validation_alias
+    if isinstance(_alias, AliasChoices) and isinstance(_alias.choices[0], str):
+        _ENV_NAMES[_name] = _alias.choices[0]
+
+
+def _describe(error: Any) -> str:
+    """One line for one validation problem, naming the environment variable, never its value."""
+    loc = [str(part) for part in error.get("loc", ())]
+    field = loc[0] if loc else ""
+    name = _ENV_NAMES.get(field, field.upper() or "settings")
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"{name}: {message}" if loc else message

@@ -1,0 +1,135 @@
+"""The bot's exception tree. Everything the bot raises on purpose derives from ``BotError``.
+
+::
+
+    BotError
+    ├── ConfigError                 bad settings; one line per problem
+    ├── ZStackError                 anything that went wrong talking to ZStack
+    │   ├── ZStackUnavailable       the request did not get a usable answer
+    │   │   ├── ZStackConnectError  refused / DNS / TLS: the request was never received
+    │   │   └── ZStackTimeout       no answer in time; ``maybe_received`` says if it could have landed
+    │   ├── ZStackProtocolError     an answer we cannot read (garbage JSON, unexpected status)
+    │   ├── ZStackRESTError         ZStack's REST layer refused the request (plain-text 4xx/5xx)
+    │   └── ZStackAPIError          a business failure: 503 with an ErrorCode (``error``)
+    │       └── ZStackSessionInvalid    ID.1001: the session is unknown or expired
+    ├── SessionError                the Slack user's ZStack session cannot be used
+    │   ├── NotLoggedIn             no session in the map
+    │   └── SessionExpired          ZStack no longer accepts it
+    ├── JobError                    following an async ZStack job
+    │   ├── JobNotFound             404: unknown or purged (results are kept 3 h)
+    │   └── JobTimeout              gave up waiting
+    └── StoreUnavailable            Redis cannot be reached
+
+Messages never contain session UUIDs, passwords or tokens: callers put identifiers in
+attributes, and only what is safe to show in ``str(exc)``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.zstack_models import ErrorCode
+
+
+class BotError(Exception):
+    """Root of every error the bot raises on purpose."""
+
+
+class ConfigError(BotError):
+    """Settings that cannot work; ``problems`` holds one human line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class ZStackError(BotError):
+    """Talking to ZStack failed. ``operation`` names the API (e.g. ``CloneModelService``)."""
+
+    def __init__(self, message: str, *, operation: str) -> None:
+        self.operation = operation
+        super().__init__(message)
+
+
+class ZStackUnavailable(ZStackError):
+    """No usable answer: the network, TLS or a timeout got in the way."""
+
+
+class ZStackConnectError(ZStackUnavailable):
+    """The connection could not be made, so ZStack never saw the request."""
+
+
+class ZStackTimeout(ZStackUnavailable):
+    """No answer in time. ``maybe_received`` is True once the request body may have been sent."""
+
+    def __init__(self, message: str, *, operation: str, maybe_received: bool) -> None:
+        self.maybe_received = maybe_received
+        super().__init__(message, operation=operation)
+
+
+class ZStackProtocolError(ZStackError):
+    """ZStack answered with something we cannot interpret."""
+
+    def __init__(self, message: str, *, operation: str, status: int, body_excerpt: str) -> None:
+        self.status = status
+        self.body_excerpt = body_excerpt
+        super().__init__(message, operation=operation)
+
+
+class ZStackRESTError(ZStackError):
+    """ZStack's REST layer refused the request with a plain-text body (400/404/405/500...)."""
+
+    def __init__(self, *, operation: str, status: int, text: str) -> None:
+        self.status = status
+        self.text = text
+        super().__init__(f"{operation}: HTTP {status}: {text}", operation=operation)
+
+
+class ZStackAPIError(ZStackError):
+    """A business failure reported by ZStack as ``{"error": ErrorCode}`` (HTTP 503)."""
+
+    def __init__(self, *, operation: str, status: int, error: ErrorCode) -> None:
+        self.status = status
+        self.error = error
+        super().__init__(f"{operation}: {error.summary()}", operation=operation)
+
+    @property
+    def code(self) -> str | None:
+        return self.error.code
+
+
+class ZStackSessionInvalid(ZStackAPIError):
+    """ID.1001: the session UUID is unknown to ZStack or has expired."""
+
+
+class SessionError(BotError):
+    """The Slack user's ZStack session cannot be used."""
+
+
+class NotLoggedIn(SessionError):
+    """No ZStack session is stored for this Slack user."""
+
+
+class SessionExpired(SessionError):
+    """A session was stored but ZStack no longer accepts it."""
+
+
+class JobError(BotError):
+    """Following an asynchronous ZStack job failed."""
+
+    def __init__(self, message: str, *, job_uuid: str) -> None:
+        self.job_uuid = job_uuid
+        super().__init__(message)
+
+
+class JobNotFound(JobError):
+    """ZStack does not know the job (never accepted, or its result was purged after 3 h)."""
+
+
+class JobTimeout(JobError):
+    """The job did not finish within the allowed time."""
+
+
+class StoreUnavailable(BotError):
+    """Redis cannot be reached or answered with an error."""

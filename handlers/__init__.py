@@ -1,0 +1,1 @@
+"""Slack listeners. Each module exposes ``register(app, deps)``; they never touch httpx or redis."""
