@@ -72,7 +72,9 @@ class Settings(BaseSettings):
     )
     session_key: SecretStr | None = _env("CLONEBOT_SESSION_KEY", "session_key")
     key_prefix: str = Field(
-        "clonebot:", min_length=1, validation_alias=AliasChoices("CLONEBOT_KEY_PREFIX", "key_prefix")
+        "clonebot:",
+        min_length=1,
+        validation_alias=AliasChoices("CLONEBOT_KEY_PREFIX", "key_prefix"),
     )
 
     # Approval policy
@@ -168,9 +170,7 @@ class Settings(BaseSettings):
     def _consistent(self) -> Settings:
         if self.slack_bot_token and not self.slack_bot_token.get_secret_value().startswith("xox"):
             raise ValueError("SLACK_BOT_TOKEN must be a bot token (xoxb-...)")
-        if self.slack_app_token and not self.slack_app_token.get_secret_value().startswith(
-            "xapp-"
-        ):
+        if self.slack_app_token and not self.slack_app_token.get_secret_value().startswith("xapp-"):
             raise ValueError("SLACK_APP_TOKEN must be an app-level token (xapp-...)")
         if self.poll_max_s < self.poll_initial_s:
             raise ValueError("CLONEBOT_POLL_MAX_S must be >= CLONEBOT_POLL_INITIAL_S")

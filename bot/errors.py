@@ -5,9 +5,9 @@
     BotError
     ├── ConfigError                 bad settings; one line per problem
     ├── ZStackError                 anything that went wrong talking to ZStack
-    │   ├── ZStackUnavailable       the request did not get a usable answer
+    │   ├── ZStackUnavailable       no usable answer; ``maybe_received``: could it have landed?
     │   │   ├── ZStackConnectError  refused / DNS / TLS: the request was never received
-    │   │   └── ZStackTimeout       no answer in time; ``maybe_received`` says if it could have landed
+    │   │   └── ZStackTimeout       no answer in time
     │   ├── ZStackProtocolError     an answer we cannot read (garbage JSON, unexpected status)
     │   ├── ZStackRESTError         ZStack's REST layer refused the request (plain-text 4xx/5xx)
     │   └── ZStackAPIError          a business failure: 503 with an ErrorCode (``error``)
@@ -53,19 +53,22 @@ class ZStackError(BotError):
 
 
 class ZStackUnavailable(ZStackError):
-    """No usable answer: the network, TLS or a timeout got in the way."""
+    """No usable answer. ``maybe_received`` is True when ZStack may have got the request anyway."""
+
+    def __init__(self, message: str, *, operation: str, maybe_received: bool = True) -> None:
+        self.maybe_received = maybe_received
+        super().__init__(message, operation=operation)
 
 
 class ZStackConnectError(ZStackUnavailable):
     """The connection could not be made, so ZStack never saw the request."""
 
+    def __init__(self, message: str, *, operation: str) -> None:
+        super().__init__(message, operation=operation, maybe_received=False)
+
 
 class ZStackTimeout(ZStackUnavailable):
-    """No answer in time. ``maybe_received`` is True once the request body may have been sent."""
-
-    def __init__(self, message: str, *, operation: str, maybe_received: bool) -> None:
-        self.maybe_received = maybe_received
-        super().__init__(message, operation=operation)
+    """No answer in time; ``maybe_received`` is False only if the connection never opened."""
 
 
 class ZStackProtocolError(ZStackError):

@@ -43,7 +43,7 @@ def parse_zstack_date(value: str) -> datetime:
     text = _SPACES.sub(" ", value).strip()
     for fmt in _ZSTACK_DATE_FORMATS:
         try:
-            return datetime.strptime(text, fmt)  # noqa: DTZ007 - ZStack sends local time, no zone
+            return datetime.strptime(text, fmt)  # ZStack sends node-local time, no zone
         except ValueError:
             continue
     return datetime.fromisoformat(text)
@@ -150,7 +150,7 @@ class ErrorCode(ZModel):
 
 
 def _prune_error(data: dict[str, Any], depth: int) -> dict[str, Any]:
-    """Return a copy of an error dict with nesting cut at ``depth`` (iterative, no recursion limit)."""
+    """A copy of an error dict with nesting cut at ``depth`` (iterative: no recursion limit)."""
     root: dict[str, Any] = {}
     stack: list[tuple[dict[str, Any], dict[str, Any], int]] = [(data, root, depth)]
     while stack:

@@ -1,0 +1,99 @@
+"""``clone-bot``: run the bot, the sandbox, the ZStack simulator, or a configuration check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.logs import configure_logging
+
+NO_SLACK = (
+    "clone-bot: no Slack credentials (set SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET, or "
+    "SLACK_APP_TOKEN for Socket Mode); to try the bot locally without a Slack app, run "
+    "`clone-bot sandbox` (or `make run`)."
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="clone-bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the bot (HTTP listener; Socket Mode with SLACK_APP_TOKEN)")
+    sim = commands.add_parser("zstack-sim", help="run the ZStack simulator alone")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8080)
+    sim.add_argument("--sync", action="store_true", help="answer clones with 200 at once")
+    sim.add_argument("--advertised-url", default=None, help="base URL put in job locations")
+    sandbox = commands.add_parser("sandbox", help="the whole product locally, no accounts needed")
+    sandbox.add_argument("--port", type=int, default=8000, help="port of the sandbox web page")
+    sandbox.add_argument("--reset", action="store_true", help="start from a clean data dir")
+    sandbox.add_argument("--socket-mode", action="store_true", help="bot uses Socket Mode")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "run":
+            return _run_bot()
+        if args.command == "zstack-sim":
+            configure_logging()
+            from bot.sandbox.zstack_sim import run_simulator
+
+            return _serve(
+                lambda: run_simulator(
+                    args.host, args.port, sync=args.sync, advertised_base_url=args.advertised_url
+                )
+            )
+        if args.command == "sandbox":
+            from bot.sandbox.launcher import run_sandbox
+
+            configure_logging()
+            return _serve(
+                lambda: run_sandbox(port=args.port, reset=args.reset, socket_mode=args.socket_mode)
+            )
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"clone-bot: configuration: {problem}", file=sys.stderr)
+        return 2
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def _run_bot() -> int:
+    settings = Settings.load()
+    if not settings.has_slack_credentials:
+        print(NO_SLACK, file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+
+    async def run() -> None:
+        from bot.runtime import Runtime
+
+        runtime = await Runtime.start(settings)
+        try:
+            await runtime.serve_http(settings.host, settings.port)
+            if settings.socket_mode:
+                await runtime.start_socket_mode()
+            await asyncio.Event().wait()
+        finally:
+            await runtime.aclose()
+
+    return _serve(run)
+
+
+def _serve(factory: Callable[[], Awaitable[None]]) -> int:
+    """Run until SIGINT/SIGTERM, then shut down cleanly."""
+
+    async def guarded() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(factory())
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(guarded())
+    return 0

@@ -1,0 +1,20 @@
+"""What listeners get to work with: built once at start-up, shared by every handler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.metrics import Metrics
+from bot.redis_client import RedisHandle
+from bot.sessions import SessionService
+from bot.zstack import ZStackClient
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    zstack: ZStackClient
+    redis: RedisHandle
+    sessions: SessionService
+    metrics: Metrics

@@ -1,0 +1,77 @@
+"""Reading the login modal's submission into ZStack credentials (or field errors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.ui.login import (
+    ACTION_ACCOUNT,
+    ACTION_KIND,
+    ACTION_PASSWORD,
+    ACTION_USER,
+    BLOCK_ACCOUNT,
+    BLOCK_KIND,
+    BLOCK_PASSWORD,
+    BLOCK_USER,
+    KIND_LABELS,
+    LoginPrefill,
+)
+from bot.zstack import AccountLogin, Credentials, IAM2Login, UserLogin, hash_password
+
+NAME_MAX = 255
+
+
+def _value(values: dict[str, Any], block: str, action: str) -> str:
+    entry = values.get(block, {}).get(action, {})
+    if not isinstance(entry, dict):
+        return ""
+    raw = entry.get("value")
+    if raw is None and isinstance(entry.get("selected_option"), dict):
+        raw = entry["selected_option"].get("value")
+    return raw.strip() if isinstance(raw, str) else ""
+
+
+def _name_error(name: str, what: str) -> str | None:
+    if not name:
+        return f"Enter the {what}."
+    if len(name) > NAME_MAX:
+        return f"The {what} is too long (at most {NAME_MAX} characters)."
+    if any(not c.isprintable() for c in name):
+        return f"The {what} contains characters that cannot be typed."
+    return None
+
+
+def parse_login(values: dict[str, Any]) -> tuple[Credentials | None, dict[str, str], LoginPrefill]:
+    """Credentials from ``view.state.values``, or field errors keyed by block_id.
+
+    The password is hashed here and the plain text goes no further.
+    """
+    kind = _value(values, BLOCK_KIND, ACTION_KIND) or "account"
+    account = _value(values, BLOCK_ACCOUNT, ACTION_ACCOUNT)
+    user = _value(values, BLOCK_USER, ACTION_USER)
+    entry = values.get(BLOCK_PASSWORD, {}).get(ACTION_PASSWORD, {})
+    password = entry.get("value") if isinstance(entry, dict) else None
+    prefill = LoginPrefill(kind=kind if kind in KIND_LABELS else "account")
+    prefill.account_name, prefill.user_name = account or None, user or None
+
+    errors: dict[str, str] = {}
+    if kind not in KIND_LABELS:
+        errors[BLOCK_KIND] = "Choose how to log in."
+    if kind in ("account", "user") and (problem := _name_error(account, "account name")):
+        errors[BLOCK_ACCOUNT] = problem
+    if kind in ("user", "iam2") and (problem := _name_error(user, "user name")):
+        errors[BLOCK_USER] = problem
+    if not isinstance(password, str) or not password:
+        errors[BLOCK_PASSWORD] = "Enter the password."
+    if errors or not isinstance(password, str):
+        return None, errors, prefill
+
+    hashed = hash_password(password)
+    creds: Credentials
+    if kind == "account":
+        creds = AccountLogin(account_name=account, password_sha512=hashed)
+    elif kind == "user":
+        creds = UserLogin(account_name=account, user_name=user, password_sha512=hashed)
+    else:
+        creds = IAM2Login(name=user, password_sha512=hashed)
+    return creds, {}, prefill

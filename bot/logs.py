@@ -1,0 +1,116 @@
+"""Logging: structlog over the standard library, configured only by the entry point.
+
+Modules log with ``logging.getLogger(__name__)``; ``configure_logging`` renders every record as
+JSON or console lines and passes each one through ``scrub`` so tokens, passwords and ZStack
+session UUIDs never reach a log sink, even by accident.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections import OrderedDict
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+import structlog
+
+# Patterns that are secret wherever they appear.
+_PATTERNS = (
+    (re.compile(r"xox[abposre]-[A-Za-z0-9-]+"), "xox?-[redacted]"),
+    (re.compile(r"xapp-[A-Za-z0-9-]+"), "xapp-[redacted]"),
+    (re.compile(r"(OAuth\s+)\S+", re.IGNORECASE), r"\1[redacted]"),
+    (re.compile(r"(sessions/)[0-9a-fA-F]{32}"), r"\1[redacted]"),
+    (
+        re.compile(r"""(["']?password["']?\s*[:=]\s*["']?)[^"'\s,}&]+""", re.IGNORECASE),
+        r"\1[redacted]",
+    ),
+)
+_MAX_KNOWN = 10_000
+
+
+class SecretRegistry:
+    """Exact secret values seen by this process (tokens, session UUIDs), newest kept."""
+
+    def __init__(self, limit: int = _MAX_KNOWN) -> None:
+        self._values: OrderedDict[str, None] = OrderedDict()
+        self._limit = limit
+
+    def add(self, *values: str | None) -> None:
+        for value in values:
+            if value and len(value) >= 8:
+                self._values[value] = None
+                self._values.move_to_end(value)
+                while len(self._values) > self._limit:
+                    self._values.popitem(last=False)
+
+    def __iter__(self) -> Any:
+        return iter(list(self._values))
+
+
+secrets = SecretRegistry()
+
+
+def scrub(text: str, known: Iterable[str] | None = None) -> str:
+    """``text`` with every secret pattern and every registered secret value redacted."""
+    for value in secrets if known is None else known:
+        if value in text:
+            text = text.replace(value, "[redacted]")
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _scrub_event(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Any:
+    for key, value in list(event.items()):
+        if isinstance(value, str):
+            event[key] = scrub(value)
+        elif value is not None and not isinstance(value, int | float | bool):
+            event[key] = scrub(repr(value)) if key != "exc_info" else value
+    return event
+
+
+def _scrub_rendered(_logger: Any, _name: str, event: Any) -> Any:
+    # Tracebacks are rendered late: scrub the final line too.
+    return scrub(event) if isinstance(event, str) else event
+
+
+def configure_logging(level: str = "INFO", fmt: str = "console", stream: Any = None) -> None:
+    """Route stdlib and structlog records through one scrubbing renderer."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _scrub_event,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            _scrub_event,
+            renderer,
+            _scrub_rendered,
+        ],
+    )
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # httpx logs every URL at INFO (session UUIDs are in some paths); Bolt logs payloads at DEBUG.
+    for noisy in ("httpx", "httpcore", "slack_bolt", "slack_sdk", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )

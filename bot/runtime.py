@@ -1,0 +1,106 @@
+"""Start-up and shut-down: builds every long-lived object once, from settings, in order."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import create_app
+from bot.config import Settings
+from bot.crypto import load_cipher
+from bot.deps import Deps
+from bot.logs import secrets
+from bot.metrics import Metrics
+from bot.redis_client import connect_redis
+from bot.server import build_web_app
+from bot.session_store import SessionStore
+from bot.sessions import SessionService
+from bot.slack_client import build_web_client
+from bot.zstack import ZStackClient, default_timeout
+
+logger = logging.getLogger(__name__)
+
+
+def zstack_client_for(settings: Settings, metrics: Metrics | None = None) -> ZStackClient:
+    verify: bool | Path = settings.zstack_ca_bundle or settings.zstack_verify_tls
+    return ZStackClient(
+        settings.zstack_url,
+        timeout=default_timeout(settings.zstack_timeout_s),
+        verify=verify,
+        observer=metrics.observe_zstack if metrics else None,
+    )
+
+
+@dataclass
+class Runtime:
+    """The running bot: dependencies, the Bolt app, and the listeners it serves."""
+
+    deps: Deps
+    client: AsyncWebClient
+    bolt: AsyncApp
+    web_session: aiohttp.ClientSession
+    runners: list[web.AppRunner] = field(default_factory=list)
+    socket_handler: AsyncSocketModeHandler | None = None
+
+    @classmethod
+    async def start(cls, settings: Settings) -> Runtime:
+        for secret in (
+            settings.slack_bot_token,
+            settings.slack_signing_secret,
+            settings.slack_app_token,
+            settings.session_key,
+        ):
+            if secret is not None:
+                secrets.add(secret.get_secret_value())
+        metrics = Metrics()
+        cipher = load_cipher(settings)
+        redis = await connect_redis(settings)
+        zstack = zstack_client_for(settings, metrics)
+        web_session = aiohttp.ClientSession()
+        client = build_web_client(settings, session=web_session)
+        store = SessionStore(redis, cipher, prefix=settings.key_prefix)
+        deps = Deps(
+            settings=settings,
+            zstack=zstack,
+            redis=redis,
+            sessions=SessionService(store=store, zstack=zstack),
+            metrics=metrics,
+        )
+        return cls(deps=deps, client=client, bolt=create_app(deps, client), web_session=web_session)
+
+    async def serve_http(self, host: str, port: int) -> int:
+        """Serve the HTTP listener; returns the bound port (useful with port 0)."""
+        runner = web.AppRunner(build_web_app(self.bolt, self.deps), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        self.runners.append(runner)
+        bound = runner.addresses[0][1] if runner.addresses else port
+        logger.info("listening", extra={"url": f"http://{host}:{bound}"})
+        return int(bound)
+
+    async def start_socket_mode(self) -> None:
+        token = self.deps.settings.slack_app_token
+        if token is None:
+            raise ValueError("Socket Mode needs SLACK_APP_TOKEN")
+        self.socket_handler = AsyncSocketModeHandler(
+            self.bolt, app_token=token.get_secret_value(), web_client=self.client
+        )
+        await self.socket_handler.connect_async()
+        logger.info("socket mode connected")
+
+    async def aclose(self) -> None:
+        if self.socket_handler is not None:
+            await self.socket_handler.close_async()
+        for runner in self.runners:
+            await runner.cleanup()
+        await self.deps.zstack.aclose()
+        await self.deps.redis.aclose()
+        await self.web_session.close()

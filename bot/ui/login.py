@@ -1,0 +1,214 @@
+"""The ``/zstack`` surfaces: the login modal and its states, whoami, logout and help."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    RadioButtonsElement,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.ui.text import escape, slack_date, truncate
+
+LOGIN_CALLBACK = "zstack_login"
+BLOCK_KIND, ACTION_KIND = "login_kind", "kind"
+BLOCK_ACCOUNT, ACTION_ACCOUNT = "account_name", "value"
+BLOCK_USER, ACTION_USER = "user_name", "value"
+BLOCK_PASSWORD, ACTION_PASSWORD = "password", "value"
+
+KIND_LABELS = {
+    "account": "Account",
+    "user": "IAM user of an account",
+    "iam2": "Project user (IAM2)",
+}
+
+
+class LoginContext(BaseModel):
+    """What the login modal carries in ``private_metadata``: where to go after a login."""
+
+    channel_id: str | None = None
+    # After a successful login, continue to the clone form for this source ("" = no source).
+    then_clone: str | None = None
+    notice: str | None = Field(default=None, max_length=500)
+
+    def dump(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+    @classmethod
+    def load(cls, raw: str | None) -> LoginContext:
+        if not raw:
+            return cls()
+        try:
+            return cls.model_validate(json.loads(raw))
+        except ValueError:
+            return cls()
+
+
+class LoginPrefill(BaseModel):
+    kind: str = "account"
+    account_name: str | None = None
+    user_name: str | None = None
+
+
+def _text_input(
+    block_id: str, label: str, *, hint: str, initial: str | None, optional: bool
+) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        hint=hint,
+        optional=optional,
+        element=PlainTextInputElement(
+            action_id="value", initial_value=initial or None, max_length=256
+        ),
+    )
+
+
+def login_modal(
+    endpoint: str,
+    context: LoginContext,
+    *,
+    prefill: LoginPrefill | None = None,
+    error: str | None = None,
+) -> View:
+    """The login form. ``error`` (ZStack's reason, or why we could not reach it) shows on top."""
+    prefill = prefill or LoginPrefill()
+    options = [Option(value=k, text=v) for k, v in KIND_LABELS.items()]
+    initial = next((o for o in options if o.value == prefill.kind), options[0])
+    blocks: list[Block] = []
+    if error:
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=f":warning: {truncate(error, 2900)}"))
+        )
+    blocks += [
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f"Log in to ZStack at `{escape(endpoint)}` so the bot can act as you."
+            )
+        ),
+        InputBlock(
+            block_id=BLOCK_KIND,
+            label="Log in as",
+            element=RadioButtonsElement(
+                action_id=ACTION_KIND, options=options, initial_option=initial
+            ),
+        ),
+        _text_input(
+            BLOCK_ACCOUNT,
+            "Account name",
+            hint="Needed for an account and for an IAM user.",
+            initial=prefill.account_name,
+            optional=True,
+        ),
+        _text_input(
+            BLOCK_USER,
+            "User name",
+            hint="The IAM user name, or the project (IAM2) user name.",
+            initial=prefill.user_name,
+            optional=True,
+        ),
+        InputBlock(
+            block_id=BLOCK_PASSWORD,
+            label="Password",
+            hint="Hashed (SHA-512) on arrival and never stored. Slack shows it as you type.",
+            element=PlainTextInputElement(action_id=ACTION_PASSWORD, max_length=256),
+        ),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text="The bot keeps only your ZStack session, encrypted, until it expires."
+                )
+            ]
+        ),
+    ]
+    return View(
+        type="modal",
+        callback_id=LOGIN_CALLBACK,
+        title="ZStack login",
+        submit="Log in",
+        close="Cancel",
+        private_metadata=context.dump(),
+        blocks=blocks,
+    )
+
+
+def _info_modal(
+    title: str, text: str, *, close: str = "Close", metadata: str | None = None
+) -> View:
+    return View(
+        type="modal",
+        callback_id=f"{LOGIN_CALLBACK}_info",
+        title=title,
+        close=close,
+        private_metadata=metadata,
+        blocks=[SectionBlock(text=MarkdownTextObject(text=truncate(text, 2900)))],
+    )
+
+
+def logging_in_modal(identity: str) -> View:
+    return _info_modal(
+        "ZStack login", f":hourglass_flowing_sand: Logging in to ZStack as *{escape(identity)}*…"
+    )
+
+
+def login_success_modal(identity: str, kind: str, expires_at: datetime) -> View:
+    return _info_modal(
+        "ZStack login",
+        f":white_check_mark: Logged in to ZStack as *{escape(identity)}* "
+        f"({KIND_LABELS.get(kind, kind).lower()}).\n"
+        f"Your session expires {slack_date(expires_at)} unless you use it; "
+        "`/zstack logout` ends it now.",
+        close="Done",
+    )
+
+
+def loading_modal(title: str, text: str) -> View:
+    return _info_modal(title, f":hourglass_flowing_sand: {text}")
+
+
+def whoami_text(identity: str, kind: str, endpoint: str, expires_at: datetime) -> str:
+    return (
+        f"You are logged in to ZStack at `{escape(endpoint)}` as *{escape(identity)}* "
+        f"({KIND_LABELS.get(kind, kind).lower()}). Session expires {slack_date(expires_at)}."
+    )
+
+
+NOT_LOGGED_IN = "You are not logged in to ZStack. Run `/zstack login` to log in."
+SESSION_EXPIRED = (
+    "Your ZStack session has expired or was ended in ZStack, so the bot forgot it. "
+    "Run `/zstack login` to log in again."
+)
+
+
+def logout_text(identity: str | None) -> str:
+    if identity is None:
+        return "You were not logged in to ZStack; nothing to do."
+    return (
+        f"Logged out of ZStack (*{escape(identity)}*). The bot no longer holds a session for you."
+    )
+
+
+ZSTACK_HELP = "\n".join(
+    [
+        "*ZStack session commands*",
+        "• `/zstack login` — log in (account, IAM user or project user); the bot then acts as you",
+        "• `/zstack whoami` — who you are logged in as, where, and until when",
+        "• `/zstack logout` — end your ZStack session and remove it from the bot",
+        "• `/zstack help` — this help",
+        "Clone a model service with `/clone-model [source]`.",
+    ]
+)
+
+
+def unknown_subcommand(text: str) -> str:
+    return f"I don't know `/zstack {escape(truncate(text, 50))}`.\n\n{ZSTACK_HELP}"

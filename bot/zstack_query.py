@@ -1,0 +1,68 @@
+"""ZStack's query-string grammar for Query* APIs (reference §5), as an immutable builder.
+
+``Query().where("name", "~=", "%qwen%").sorted("-createDate").page(limit=20)`` becomes
+``q=name~=%qwen%&sort=-createDate&limit=20``; httpx percent-encodes the ``%``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+# Matched by the server in this order; the unary ones take no value.
+OPERATORS = ("!=", ">=", "<=", "!?=", "!~=", "~=", "?=", "=", ">", "<")
+UNARY_OPERATORS = ("is null", "not null")
+
+
+@dataclass(frozen=True)
+class Query:
+    """Conditions (ANDed), paging, sorting and projection for a ZStack query."""
+
+    conditions: tuple[str, ...] = ()
+    limit: int | None = None
+    start: int | None = None
+    count: bool = False
+    reply_with_count: bool = False
+    sort: str | None = None
+    fields: tuple[str, ...] = field(default_factory=tuple)
+
+    def where(self, name: str, op: str, value: str | int | list[str] | None = None) -> Query:
+        """Add ``name<op>value``; ``?=``/``!?=`` take a list, ``is null``/``not null`` nothing."""
+        if op in UNARY_OPERATORS:
+            return replace(self, conditions=(*self.conditions, f"{name} {op}"))
+        if op not in OPERATORS:
+            raise ValueError(f"unknown query operator {op!r}")
+        if value is None:
+            raise ValueError(f"operator {op!r} needs a value")
+        text = ",".join(value) if isinstance(value, list) else str(value)
+        return replace(self, conditions=(*self.conditions, f"{name}{op}{text}"))
+
+    def page(self, *, limit: int, start: int = 0, with_total: bool = True) -> Query:
+        return replace(self, limit=limit, start=start, reply_with_count=with_total)
+
+    def sorted(self, order: str) -> Query:
+        """``+field`` ascending, ``-field`` descending."""
+        return replace(self, sort=order)
+
+    def only(self, *names: str) -> Query:
+        return replace(self, fields=tuple(names))
+
+    def to_params(self) -> list[tuple[str, str]]:
+        params = [("q", condition) for condition in self.conditions]
+        if self.limit is not None:
+            params.append(("limit", str(self.limit)))
+        if self.start is not None:
+            params.append(("start", str(self.start)))
+        if self.count:
+            params.append(("count", "true"))
+        if self.reply_with_count:
+            params.append(("replyWithCount", "true"))
+        if self.sort:
+            params.append(("sort", self.sort))
+        if self.fields:
+            params.append(("fields", ",".join(self.fields)))
+        return params
+
+
+def like_contains(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere (``%text%``)."""
+    return f"%{text}%"
