@@ -20,7 +20,7 @@ import structlog
 _PATTERNS = (
     (re.compile(r"xox[abposre]-[A-Za-z0-9-]+"), "xox?-[redacted]"),
     (re.compile(r"xapp-[A-Za-z0-9-]+"), "xapp-[redacted]"),
-    (re.compile(r"(OAuth\s+)\S+", re.IGNORECASE), r"\1[redacted]"),
+    (re.compile(r"(OAuth\s+)[^\s\"'\\,]+", re.IGNORECASE), r"\1[redacted]"),
     (re.compile(r"(sessions/)[0-9a-fA-F]{32}"), r"\1[redacted]"),
     (
         re.compile(r"""(["']?password["']?\s*[:=]\s*["']?)[^"'\s,}&]+""", re.IGNORECASE),
@@ -82,6 +82,7 @@ def configure_logging(level: str = "INFO", fmt: str = "console", stream: Any = N
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _scrub_event,
     ]

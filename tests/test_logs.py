@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from bot.logs import SecretRegistry, configure_logging, scrub, secrets
+
+
+@pytest.fixture
+def captured() -> io.StringIO:
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream=stream)
+    yield stream
+    logging.getLogger().handlers.clear()
+
+
+def test_patterns_are_redacted() -> None:
+    text = scrub(
+        "Authorization: OAuth 0123456789abcdef0123456789abcdef token xoxb-1-2-abc "
+        "app xapp-1-A-xyz GET /v1/accounts/sessions/0123456789abcdef0123456789abcdef/valid "
+        '{"password": "5e884898da"}'
+    )
+    for secret in ("0123456789abcdef", "xoxb-1-2-abc", "xapp-1-A-xyz", "5e884898da"):
+        assert secret not in text
+
+
+def test_registered_values_are_redacted_anywhere() -> None:
+    registry = SecretRegistry(limit=2)
+    registry.add("first-secret-value", "second-secret-value", "third-secret-value")
+    assert list(registry) == ["second-secret-value", "third-secret-value"]
+    assert scrub("x third-secret-value y", registry) == "x [redacted] y"
+
+
+def test_log_lines_are_json_and_scrubbed(captured: io.StringIO) -> None:
+    secrets.add("sessionuuid-abcdef-0123456789")
+    log = logging.getLogger("bot.test")
+    log.info("using %s", "sessionuuid-abcdef-0123456789", extra={"request_id": "CR-1"})
+    try:
+        raise RuntimeError("failed with OAuth deadbeefdeadbeefdeadbeefdeadbeef")
+    except RuntimeError:
+        log.exception("boom")
+    lines = [json.loads(line) for line in captured.getvalue().splitlines()]
+    assert lines[0]["request_id"] == "CR-1"
+    assert "sessionuuid-abcdef" not in captured.getvalue()
+    assert "deadbeefdeadbeef" not in captured.getvalue()
+    assert lines[1]["level"] == "error"
