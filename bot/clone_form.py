@@ -1,0 +1,345 @@
+"""The clone form's submission: read from ``view.state.values`` and validated with pydantic.
+
+Each field of ``CloneForm`` is named after the block_id of its input, so a validation error maps
+straight to a modal field error. Nothing here does I/O: validation must answer within Slack's
+3-second window.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from bot.zstack_models import (
+    MODEL_SERVICE_SOURCES,
+    MODEL_SERVICE_TYPES,
+    UUID_RE,
+    ArchitectureImage,
+    CloneParams,
+    CloneRequestBody,
+    ModelServiceSource,
+    ModelServiceType,
+)
+
+KNOWN_ARCHITECTURES = ("x86_64", "aarch64", "loongarch64", "mips64el")
+_ARCH_ALIASES = {"amd64": "x86_64", "x86-64": "x86_64", "arm64": "aarch64"}
+NAME_MAX = 255
+TEXT_MAX = 255
+LONG_TEXT_MAX = 3000  # Slack's plain_text_input ceiling
+REASON_MAX = 1000
+CPU_MAX = 1024
+MEMORY_MAX_MIB = 16 * 1024 * 1024
+DOCKER_IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9._\-/:@]*$", re.IGNORECASE)
+GPU_CAPABILITY_RE = re.compile(r"^\d{1,2}(\.\d{1,2})?$")
+_SPLIT = re.compile(r"[\s,]+")
+
+
+def normalise_arch(text: str) -> str:
+    lowered = text.strip().lower()
+    return _ARCH_ALIASES.get(lowered, lowered)
+
+
+def _clean(value: Any) -> Any:
+    """Strip text; empty text means "not given"."""
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _text_of(value: Any) -> str:
+    """Text of a free-text field ("" when empty); anything else is not what Slack sends."""
+    value = _clean(value)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError("Enter text.")
+    return value
+
+
+def _options_of(value: Any) -> list[str]:
+    """Selected option values of a multi-select or checkboxes."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("Choose from the list.")
+    return value
+
+
+def _printable(text: str, *, multiline: bool) -> str:
+    allowed = "\n\t" if multiline else ""
+    if any(not (c.isprintable() or c in allowed) for c in text):
+        raise ValueError("Remove the control characters from this field.")
+    return text
+
+
+def _bounded(limit: int, *, multiline: bool = False) -> BeforeValidator:
+    def check(value: Any) -> Any:
+        value = _clean(value)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError("Enter text.")
+        if len(value) > limit:
+            raise ValueError(f"At most {limit:,} characters (this has {len(value):,}).")
+        return _printable(value, multiline=multiline)
+
+    return BeforeValidator(check)
+
+
+def _integer(low: int, high: int, unit: str = "") -> BeforeValidator:
+    def check(value: Any) -> Any:
+        value = _clean(value)
+        if value is None:
+            return None
+        try:
+            number = float(str(value))
+        except ValueError:
+            raise ValueError("Enter a whole number.") from None
+        if not number.is_integer():
+            raise ValueError("Enter a whole number.")
+        if not low <= number <= high:
+            raise ValueError(f"Enter a number from {low:,} to {high:,}{unit}.")
+        return int(number)
+
+    return BeforeValidator(check)
+
+
+Short = Annotated[str | None, _bounded(TEXT_MAX)]
+Long = Annotated[str | None, _bounded(LONG_TEXT_MAX, multiline=True)]
+
+
+class CloneForm(BaseModel):
+    """The validated form. Field names are the block_ids of the modal's inputs."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source: str
+    name: Annotated[str, _bounded(NAME_MAX)]
+    description: Annotated[str | None, _bounded(2000, multiline=True)] = None
+    type: ModelServiceType | None = None
+    model_source: ModelServiceSource | None = None
+    framework: Short = None
+    request_cpu: Annotated[int | None, _integer(1, CPU_MAX, " cores")] = None
+    request_memory: Annotated[int | None, _integer(1, MEMORY_MAX_MIB, " MiB")] = None
+    gpu_compute_capability: Short = None
+    cpu_architectures: list[str] = Field(default_factory=list)
+    architecture_images: list[ArchitectureImage] = Field(default_factory=list)
+    flags: list[str] = Field(default_factory=list)
+    reason: Annotated[str, _bounded(REASON_MAX, multiline=True)]
+    readme: Long = None
+    yaml: Long = None
+    size: Annotated[int | None, _integer(0, 2**62)] = None
+    install_path: Short = None
+    start_command: Annotated[str | None, _bounded(1000)] = None
+    python_version: Short = None
+    conda_version: Short = None
+    container_command: Annotated[str | None, _bounded(1000)] = None
+    container_args: Annotated[str | None, _bounded(1000)] = None
+    resource_uuid: str | None = None
+    tag_uuids: list[str] = Field(default_factory=list)
+    vendor_to_spec_uuids_map: dict[str, list[str]] = Field(default_factory=dict)
+    system_tags: list[str] = Field(default_factory=list)
+    user_tags: list[str] = Field(default_factory=list)
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _source(cls, value: Any) -> Any:
+        value = _clean(value)
+        if not isinstance(value, str) or not UUID_RE.match(value):
+            raise ValueError("Choose the model service to clone.")
+        return value
+
+    @field_validator("name", "reason", mode="before")
+    @classmethod
+    def _required(cls, value: Any, info: Any) -> Any:
+        if _clean(value) is None:
+            what = "a name for the new model service" if info.field_name == "name" else "a reason"
+            raise ValueError(f"Enter {what}.")
+        return value
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _type(cls, value: Any) -> Any:
+        value = _clean(value)
+        if value is not None and value not in MODEL_SERVICE_TYPES:
+            raise ValueError(f"Choose one of {', '.join(MODEL_SERVICE_TYPES)}.")
+        return value
+
+    @field_validator("model_source", mode="before")
+    @classmethod
+    def _model_source(cls, value: Any) -> Any:
+        value = _clean(value)
+        if value is not None and value not in MODEL_SERVICE_SOURCES:
+            raise ValueError(f"Choose one of {', '.join(MODEL_SERVICE_SOURCES)}.")
+        return value
+
+    @field_validator("gpu_compute_capability")
+    @classmethod
+    def _gpu(cls, value: str | None) -> str | None:
+        if value is not None and not GPU_CAPABILITY_RE.match(value):
+            raise ValueError("Use the major.minor form, e.g. 7.5 or 8.0.")
+        return value
+
+    @field_validator("cpu_architectures", mode="before")
+    @classmethod
+    def _archs(cls, value: Any) -> Any:
+        archs = [normalise_arch(a) for a in _options_of(value) if a.strip()]
+        unknown = [a for a in archs if a not in KNOWN_ARCHITECTURES]
+        if unknown:
+            raise ValueError(f"Unknown architecture: {unknown[0][:40]}.")
+        return list(dict.fromkeys(archs))
+
+    @field_validator("architecture_images", mode="before")
+    @classmethod
+    def _images(cls, value: Any) -> Any:
+        return parse_image_lines(_text_of(value))
+
+    @field_validator("yaml")
+    @classmethod
+    def _yaml(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            raise ValueError(f"This is not valid YAML{where}.") from None
+        return value
+
+    @field_validator("resource_uuid", mode="before")
+    @classmethod
+    def _resource(cls, value: Any) -> Any:
+        value = _clean(value)
+        if value is not None and not (isinstance(value, str) and UUID_RE.match(value.lower())):
+            raise ValueError("A UUID is 32 hexadecimal characters without dashes.")
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("tag_uuids", mode="before")
+    @classmethod
+    def _tags(cls, value: Any) -> Any:
+        items = [t.lower() for t in _SPLIT.split(_text_of(value)) if t]
+        bad = [t for t in items if not UUID_RE.match(t)]
+        if bad:
+            raise ValueError(f"Not a UUID (32 hex characters): {bad[0][:40]}")
+        return list(dict.fromkeys(items))
+
+    @field_validator("system_tags", "user_tags", mode="before")
+    @classmethod
+    def _tag_lines(cls, value: Any) -> Any:
+        lines = [line.strip() for line in _text_of(value).splitlines() if line.strip()]
+        if any(len(line) > TEXT_MAX for line in lines):
+            raise ValueError(f"Each tag is at most {TEXT_MAX} characters.")
+        for line in lines:
+            _printable(line, multiline=False)
+        return lines
+
+    @field_validator("vendor_to_spec_uuids_map", mode="before")
+    @classmethod
+    def _vendors(cls, value: Any) -> Any:
+        return parse_vendor_lines(_text_of(value))
+
+    @field_validator("flags", mode="before")
+    @classmethod
+    def _flags(cls, value: Any) -> Any:
+        return [v for v in _options_of(value) if v in ("support_distributed", "system")]
+
+    def to_request(self) -> CloneRequestBody:
+        archs = self.cpu_architectures or [i.cpu_architecture for i in self.architecture_images]
+        params = CloneParams(
+            name=self.name,
+            description=self.description,
+            readme=self.readme,
+            size=self.size,
+            gpu_compute_capability=self.gpu_compute_capability,
+            install_path=self.install_path,
+            start_command=self.start_command,
+            container_command=self.container_command,
+            container_args=self.container_args,
+            python_version=self.python_version,
+            conda_version=self.conda_version,
+            system="system" in self.flags,
+            type=self.type,
+            yaml=self.yaml,
+            source=self.model_source,
+            framework=self.framework,
+            request_cpu=self.request_cpu,
+            request_memory=self.request_memory,
+            resource_uuid=self.resource_uuid,
+            tag_uuids=self.tag_uuids or None,
+            cpu_architectures=archs or None,
+            architecture_images=self.architecture_images or None,
+            support_distributed="support_distributed" in self.flags,
+            vendor_to_spec_uuids_map=self.vendor_to_spec_uuids_map or None,
+        )
+        return CloneRequestBody(
+            params=params, system_tags=self.system_tags, user_tags=self.user_tags
+        )
+
+
+def parse_image_lines(text: str) -> list[ArchitectureImage]:
+    """``<arch> <docker-image or -> [<vm-image-uuid>]``, one architecture per line."""
+    images: list[ArchitectureImage] = []
+    seen: set[str] = set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) > 3:
+            raise ValueError(f"Line {number}: use `arch docker-image [vm-image-uuid]`.")
+        arch = normalise_arch(parts[0])
+        if arch not in KNOWN_ARCHITECTURES:
+            raise ValueError(f"Line {number}: unknown architecture {parts[0][:40]}.")
+        if arch in seen:
+            raise ValueError(f"Line {number}: {arch} is listed twice.")
+        seen.add(arch)
+        docker = parts[1] if len(parts) > 1 and parts[1] != "-" else None
+        vm = parts[2].lower() if len(parts) > 2 and parts[2] != "-" else None
+        if docker is not None and (len(docker) > TEXT_MAX or not DOCKER_IMAGE_RE.match(docker)):
+            raise ValueError(f"Line {number}: {docker[:60]} is not a container image reference.")
+        if vm is not None and not UUID_RE.match(vm):
+            raise ValueError(f"Line {number}: the VM image must be a 32-hex UUID.")
+        if docker is None and vm is None:
+            raise ValueError(f"Line {number}: give a container image, a VM image UUID, or both.")
+        images.append(
+            ArchitectureImage(cpu_architecture=arch, docker_image=docker, vm_image_uuid=vm)
+        )
+    return images
+
+
+def parse_vendor_lines(text: str) -> dict[str, list[str]]:
+    """``VENDOR: spec-uuid, spec-uuid``, one GPU vendor per line."""
+    result: dict[str, list[str]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        vendor, sep, rest = line.partition(":")
+        vendor = vendor.strip()
+        if not sep or not vendor or len(vendor) > 64 or not vendor.replace("-", "").isalnum():
+            raise ValueError(f"Line {number}: use `VENDOR: spec-uuid, spec-uuid`.")
+        if vendor in result:
+            raise ValueError(f"Line {number}: {vendor} is listed twice.")
+        specs = [s.lower() for s in _SPLIT.split(rest) if s]
+        if not specs or any(not UUID_RE.match(s) for s in specs):
+            raise ValueError(f"Line {number}: GPU spec UUIDs are 32 hex characters.")
+        result[vendor] = specs
+    return result
+
+
+def validate_form(raw: dict[str, Any]) -> tuple[CloneForm | None, dict[str, str]]:
+    """The validated form, or one error message per block_id."""
+    try:
+        return CloneForm.model_validate(raw), {}
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            block = str(error["loc"][0]) if error["loc"] else "name"
+            message = str(error.get("msg", "Check this field.")).removeprefix("Value error, ")
+            if error.get("type") == "missing":
+                message = "This field is required."
+            errors.setdefault(block, message[:2000])
+        return None, errors
