@@ -1,0 +1,53 @@
+"""A Slack emulator for end-to-end tests and the sandbox (DESIGN §7).
+
+It serves the Web API subset the bot calls, keeps the workspace (people, channels, threads, DMs,
+modals), validates Block Kit as Slack does, signs the payloads it sends to the app, and acts as a
+user through :class:`SlackEmulator`'s Python API or the ``/_emu/`` HTTP control API.
+
+Modules: ``server`` (the emulator), ``app`` (Slack's HTTP routes), ``webapi`` (methods),
+``modals`` (view stacks), ``response_url``, ``actor`` (payloads and acks), ``elements``
+(interactive element state), ``validation`` (Block Kit), ``transport`` (delivery seam; HTTP now),
+``signing``, ``state``/``records`` (memory), ``workspace`` (people and channels), ``control``,
+``clock``.
+"""
+
+from .actor import InputRejected, UserActionError
+from .clock import Clock, ManualClock, SystemClock
+from .records import (
+    ApiCall,
+    CommandRecord,
+    Delivery,
+    Fault,
+    Message,
+    OpenView,
+    ValidationFailure,
+)
+from .server import SlackEmulator
+from .state import EmulatorState
+from .transport import AppResponse, HttpTransport, Transport
+from .workspace import Channel, User, UserGroup, Workspace, default_workspace
+
+__all__ = [
+    "ApiCall",
+    "AppResponse",
+    "Channel",
+    "Clock",
+    "CommandRecord",
+    "Delivery",
+    "EmulatorState",
+    "Fault",
+    "HttpTransport",
+    "InputRejected",
+    "ManualClock",
+    "Message",
+    "OpenView",
+    "SlackEmulator",
+    "SystemClock",
+    "Transport",
+    "User",
+    "UserActionError",
+    "UserGroup",
+    "ValidationFailure",
+    "Workspace",
+    "default_workspace",
+]

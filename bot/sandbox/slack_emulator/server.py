@@ -1,0 +1,231 @@
+""":class:`SlackEmulator`: the aiohttp server, its parts, and the Python API tests drive."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from .actor import Actor
+from .app import add_slack_routes
+from .clock import Clock, SystemClock
+from .control import add_control_routes
+from .modals import Modals
+from .records import JSON, Delivery, Fault, ValidationFailure
+from .response_url import ResponseUrls
+from .state import EmulatorState
+from .transport import ACK_TIMEOUT_S, HttpTransport, Transport
+from .webapi import WebApi
+from .workspace import Workspace, default_workspace
+
+T = TypeVar("T")
+
+
+class SlackEmulator:
+    """Slack for one app: Web API at :attr:`api_url`, payloads to :attr:`app_url`.
+
+    ``async with SlackEmulator(signing_secret=..., bot_token=...) as emu:`` starts it on
+    ``host:port`` (port 0 picks a free one). ``app_url`` may be set after start.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        signing_secret: str,
+        bot_token: str,
+        app_url: str | None = None,
+        workspace: Workspace | None = None,
+        clock: Clock | None = None,
+        ack_timeout: float = ACK_TIMEOUT_S,
+        public_url: str | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        if not signing_secret.strip():
+            raise ValueError("signing_secret must not be empty")
+        self.host = host
+        self.port = port
+        self.app_url = app_url
+        self.public_url = public_url
+        self.clock: Clock = clock or SystemClock()
+        self.state = EmulatorState(workspace or default_workspace(), self.clock)
+        self.modals = Modals(self.state)
+        self.webapi = WebApi(self.state, self.modals, bot_token=bot_token, base_url=self._base)
+        self.response_urls = ResponseUrls(self.state, self.webapi, self._base)
+        self.transport: Transport = transport or HttpTransport(
+            signing_secret=signing_secret,
+            app_url=lambda: self.app_url,
+            clock=self.clock,
+            ack_timeout=ack_timeout,
+        )
+        self.actor = Actor(self.state, self.modals, self.webapi, self.response_urls, self.transport)
+        self._runner: web.AppRunner | None = None
+        self._bound: tuple[str, int] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def build_app(self) -> web.Application:
+        app = web.Application()
+        add_slack_routes(app, self.state, self.webapi, self.response_urls)
+        add_control_routes(app, self)
+        return app
+
+    async def start(self) -> None:
+        runner = web.AppRunner(self.build_app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        self._runner = runner
+        address = runner.addresses[0]
+        self._bound = (str(address[0]), int(address[1]))
+
+    async def stop(self) -> None:
+        await self.transport.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> SlackEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def _base(self) -> str:
+        return self.url
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` of the running server (or ``public_url`` when given)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        if self._bound is None:
+            raise RuntimeError("the emulator is not started")
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"  # noqa: S104
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self._bound[1]}"
+
+    @property
+    def api_url(self) -> str:
+        """The Web API base URL for ``AsyncWebClient(base_url=...)``; ends in ``/``."""
+        return f"{self.url}/api/"
+
+    # -- acting as a user ------------------------------------------------------------------------
+
+    async def slash_command(
+        self, user: str, channel: str, command: str, text: str = ""
+    ) -> Delivery:
+        return await self.actor.slash_command(user, channel, command, text)
+
+    async def click(
+        self,
+        user: str,
+        *,
+        channel: str,
+        ts: str,
+        action_id: str,
+        value: Any = None,
+        selected: Any = None,
+        block_id: str | None = None,
+    ) -> Delivery:
+        return await self.actor.click(
+            user,
+            channel=channel,
+            ts=ts,
+            action_id=action_id,
+            value=value,
+            selected=selected,
+            block_id=block_id,
+        )
+
+    async def view_action(
+        self,
+        user: str,
+        view_id: str,
+        action_id: str,
+        *,
+        value: Any = None,
+        selected: Any = None,
+        block_id: str | None = None,
+    ) -> Delivery | None:
+        return await self.actor.view_action(
+            user, view_id, action_id, value=value, selected=selected, block_id=block_id
+        )
+
+    async def submit_view(
+        self, user: str, view_id: str, values: dict[str, dict[str, Any]] | None = None
+    ) -> Delivery:
+        return await self.actor.submit_view(user, view_id, values)
+
+    async def close_view(self, user: str, view_id: str) -> Delivery | None:
+        return await self.actor.close_view(user, view_id)
+
+    async def suggest(self, user: str, view_id: str, action_id: str, text: str) -> list[JSON]:
+        return await self.actor.suggest(user, view_id, action_id, text)
+
+    async def post_message(
+        self, user: str, channel: str, text: str, thread_ts: str | None = None
+    ) -> Delivery | None:
+        """Post as a person; the ``message`` event's delivery (``None`` if the bot cannot see
+        it). The stored message is ``emu.state.messages(channel)[-1]`` (or the thread's last)."""
+        _, delivery = await self.actor.post_message(user, channel, text, thread_ts)
+        return delivery
+
+    # -- faults and state ------------------------------------------------------------------------
+
+    def inject_fault(
+        self,
+        method: str,
+        *,
+        error: str | None = None,
+        status: int = 200,
+        retry_after: int | None = None,
+        count: int | None = 1,
+        delay: float = 0.0,
+    ) -> Fault:
+        """Fail the next ``count`` calls of ``method`` (``None``: all): 429 comes with
+        ``Retry-After``; ``"response_url"`` targets response URLs; ``"*"`` any method."""
+        fault = Fault(method, error, status, retry_after, count, delay)
+        self.state.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        self.state.faults.clear()
+
+    def reset(self) -> None:
+        self.state.reset()
+
+    @property
+    def validation_failures(self) -> list[ValidationFailure]:
+        return self.state.validation_failures
+
+    async def wait_for(
+        self,
+        predicate: Callable[[], T | None],
+        timeout: float = 5.0,  # noqa: ASYNC109 - the deadline is part of the documented test API
+    ) -> T:
+        """Re-evaluate ``predicate`` on every state change until it returns something truthy;
+        return that. Raises ``AssertionError`` with a state summary after ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            result = predicate()
+            if result:
+                return result
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"condition not met within {timeout}s; emulator state:\n{self.state.summary()}"
+                )
+            await self.state.wait_changed(min(remaining, 0.1))
