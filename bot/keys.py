@@ -1,0 +1,138 @@
+"""Every Redis key name and TTL the bot uses, in one place (DESIGN §5, STYLE item 9).
+
+All keys start with the configured prefix (``Settings.key_prefix``, ``clonebot:`` by default).
+Keys that belong together carry one Redis Cluster *hash tag* (the part in ``{...}``), so that every
+multi-key command, transaction and Lua script touching them stays in one slot:
+
+======================================  =====================================================
+``clonebot:{sess:T1:U1}:session``       a Slack user's encrypted ZStack session (string, TTL)
+``clonebot:{sess:T1:U1}:validated``     "ZStack said this session is valid" for a few seconds
+``clonebot:{req:CR-7F3K2Q}:record``     one clone request (and its other parts, same tag)
+``clonebot:job:<job-uuid>``             ZStack job UUID → request id (webhook lookup)
+``clonebot:jobs:due``                   sorted set: request ids by next poll time
+``clonebot:{user:T1:U1}:requests``      a user's recent request ids
+``clonebot:{user:T1:U1}:parked``        the user's requests waiting for a login
+``clonebot:audit``                      audit stream (XADD, capped)
+``clonebot:outbox``                     notification outbox (stream)
+======================================  =====================================================
+
+Global keys (``jobs:due``, ``audit``, ``outbox``, ``job:<uuid>``) each live in their own slot: a
+script may combine them with one request's keys on a single Redis, but under Redis Cluster it must
+touch one slot at a time (write the request, then index it).
+
+Identifiers that go into key names are checked: no braces (they would break the hash tag), no
+colons, no whitespace, not empty. Slack and ZStack identifiers never contain those.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+# --- TTLs and sizes --------------------------------------------------------------------------
+
+# A session is kept for at least this long once stored (Redis rounds shorter TTLs down to 0).
+SESSION_MIN_TTL_S = 1
+# Session lifetime when ZStack's inventory gives no usable createDate/expiredDate (ZStack's own
+# default session timeout is 2 hours).
+SESSION_DEFAULT_TTL_S = 7200
+# Upper bound for a session lifetime derived from ZStack dates; longer values are clamped.
+SESSION_MAX_TTL_S = 30 * 24 * 3600
+# How long "ZStack validated this session" is believed before asking ZStack again.
+SESSION_VALIDATED_TTL_S = 30
+# How long a finished request's record is kept (for `/clone-model status` and App Home).
+REQUEST_RETENTION_S = 30 * 24 * 3600
+# Lease a replica holds on a claimed job before another replica may take it over.
+JOB_LEASE_S = 30
+# Approximate cap of the audit stream (XADD MAXLEN ~).
+AUDIT_STREAM_MAXLEN = 100_000
+# Approximate cap of the notification outbox stream.
+OUTBOX_MAXLEN = 100_000
+# How many request ids a user's "recent requests" list keeps.
+USER_RECENT_REQUESTS = 50
+
+# --- key parts -------------------------------------------------------------------------------
+
+# Hash-tag namespaces: a session's keys, one request's keys, one user's index keys.
+SESSION_TAG = "sess"
+REQUEST_TAG = "req"
+USER_TAG = "user"
+
+# The parts a request may have; all share the request's hash tag.
+RequestPart = Literal["record", "approvals", "lock", "events", "notified"]
+REQUEST_PARTS: tuple[RequestPart, ...] = ("record", "approvals", "lock", "events", "notified")
+
+_SAFE_ID = re.compile(r"^[^\s{}:]+$")
+
+
+def _check(kind: str, value: str) -> str:
+    if not _SAFE_ID.match(value):
+        raise ValueError(f"{kind} cannot be used in a Redis key: {value!r}")
+    return value
+
+
+def _tag(namespace: str, *ids: tuple[str, str]) -> str:
+    return "{" + ":".join([namespace, *(_check(kind, value) for kind, value in ids)]) + "}"
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+
+def session_tag(team_id: str, user_id: str) -> str:
+    """The hash tag shared by one Slack user's session keys, e.g. ``{sess:T1:U1}``."""
+    return _tag(SESSION_TAG, ("team_id", team_id), ("user_id", user_id))
+
+
+def session_key(prefix: str, team_id: str, user_id: str) -> str:
+    """The encrypted ZStack session of one Slack user (string; TTL = session expiry)."""
+    return f"{prefix}{session_tag(team_id, user_id)}:session"
+
+
+def session_validated_key(prefix: str, team_id: str, user_id: str) -> str:
+    """Short-lived marker: ZStack recently confirmed the user's session (TTL a few seconds)."""
+    return f"{prefix}{session_tag(team_id, user_id)}:validated"
+
+
+# --- requests and jobs (placeholders for the request/job stores) -----------------------------
+
+
+def request_tag(request_id: str) -> str:
+    """The hash tag shared by every part of one request, e.g. ``{req:CR-7F3K2Q}``."""
+    return _tag(REQUEST_TAG, ("request_id", request_id))
+
+
+def request_key(prefix: str, request_id: str, part: RequestPart = "record") -> str:
+    """One part of a clone request, e.g. ``clonebot:{req:CR-7F3K2Q}:record``."""
+    if part not in REQUEST_PARTS:
+        raise ValueError(f"unknown request part: {part!r}")
+    return f"{prefix}{request_tag(request_id)}:{part}"
+
+
+def job_index_key(prefix: str, job_uuid: str) -> str:
+    """ZStack job UUID → request id, so a webhook or a poll result finds its request."""
+    return f"{prefix}job:{_check('job_uuid', job_uuid)}"
+
+
+def jobs_due_key(prefix: str) -> str:
+    """Sorted set of request ids with a running job, scored by the next poll time (epoch s)."""
+    return f"{prefix}jobs:due"
+
+
+def user_requests_key(prefix: str, team_id: str, user_id: str) -> str:
+    """A user's recent request ids, newest first (list capped at ``USER_RECENT_REQUESTS``)."""
+    return f"{prefix}{_tag(USER_TAG, ('team_id', team_id), ('user_id', user_id))}:requests"
+
+
+def parked_requests_key(prefix: str, team_id: str, user_id: str) -> str:
+    """Set of the user's request ids in state ``awaiting_login`` (resumed after their login)."""
+    return f"{prefix}{_tag(USER_TAG, ('team_id', team_id), ('user_id', user_id))}:parked"
+
+
+def audit_stream_key(prefix: str) -> str:
+    """Audit stream: one entry per state transition (capped at ``AUDIT_STREAM_MAXLEN``)."""
+    return f"{prefix}audit"
+
+
+def outbox_key(prefix: str) -> str:
+    """Notification outbox stream: Slack posts to deliver exactly once."""
+    return f"{prefix}outbox"

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import pytest
+from redis.crc import key_slot
+
+from bot import keys
+
+P = "clonebot:"
+
+
+def test_session_keys_share_one_hash_tag_per_user() -> None:
+    assert keys.session_key(P, "T1", "U1") == "clonebot:{sess:T1:U1}:session"
+    assert keys.session_validated_key(P, "T1", "U1") == "clonebot:{sess:T1:U1}:validated"
+    assert key_slot(keys.session_key(P, "T1", "U1").encode()) == key_slot(
+        keys.session_validated_key(P, "T1", "U1").encode()
+    )
+
+
+def test_session_keys_differ_per_team_and_user() -> None:
+    names = {
+        keys.session_key(P, "T1", "U1"),
+        keys.session_key(P, "T1", "U2"),
+        keys.session_key(P, "T2", "U1"),
+    }
+    assert len(names) == 3
+
+
+def test_request_key_uses_the_request_hash_tag() -> None:
+    assert keys.request_key(P, "CR-7F3K2Q") == "clonebot:{req:CR-7F3K2Q}:record"
+    slots = {
+        key_slot(keys.request_key(P, "CR-7F3K2Q", part).encode()) for part in keys.REQUEST_PARTS
+    }
+    assert len(slots) == 1
+    assert len({keys.request_key(P, "CR-7F3K2Q", part) for part in keys.REQUEST_PARTS}) == len(
+        keys.REQUEST_PARTS
+    )
+
+
+def test_request_key_rejects_unknown_part() -> None:
+    with pytest.raises(ValueError, match="unknown request part"):
+        keys.request_key(P, "CR-1", "secret")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", ["", "a b", "x{y", "x}y", "a:b", "\n"])
+def test_identifiers_that_would_break_a_key_are_rejected(bad: str) -> None:
+    with pytest.raises(ValueError):
+        keys.session_key(P, bad, "U1")
+    with pytest.raises(ValueError):
+        keys.session_key(P, "T1", bad)
+    with pytest.raises(ValueError):
+        keys.request_key(P, bad)
+    with pytest.raises(ValueError):
+        keys.job_index_key(P, bad)
+
+
+def test_every_key_starts_with_the_prefix_and_names_are_distinct() -> None:
+    prefix = "other:"
+    names = [
+        keys.session_key(prefix, "T", "U"),
+        keys.session_validated_key(prefix, "T", "U"),
+        keys.request_key(prefix, "CR-1"),
+        keys.job_index_key(prefix, "0" * 32),
+        keys.jobs_due_key(prefix),
+        keys.user_requests_key(prefix, "T", "U"),
+        keys.parked_requests_key(prefix, "T", "U"),
+        keys.audit_stream_key(prefix),
+        keys.outbox_key(prefix),
+    ]
+    assert all(name.startswith(prefix) for name in names)
+    assert len(set(names)) == len(names)
+
+
+def test_user_index_keys_share_a_slot() -> None:
+    assert key_slot(keys.user_requests_key(P, "T", "U").encode()) == key_slot(
+        keys.parked_requests_key(P, "T", "U").encode()
+    )
+
+
+def test_ttl_constants_are_sane() -> None:
+    assert keys.SESSION_MIN_TTL_S >= 1
+    assert keys.SESSION_MIN_TTL_S < keys.SESSION_DEFAULT_TTL_S < keys.SESSION_MAX_TTL_S
+    assert 0 < keys.SESSION_VALIDATED_TTL_S < 300
