@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.background import Background
 from bot.config import Settings
+from bot.error_reporting import ErrorReporter
 from bot.metrics import Metrics
 from bot.redis_client import RedisHandle
 from bot.sessions import SessionService
@@ -18,3 +20,5 @@ class Deps:
     redis: RedisHandle
     sessions: SessionService
     metrics: Metrics
+    reporter: ErrorReporter
+    background: Background

@@ -13,9 +13,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import create_app
+from bot.background import Background
 from bot.config import Settings
-from bot.crypto import load_cipher
+from bot.crypto import aload_secret_box
 from bot.deps import Deps
+from bot.error_reporting import ErrorReporter
 from bot.logs import secrets
 from bot.metrics import Metrics
 from bot.redis_client import connect_redis
@@ -48,6 +50,7 @@ class Runtime:
     web_session: aiohttp.ClientSession
     runners: list[web.AppRunner] = field(default_factory=list)
     socket_handler: AsyncSocketModeHandler | None = None
+    http_url: str | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -60,18 +63,21 @@ class Runtime:
             if secret is not None:
                 secrets.add(secret.get_secret_value())
         metrics = Metrics()
-        cipher = load_cipher(settings)
+        box = await aload_secret_box(settings)
         redis = await connect_redis(settings)
         zstack = zstack_client_for(settings, metrics)
         web_session = aiohttp.ClientSession()
         client = build_web_client(settings, session=web_session)
-        store = SessionStore(redis, cipher, prefix=settings.key_prefix)
+        store = SessionStore(redis, box, prefix=settings.key_prefix)
+        reporter = ErrorReporter(zstack.base_url, metrics)
         deps = Deps(
             settings=settings,
             zstack=zstack,
             redis=redis,
             sessions=SessionService(store=store, zstack=zstack),
             metrics=metrics,
+            reporter=reporter,
+            background=Background(reporter),
         )
         return cls(deps=deps, client=client, bolt=create_app(deps, client), web_session=web_session)
 
@@ -83,6 +89,7 @@ class Runtime:
         await site.start()
         self.runners.append(runner)
         bound = runner.addresses[0][1] if runner.addresses else port
+        self.http_url = f"http://{host}:{bound}"
         logger.info("listening", extra={"url": f"http://{host}:{bound}"})
         return int(bound)
 
@@ -93,14 +100,15 @@ class Runtime:
         self.socket_handler = AsyncSocketModeHandler(
             self.bolt, app_token=token.get_secret_value(), web_client=self.client
         )
-        await self.socket_handler.connect_async()
+        await self.socket_handler.connect_async()  # type: ignore[no-untyped-call]
         logger.info("socket mode connected")
 
     async def aclose(self) -> None:
         if self.socket_handler is not None:
-            await self.socket_handler.close_async()
+            await self.socket_handler.close_async()  # type: ignore[no-untyped-call]
         for runner in self.runners:
             await runner.cleanup()
+        await self.deps.background.drain()
         await self.deps.zstack.aclose()
         await self.deps.redis.aclose()
         await self.web_session.close()

@@ -53,17 +53,19 @@ class SessionService:
         now = self.clock()
         record = StoredSession(
             inventory=inventory,
-            kind=creds.kind,
+            login_kind=creds.kind,
             identity=identity_of(creds),
-            endpoint=self.zstack.base_url,
+            account_name=getattr(creds, "account_name", None),
+            zstack_url=self.zstack.base_url,
             logged_in_at=now,
             expires_at=expiry_from_inventory(inventory, now_utc=now),
         )
         try:
             previous = await self.store.get(team_id, user_id)
-            await self.store.put(team_id, user_id, record)
+            if not await self.store.put(team_id, user_id, record):
+                raise SessionExpired("ZStack returned a session that has already expired")
             await self.store.mark_validated(team_id, user_id, ttl_s=VALIDATION_CACHE_S)
-        except StoreUnavailable:
+        except (StoreUnavailable, SessionExpired):
             await self._quiet_logout(inventory.uuid)
             raise
         if previous is not None and previous.inventory.uuid.get_secret_value() != token:

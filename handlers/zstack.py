@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
@@ -20,8 +23,14 @@ from bot.login_form import parse_login
 from bot.sessions import identity_of
 from bot.ui import login as ui
 from bot.ui.messages import STORE_DOWN, zstack_unreachable
+from bot.zstack import Credentials
 
 logger = logging.getLogger(__name__)
+
+# Slack waits 3 s for a view_submission answer; keep a margin for the network.
+ACK_BUDGET_S = 2.0
+# After an interim view, let Slack apply it before replacing it.
+SETTLE_AFTER_ACK_S = 0.5
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -41,9 +50,15 @@ class ZStackHandlers:
         client: AsyncWebClient,
         respond: AsyncRespond,
     ) -> None:
+        await ack()
+        work = self._command(command, client, respond)
+        self.deps.background.spawn(work, body=command, client=client)
+
+    async def _command(
+        self, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         words = (command.get("text") or "").split()
         sub = words[0].lower() if words else "help"
-        await ack()
         team_id, user_id = command.get("team_id", ""), command["user_id"]
         if sub == "login":
             context = ui.LoginContext(channel_id=command.get("channel_id"))
@@ -67,7 +82,9 @@ class ZStackHandlers:
             return ui.SESSION_EXPIRED
         except ZStackUnavailable:
             return zstack_unreachable(self.deps.zstack.base_url)
-        return ui.whoami_text(record.identity, record.kind, record.endpoint, record.expires_at)
+        return ui.whoami_text(
+            record.identity, record.login_kind, record.zstack_url, record.expires_at
+        )
 
     async def _logout(self, team_id: str, user_id: str) -> str:
         record = await self.deps.sessions.logout(team_id, user_id)
@@ -80,15 +97,38 @@ class ZStackHandlers:
         if creds is None:
             await ack(response_action="errors", errors=errors)
             return
-        identity = identity_of(creds)
-        await ack(response_action="update", view=ui.logging_in_modal(identity))
         context = ui.LoginContext.load(view.get("private_metadata"))
         user = body["user"]
         team_id = (body.get("team") or {}).get("id") or user.get("team_id", "")
+        login = asyncio.ensure_future(self._login(team_id, user["id"], creds, context, prefill))
+        # A login normally takes milliseconds: answer with its result inside Slack's 3 s window so
+        # there is no views.update racing the ack. Only a slow ZStack gets the interim view.
+        finished, _ = await asyncio.wait({login}, timeout=ACK_BUDGET_S)
+        if login in finished:
+            if (failure := login.exception()) is not None:
+                await ack()  # close the modal; the error handler tells the user with a reference
+                raise failure
+            await ack(response_action="update", view=login.result())
+            return
+        await ack(response_action="update", view=ui.logging_in_modal(identity_of(creds)))
+        acked = time.monotonic()
+        result = await login
+        await asyncio.sleep(max(0.0, SETTLE_AFTER_ACK_S - (time.monotonic() - acked)))
+        await client.views_update(view_id=view["id"], view=result)
+
+    async def _login(
+        self,
+        team_id: str,
+        user_id: str,
+        creds: Credentials,
+        context: ui.LoginContext,
+        prefill: ui.LoginPrefill,
+    ) -> View:
+        """The view to show after trying to log in: success, or the form with the reason."""
         endpoint = self.deps.zstack.base_url
         error: str | None = None
         try:
-            record = await self.deps.sessions.login(team_id, user["id"], creds)
+            record = await self.deps.sessions.login(team_id, user_id, creds)
         except ZStackAPIError as exc:
             error = "ZStack refused the login: " + (
                 exc.error.details or exc.error.description or exc.error.summary()
@@ -97,10 +137,9 @@ class ZStackHandlers:
             error = zstack_unreachable(endpoint)
         except StoreUnavailable:
             error = STORE_DOWN
+        except SessionExpired:
+            error = "ZStack returned a session that had already expired; check the ZStack clock."
         self.deps.metrics.logins.labels("error" if error else "ok").inc()
         if error is not None:
-            form = ui.login_modal(endpoint, context, prefill=prefill, error=error)
-            await client.views_update(view_id=view["id"], view=form)
-            return
-        done = ui.login_success_modal(record.identity, record.kind, record.expires_at)
-        await client.views_update(view_id=view["id"], view=done)
+            return ui.login_modal(endpoint, context, prefill=prefill, error=error)
+        return ui.login_success_modal(record.identity, record.login_kind, record.expires_at)

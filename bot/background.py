@@ -1,0 +1,51 @@
+"""Work that runs after a listener's ack, with the same error reporting as Bolt's handler.
+
+Bolt's asyncio runner loses the ack if a listener fails within a few milliseconds of calling it
+(it then answers Slack 404), so slow work after ``ack()`` runs here instead, as its own task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.error_reporting import ErrorReporter
+
+logger = logging.getLogger(__name__)
+
+
+class Background:
+    def __init__(self, reporter: ErrorReporter) -> None:
+        self._reporter = reporter
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(
+        self, work: Coroutine[Any, Any, None], *, body: dict[str, Any], client: AsyncWebClient
+    ) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(self._guard(work, body, client))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _guard(
+        self, work: Coroutine[Any, Any, None], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # reported to the user and logged with a reference
+            await self._reporter.report(error, body, client)
+
+    async def drain(self, grace_s: float = 5.0) -> None:
+        """Let running work finish (up to ``grace_s``), then cancel what is left."""
+        if not self._tasks:
+            return
+        _done, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,88 @@
+"""Telling a user that something failed, with a reference id, never the raw exception.
+
+Used by Bolt's global error handler (errors before or during ``ack``) and by ``Background``
+(errors in work that runs after the ack).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.errors import BotError, NotLoggedIn, SessionExpired, StoreUnavailable, ZStackUnavailable
+from bot.metrics import Metrics
+from bot.ui import login as login_ui
+from bot.ui.messages import STORE_DOWN, internal_error, zstack_unreachable
+
+logger = logging.getLogger(__name__)
+
+
+def user_message_for(error: BaseException, zstack_url: str, reference: str) -> str:
+    """What the user reads when a listener fails."""
+    if isinstance(error, StoreUnavailable):
+        return STORE_DOWN
+    if isinstance(error, ZStackUnavailable):
+        return zstack_unreachable(zstack_url)
+    if isinstance(error, NotLoggedIn):
+        return login_ui.NOT_LOGGED_IN
+    if isinstance(error, SessionExpired):
+        return login_ui.SESSION_EXPIRED
+    return internal_error(reference)
+
+
+class ErrorReporter:
+    def __init__(self, zstack_url: str, metrics: Metrics) -> None:
+        self.zstack_url = zstack_url
+        self.metrics = metrics
+
+    async def report(
+        self, error: BaseException, body: dict[str, Any], client: AsyncWebClient
+    ) -> str:
+        """Log the error with a fresh reference and tell the user; returns the reference."""
+        reference = "ERR-" + secrets.token_hex(4).upper()
+        self.metrics.handler_errors.labels(type(error).__name__).inc()
+        where = _describe(body)
+        if isinstance(error, BotError):
+            logger.warning("handler failed", extra={"ref": reference, **where}, exc_info=error)
+        else:
+            logger.error("handler crashed", extra={"ref": reference, **where}, exc_info=error)
+        await _tell_user(
+            client, body, user_message_for(error, self.zstack_url, reference), reference
+        )
+        return reference
+
+
+def _describe(body: dict[str, Any]) -> dict[str, str]:
+    user = body.get("user_id") or (body.get("user") or {}).get("id") or ""
+    kind = body.get("command") or body.get("type") or ""
+    callback = (body.get("view") or {}).get("callback_id") or ""
+    return {"user_id": str(user), "kind": str(kind), "callback_id": str(callback)}
+
+
+async def _tell_user(client: AsyncWebClient, body: dict[str, Any], text: str, ref: str) -> None:
+    """By the payload's response_url (works in any channel), else an ephemeral, else a DM."""
+    user = body.get("user_id") or (body.get("user") or {}).get("id")
+    channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
+    response_url = body.get("response_url")
+    try:
+        if isinstance(response_url, str) and response_url:
+            answer = await AsyncWebhookClient(response_url).send(
+                text=text, response_type="ephemeral", replace_original=False
+            )
+            if answer.status_code == 200:
+                return
+        if user and channel:
+            try:
+                await client.chat_postEphemeral(channel=channel, user=user, text=text)
+                return
+            except SlackApiError:
+                pass  # e.g. not_in_channel: fall back to a DM
+        if user:
+            await client.chat_postMessage(channel=user, text=text)
+    except Exception:  # the error path itself must never raise; its failure is logged
+        logger.exception("could not tell the user about an error", extra={"ref": ref})
