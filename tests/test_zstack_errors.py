@@ -101,7 +101,11 @@ async def test_transport_failures_say_whether_zstack_may_have_the_request(
         (200, b"[1, 2]", ZStackProtocolError),
         (503, b"Service Unavailable", ZStackProtocolError),
         (503, b'{"error": {"code": "SYS.1000", "details": "boom"}}', ZStackAPIError),
-        (503, b'{"error": {"code": "ID.1001", "details": "Session expired"}}', ZStackSessionInvalid),
+        (
+            503,
+            b'{"error": {"code": "ID.1001", "details": "Session expired"}}',
+            ZStackSessionInvalid,
+        ),
         (400, b"missing header 'Authorization'", ZStackRESTError),
         (404, b"no api mapping to /v1/ai/model-services", ZStackRESTError),
         (500, b"java.lang.NullPointerException", ZStackRESTError),
