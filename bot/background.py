@@ -24,7 +24,7 @@ class Background:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def spawn(
-        self, work: Coroutine[Any, Any, None], *, body: dict[str, Any], client: AsyncWebClient
+        self, work: Coroutine[Any, Any, Any], *, body: dict[str, Any], client: AsyncWebClient
     ) -> asyncio.Task[None]:
         task = asyncio.ensure_future(self._guard(work, body, client))
         self._tasks.add(task)
@@ -32,7 +32,7 @@ class Background:
         return task
 
     async def _guard(
-        self, work: Coroutine[Any, Any, None], body: dict[str, Any], client: AsyncWebClient
+        self, work: Coroutine[Any, Any, Any], body: dict[str, Any], client: AsyncWebClient
     ) -> None:
         try:
             await work

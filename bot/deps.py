@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.background import Background
+from bot.clone_flow import CloneFlow
 from bot.config import Settings
 from bot.error_reporting import ErrorReporter
 from bot.metrics import Metrics
 from bot.redis_client import RedisHandle
+from bot.request_store import RequestStore
 from bot.sessions import SessionService
 from bot.zstack import ZStackClient
 
@@ -22,3 +24,5 @@ class Deps:
     metrics: Metrics
     reporter: ErrorReporter
     background: Background
+    requests: RequestStore
+    clone: CloneFlow

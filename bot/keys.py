@@ -136,3 +136,22 @@ def audit_stream_key(prefix: str) -> str:
 def outbox_key(prefix: str) -> str:
     """Notification outbox stream: Slack posts to deliver exactly once."""
     return f"{prefix}outbox"
+
+
+def expiring_requests_key(prefix: str) -> str:
+    """Sorted set of request ids waiting for a decision, scored by their expiry (epoch s)."""
+    return f"{prefix}requests:expiring"
+
+
+def notify_due_key(prefix: str) -> str:
+    """Sorted set of request ids whose completion notice is not fully delivered, by retry time."""
+    return f"{prefix}notify:due"
+
+
+def draft_key(prefix: str, view_id: str) -> str:
+    """What a user typed into a clone form's hidden advanced fields (JSON, short TTL)."""
+    return f"{prefix}draft:{_check('view_id', view_id)}"
+
+
+# How long a clone form's draft of hidden fields is kept (a modal is not open for longer).
+DRAFT_TTL_S = 3600

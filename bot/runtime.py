@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import create_app
 from bot.background import Background
+from bot.clone_flow import CloneFlow
 from bot.config import Settings
 from bot.crypto import aload_secret_box
 from bot.deps import Deps
@@ -21,6 +22,7 @@ from bot.error_reporting import ErrorReporter
 from bot.logs import secrets
 from bot.metrics import Metrics
 from bot.redis_client import connect_redis
+from bot.request_store import RequestStore
 from bot.server import build_web_app
 from bot.session_store import SessionStore
 from bot.sessions import SessionService
@@ -70,14 +72,18 @@ class Runtime:
         client = build_web_client(settings, session=web_session)
         store = SessionStore(redis, box, prefix=settings.key_prefix)
         reporter = ErrorReporter(zstack.base_url, metrics)
+        requests = RequestStore(redis)
+        sessions = SessionService(store=store, zstack=zstack)
         deps = Deps(
             settings=settings,
             zstack=zstack,
             redis=redis,
-            sessions=SessionService(store=store, zstack=zstack),
+            sessions=sessions,
             metrics=metrics,
             reporter=reporter,
             background=Background(reporter),
+            requests=requests,
+            clone=CloneFlow(settings=settings, zstack=zstack, store=requests, sessions=sessions),
         )
         return cls(deps=deps, client=client, bolt=create_app(deps, client), web_session=web_session)
 

@@ -142,4 +142,8 @@ class ZStackHandlers:
         self.deps.metrics.logins.labels("error" if error else "ok").inc()
         if error is not None:
             return ui.login_modal(endpoint, context, prefill=prefill, error=error)
+        if context.then_clone is not None:  # the user came from /clone-model: carry on there
+            return await self.deps.clone.form_for(
+                team_id, user_id, context.channel_id, context.then_clone
+            )
         return ui.login_success_modal(record.identity, record.login_kind, record.expires_at)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -95,6 +95,11 @@ class CloneViewMeta(BaseModel):
     advanced: bool = False
     source_name: str | None = None
 
+    @field_validator("source_name")
+    @classmethod
+    def _short(cls, value: str | None) -> str | None:
+        return truncate(one_line(value), 200) if value else value
+
     def dump(self) -> str:
         return self.model_dump_json(exclude_none=True)
 
@@ -106,10 +111,14 @@ class CloneViewMeta(BaseModel):
             return cls()
 
 
+def source_label(name: str, uuid: str) -> str:
+    """``name · 90d425a8``: readable and still unambiguous, within Slack's 75 characters."""
+    tail = f" · {uuid[:8]}"
+    return truncate(one_line(name or "(unnamed)"), OPTION_TEXT_MAX - len(tail)) + tail
+
+
 def source_option(inv: ModelServiceInventory) -> Option:
-    name = one_line(inv.name or "(unnamed)")
-    label = truncate(f"{name} · {(inv.uuid or '')[:8]}", OPTION_TEXT_MAX)
-    return Option(value=inv.uuid or "", text=label)
+    return Option(value=inv.uuid or "", text=source_label(inv.name or "", inv.uuid or ""))
 
 
 def defaults_from_source(inv: ModelServiceInventory) -> dict[str, Any]:

@@ -1,0 +1,224 @@
+"""From ``/clone-model`` to a posted request: source lookup, the form, the record, the card.
+
+Handlers call this; it talks to ZStack (as the caller), Redis and the Slack Web API.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from pydantic import SecretStr
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.views import View
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clone_form import CloneForm
+from bot.config import Settings
+from bot.errors import NotLoggedIn, SessionExpired, ZStackAPIError
+from bot.request_model import CloneRequest, utc_now
+from bot.request_store import RequestStore
+from bot.sessions import SessionService
+from bot.ui import cards
+from bot.ui import login as login_ui
+from bot.ui.clone import (
+    ADVANCED,
+    CloneViewMeta,
+    clone_form_view,
+    defaults_from_source,
+    source_option,
+)
+from bot.ui.text import escape, one_line, truncate
+from bot.zstack import ZStackClient
+from bot.zstack_models import UUID_RE, ModelServiceInventory
+from bot.zstack_query import Query, like_contains
+
+logger = logging.getLogger(__name__)
+
+SUGGESTION_LIMIT = 20
+CHOICES_LIMIT = 50
+
+
+@dataclass
+class SourceLookup:
+    """What ``/clone-model <text>`` found: one service, several candidates, or nothing."""
+
+    found: ModelServiceInventory | None = None
+    choices: list[ModelServiceInventory] = field(default_factory=list)
+    notice: str | None = None
+
+
+@dataclass
+class CloneFlow:
+    settings: Settings
+    zstack: ZStackClient
+    store: RequestStore
+    sessions: SessionService
+
+    async def form_for(self, team: str, user: str, channel: str | None, text: str) -> View:
+        """The clone form for ``text`` as this user sees it, or the login modal first."""
+        try:
+            session = await self.sessions.current(team, user)
+        except (NotLoggedIn, SessionExpired) as exc:
+            context = login_ui.LoginContext(channel_id=channel, then_clone=text)
+            reason = (
+                login_ui.SESSION_EXPIRED
+                if isinstance(exc, SessionExpired)
+                else "Log in to ZStack first; the clone form opens right after."
+            )
+            return login_ui.login_modal(self.zstack.base_url, context, error=reason)
+        meta = CloneViewMeta(channel_id=channel)
+        try:
+            lookup = await self.lookup(session.inventory.uuid, text)
+        except ZStackAPIError as exc:
+            lookup = SourceLookup(notice=describe_lookup_error(exc))
+        return self.form(lookup, meta)
+
+    async def lookup(self, session: SecretStr, text: str) -> SourceLookup:
+        """A source by UUID or by name (exact first, then partial), as the caller sees it."""
+        text = text.strip()
+        if not text:
+            return SourceLookup()
+        if UUID_RE.match(text.lower()):
+            found = await self.zstack.get_model_service(session, text.lower())
+            if found:
+                return SourceLookup(found=found)
+            return SourceLookup(notice=_not_found(text))
+        for query in (
+            Query().where("name", "=", text),
+            Query().where("name", "~=", like_contains(text)),
+        ):
+            result = await self.zstack.query_model_services(
+                session, query.page(limit=CHOICES_LIMIT, with_total=False).sorted("+name")
+            )
+            usable = [i for i in result.inventories if i.uuid]
+            if len(usable) == 1:
+                return SourceLookup(found=usable[0])
+            if usable:
+                return SourceLookup(
+                    choices=usable,
+                    notice=f"Several model services match *{escape(one_line(text))}*; choose one.",
+                )
+        return SourceLookup(notice=_not_found(text))
+
+    async def suggest(self, session: SecretStr, text: str) -> list[ModelServiceInventory]:
+        """Type-ahead for the source select: names containing ``text``."""
+        query = Query().page(limit=SUGGESTION_LIMIT, with_total=False).sorted("+name")
+        if text.strip():
+            query = query.where("name", "~=", like_contains(text.strip()))
+        result = await self.zstack.query_model_services(session, query)
+        return [i for i in result.inventories if i.uuid]
+
+    def form(
+        self, lookup: SourceLookup, meta: CloneViewMeta, *, keep: dict[str, Any] | None = None
+    ) -> View:
+        raw: dict[str, Any] = {}
+        source = None
+        if lookup.found is not None:
+            raw = defaults_from_source(lookup.found)
+            source = source_option(lookup.found)
+            meta = CloneViewMeta(**{**meta.model_dump(), "source_name": lookup.found.name})
+        if keep:
+            raw.update({k: v for k, v in keep.items() if v not in (None, "", [])})
+        choices = [source_option(c) for c in lookup.choices]
+        return clone_form_view(raw, meta, source=source, choices=choices, notice=lookup.notice)
+
+    async def create(
+        self,
+        *,
+        team_id: str,
+        requester: str,
+        origin_channel: str | None,
+        form: CloneForm,
+        source_name: str | None,
+    ) -> CloneRequest:
+        now = utc_now()
+        channel = self.settings.approval_channel or origin_channel or requester
+
+        def build(request_id: str) -> CloneRequest:
+            return CloneRequest(
+                id=request_id,
+                team_id=team_id,
+                requester=requester,
+                origin_channel=origin_channel,
+                channel=channel,
+                source_uuid=form.source,
+                source_name=source_name,
+                body=form.to_request(),
+                reason=form.reason,
+                created_at=now,
+                updated_at=now,
+                expires_at=now + timedelta(seconds=self.settings.approval_ttl_s),
+                approvals_required=self.settings.approvals_required,
+            )
+
+        return await self.store.create(build)
+
+    async def publish(self, client: AsyncWebClient, record: CloneRequest) -> CloneRequest:
+        """Post the card and its parameter reply, remember where, tell the requester."""
+        card = await client.chat_postMessage(
+            channel=record.channel,
+            text=cards.card_fallback_text(record),
+            blocks=cards.request_card(record, self.settings.approvers),
+            unfurl_links=False,
+        )
+        channel, ts = str(card["channel"]), str(card["ts"])
+        reply = await client.chat_postMessage(
+            channel=channel,
+            thread_ts=ts,
+            text=f"Parameters of {record.id}",
+            blocks=cards.parameter_reply(record),
+        )
+
+        def placed(current: CloneRequest) -> CloneRequest:
+            return current.model_copy(
+                update={"channel": channel, "card_ts": ts, "params_ts": str(reply["ts"])}
+            )
+
+        outcome = await self.store.transition(
+            record.id, placed, actor=record.requester, note="posted"
+        )
+        await self._tell_requester(client, outcome.record)
+        return outcome.record
+
+    async def _tell_requester(self, client: AsyncWebClient, record: CloneRequest) -> None:
+        permalink: str | None = None
+        try:
+            link = await client.chat_getPermalink(
+                channel=record.channel, message_ts=record.card_ts or ""
+            )
+            permalink = str(link["permalink"])
+        except SlackApiError:
+            logger.warning("no permalink for the card", extra={"request_id": record.id})
+        text = cards.requester_notice(record, permalink)
+        if record.origin_channel == record.channel:
+            try:
+                await client.chat_postEphemeral(
+                    channel=record.channel, user=record.requester, text=text
+                )
+                return
+            except SlackApiError:
+                pass  # not visible there: a DM always works
+        await client.chat_postMessage(channel=record.requester, text=text)
+
+    async def merged_values(
+        self, view_id: str, typed: dict[str, Any], meta: CloneViewMeta
+    ) -> dict[str, Any]:
+        """Typed values plus the advanced ones kept aside while that section was hidden."""
+        if meta.advanced:
+            return typed
+        draft = await self.store.load_draft(view_id)
+        return {**{k: v for k, v in draft.items() if k in ADVANCED}, **typed}
+
+
+def _not_found(text: str) -> str:
+    shown = escape(truncate(one_line(text), 80))
+    return (
+        f":mag: No model service you can see matches *{shown}*. Search for one in the field below."
+    )
+
+
+def describe_lookup_error(error: ZStackAPIError) -> str:
+    return truncate(f"ZStack could not look up the model service: {error.error.summary()}", 2000)

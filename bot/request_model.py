@@ -1,0 +1,103 @@
+"""A clone request as stored in Redis, and its states (DESIGN §4)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from bot.zstack_models import CloneRequestBody
+
+# Crockford's base32 without I, L, O, U: ids read aloud or typed back stay unambiguous.
+_ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+ID_PREFIX = "CR-"
+
+
+def new_request_id() -> str:
+    """``CR-`` and six characters: about a billion ids, checked for collisions on create."""
+    return ID_PREFIX + "".join(secrets.choice(_ID_ALPHABET) for _ in range(6))
+
+
+def looks_like_request_id(text: str) -> bool:
+    text = text.strip().upper()
+    return (
+        text.startswith(ID_PREFIX)
+        and len(text) == len(ID_PREFIX) + 6
+        and all(c in _ID_ALPHABET for c in text[len(ID_PREFIX) :])
+    )
+
+
+class State(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    SUBMITTING = "submitting"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    AWAITING_LOGIN = "awaiting_login"
+
+
+TERMINAL = frozenset({State.SUCCEEDED, State.REJECTED, State.CANCELLED, State.EXPIRED})
+# Failed is final unless retried.
+FINISHED = TERMINAL | {State.FAILED}
+WAITING_FOR_DECISION = frozenset({State.PENDING})
+IN_FLIGHT = frozenset({State.APPROVED, State.SUBMITTING, State.RUNNING})
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CloneRequest(BaseModel):
+    """Everything about one request; ``version`` increases with every stored change."""
+
+    id: str
+    version: int = 0
+    state: State = State.PENDING
+    team_id: str
+    requester: str
+    origin_channel: str | None = None
+    channel: str
+    card_ts: str | None = None
+    params_ts: str | None = None
+    source_uuid: str
+    source_name: str | None = None
+    body: CloneRequestBody
+    reason: str
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    expires_at: AwareDatetime
+    approvals_required: int = 1
+    approvals: list[str] = Field(default_factory=list)
+    decided_by: str | None = None
+    decision_reason: str | None = None
+    approved_at: AwareDatetime | None = None
+    job_uuid: str | None = None
+    job_api_timeout_s: float | None = None
+    attempts: int = 0
+    submitted_at: AwareDatetime | None = None
+    finished_at: AwareDatetime | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    error_text: str | None = None
+    notified: list[str] = Field(default_factory=list)
+
+    @property
+    def new_name(self) -> str:
+        return self.body.params.name or f"{self.source_name or self.source_uuid}-clone"
+
+    @property
+    def thread_ts(self) -> str | None:
+        return self.card_ts
+
+    def elapsed_s(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        start = self.approved_at or self.created_at
+        return (self.finished_at - start).total_seconds()

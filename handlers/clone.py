@@ -1,0 +1,188 @@
+"""``/clone-model``: the form (loading view → login or prefilled form), type-ahead, the
+advanced-options toggle, submission, and ``help`` / ``status`` / ``list``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.models.blocks import Option
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clone_form import validate_form
+from bot.deps import Deps
+from bot.errors import NotLoggedIn, SessionExpired, StoreUnavailable, ZStackAPIError
+from bot.request_model import looks_like_request_id
+from bot.ui import cards
+from bot.ui import clone as ui
+from bot.ui.messages import STORE_DOWN
+
+logger = logging.getLogger(__name__)
+
+CLONE_HELP = "\n".join(
+    [
+        "*Clone a ZStack model service*",
+        "• `/clone-model [source]` — open the clone form; `source` is a model-service UUID or name",
+        "• `/clone-model status CR-XXXXXX` — where a request stands",
+        "• `/clone-model list` — your recent requests",
+        "• `/clone-model help` — this help",
+        "A colleague approves the request in its thread; the bot then clones as *you*, with your "
+        "ZStack login (`/zstack login`).",
+    ]
+)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    handlers = CloneHandlers(deps)
+    app.command("/clone-model")(handlers.command)
+    app.options(ui.ACTION_SOURCE)(handlers.suggest)
+    app.action({"action_id": ui.ACTION_SOURCE, "type": "block_actions"})(handlers.source_changed)
+    app.action(ui.ACTION_TOGGLE_ADVANCED)(handlers.toggle_advanced)
+    app.view(ui.CLONE_CALLBACK)(handlers.submitted)
+
+
+class CloneHandlers:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def command(
+        self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        self.deps.background.spawn(
+            self._command(command, client, respond), body=command, client=client
+        )
+
+    async def _command(
+        self, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        text = (command.get("text") or "").strip()
+        words = text.split()
+        sub = words[0].lower() if words else ""
+        if sub == "help":
+            await respond(text=CLONE_HELP, response_type="ephemeral")
+        elif sub == "status":
+            await respond(text=await self._status(words[1:]), response_type="ephemeral")
+        elif sub == "list":
+            team, user = command.get("team_id", ""), command["user_id"]
+            records = await self.deps.requests.recent(team, user)
+            await respond(text=cards.list_text(records), response_type="ephemeral")
+        else:
+            await self._open_form(command, client, text)
+
+    async def _status(self, args: list[str]) -> str:
+        if not args or not looks_like_request_id(args[0]):
+            return "Give a request id, e.g. `/clone-model status CR-7F3K2Q`."
+        record = await self.deps.requests.get(args[0].upper())
+        if record is None:
+            return f"There is no request {args[0].upper()} (or it is older than 30 days)."
+        return cards.status_text(record)
+
+    async def _open_form(self, command: dict[str, Any], client: AsyncWebClient, text: str) -> None:
+        # The trigger_id lives 3 s: open at once, look things up afterwards.
+        opened = await client.views_open(trigger_id=command["trigger_id"], view=ui.loading_view())
+        view_id, view_hash = opened["view"]["id"], opened["view"]["hash"]
+        team, user = command.get("team_id", ""), command["user_id"]
+        channel = command.get("channel_id")
+        view = await self.deps.clone.form_for(team, user, channel, text)
+        await client.views_update(view_id=view_id, hash=view_hash, view=view)
+
+    async def suggest(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        team = (body.get("team") or {}).get("id", "")
+        user = (body.get("user") or {}).get("id", "")
+        try:
+            session = await self.deps.sessions.current(team, user)
+            found = await self.deps.clone.suggest(
+                session.inventory.uuid, str(body.get("value", ""))
+            )
+        except (NotLoggedIn, SessionExpired, StoreUnavailable, ZStackAPIError) as exc:
+            logger.info("no suggestions", extra={"user_id": user, "reason": type(exc).__name__})
+            await ack(options=[])
+            return
+        options: list[Option] = [ui.source_option(inv) for inv in found]
+        await ack(options=[o.to_dict() for o in options])
+
+    async def source_changed(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        self.deps.background.spawn(self._source_changed(body, client), body=body, client=client)
+
+    async def _source_changed(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+        view = body["view"]
+        typed = ui.form_values(view["state"]["values"])
+        meta = ui.CloneViewMeta.load(view.get("private_metadata"))
+        team, user = (body.get("team") or {}).get("id", ""), body["user"]["id"]
+        session = await self.deps.sessions.current(team, user)
+        source = str(typed.get("source") or "")
+        lookup = await self.deps.clone.lookup(session.inventory.uuid, source)
+        keep = {"reason": typed.get("reason")}
+        form = self.deps.clone.form(lookup, meta, keep=keep)
+        await client.views_update(view_id=view["id"], hash=view["hash"], view=form)
+
+    async def toggle_advanced(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        self.deps.background.spawn(self._toggle(body, client), body=body, client=client)
+
+    async def _toggle(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+        view = body["view"]
+        meta = ui.CloneViewMeta.load(view.get("private_metadata"))
+        typed = ui.form_values(view["state"]["values"])
+        if meta.advanced:  # hiding: keep what was typed there for later
+            await self.deps.requests.save_draft(view["id"], {k: typed.get(k) for k in ui.ADVANCED})
+        else:
+            typed = {**(await self.deps.requests.load_draft(view["id"])), **typed}
+        meta = meta.model_copy(update={"advanced": not meta.advanced})
+        source = None
+        if typed.get("source") and meta.source_name:
+            source = Option(
+                value=str(typed["source"]),
+                text=ui.source_label(meta.source_name, str(typed["source"])),
+            )
+        form = ui.clone_form_view(typed, meta, source=source)
+        await client.views_update(view_id=view["id"], hash=view["hash"], view=form)
+
+    async def submitted(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        meta = ui.CloneViewMeta.load(view.get("private_metadata"))
+        typed = ui.form_values(view["state"]["values"])
+        try:
+            raw = await self.deps.clone.merged_values(view["id"], typed, meta)
+        except StoreUnavailable:
+            raw = typed
+        form, errors = validate_form(raw)
+        if form is None:
+            await ack(response_action="errors", errors=errors)
+            return
+        team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
+        source_name = meta.source_name if typed.get("source") else None
+        try:
+            record = await self.deps.clone.create(
+                team_id=team,
+                requester=body["user"]["id"],
+                origin_channel=meta.channel_id,
+                form=form,
+                source_name=_selected_source_name(view, source_name),
+            )
+        except StoreUnavailable:
+            await ack(response_action="errors", errors={"reason": STORE_DOWN})
+            return
+        await ack()
+        self.deps.background.spawn(
+            self.deps.clone.publish(client, record), body=body, client=client
+        )
+
+
+def _selected_source_name(view: dict[str, Any], fallback: str | None) -> str | None:
+    """The source's name from the select's chosen option (``name · uuid8``)."""
+    entry = view.get("state", {}).get("values", {}).get("source", {}).get(ui.ACTION_SOURCE, {})
+    option = entry.get("selected_option") if isinstance(entry, dict) else None
+    if isinstance(option, dict):
+        label = str((option.get("text") or {}).get("text", ""))
+        if " · " in label:
+            return label.rsplit(" · ", 1)[0]
+    return fallback

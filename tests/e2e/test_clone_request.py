@@ -1,0 +1,261 @@
+"""``/clone-model`` end to end: the form, its validation, and the request card."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+
+from bot.runtime import Runtime
+from bot.sandbox.slack_emulator import SlackEmulator
+from bot.sandbox.zstack_sim import SimServer
+from tests.e2e.helpers import (
+    ALICE_LOGIN,
+    APPROVALS,
+    EXAMPLE,
+    GENERAL,
+    REQUESTER,
+    blocks_text,
+    login,
+    top_view,
+)
+from tests.fixtures.bot import BotFactory
+
+
+@pytest.fixture
+async def approval_bot(bot_factory: BotFactory) -> Runtime:
+    return await bot_factory(approval_channel=APPROVALS)
+
+
+async def open_form(emu: SlackEmulator, text: str) -> Any:
+    delivery = await emu.slash_command(REQUESTER, GENERAL, "/clone-model", text)
+    assert delivery.status == 200
+    return await top_view(emu, REQUESTER, "clone_model")
+
+
+def initial(view: Any, block_id: str) -> Any:
+    block = next(b for b in view.definition["blocks"] if b.get("block_id") == block_id)
+    element = block["element"]
+    return (
+        element.get("initial_value")
+        or element.get("initial_option")
+        or element.get("initial_options")
+    )
+
+
+async def test_with_a_uuid_the_form_is_prefilled_from_the_source(
+    slack_emu: SlackEmulator, approval_bot: Runtime
+) -> None:
+    await login(slack_emu)
+    view = await open_form(slack_emu, EXAMPLE)
+    assert initial(view, "name") == "example-clone"
+    assert initial(view, "source")["value"] == EXAMPLE
+    assert initial(view, "request_memory") == "1024"
+    assert "x86_64 registry.example.com/x86_64/myimage:latest" in initial(
+        view, "architecture_images"
+    )
+    assert not slack_emu.validation_failures
+
+
+async def test_with_a_name_and_with_nothing(
+    slack_emu: SlackEmulator, approval_bot: Runtime
+) -> None:
+    await login(slack_emu)
+    view = await open_form(slack_emu, "example")
+    assert initial(view, "source")["value"] == EXAMPLE
+    await slack_emu.close_view(REQUESTER, view.id)
+    empty = await open_form(slack_emu, "")
+    assert initial(empty, "source") is None
+    assert initial(empty, "name") is None
+    await slack_emu.close_view(REQUESTER, empty.id)
+    missing = await open_form(slack_emu, "no-such-model")
+    assert "No model service you can see matches" in blocks_text(missing)
+
+
+async def test_a_name_matching_several_offers_the_choices(
+    slack_emu: SlackEmulator, approval_bot: Runtime, zstack_sim: SimServer
+) -> None:
+    await login(
+        slack_emu,
+        values={
+            **ALICE_LOGIN,
+            "account_name": {"value": "admin"},
+            "password": {"value": "password"},
+        },
+    )
+    view = await open_form(slack_emu, "e")  # several names contain an "e"
+    source = next(b for b in view.definition["blocks"] if b.get("block_id") == "source")
+    assert source["element"]["type"] == "static_select"
+    assert len(source["element"]["options"]) >= 2
+    assert "Several model services match" in blocks_text(view)
+
+
+async def test_not_logged_in_gets_the_login_modal_then_the_form(
+    slack_emu: SlackEmulator, approval_bot: Runtime
+) -> None:
+    await slack_emu.slash_command(REQUESTER, GENERAL, "/clone-model", "example")
+    login_view = await top_view(slack_emu, REQUESTER, "zstack_login")
+    assert "Log in to ZStack first" in blocks_text(login_view)
+    await slack_emu.submit_view(REQUESTER, login_view.id, ALICE_LOGIN)
+    form = await top_view(slack_emu, REQUESTER, "clone_model")
+    assert initial(form, "name") == "example-clone"
+
+
+async def test_slow_zstack_still_opens_within_three_seconds(
+    slack_emu: SlackEmulator, approval_bot: Runtime, zstack_sim: SimServer
+) -> None:
+    await login(slack_emu)
+    zstack_sim.state.set_latency(2.5, ["QueryModelService"])
+    started = time.monotonic()
+    await slack_emu.slash_command(REQUESTER, GENERAL, "/clone-model", "example")
+    command = slack_emu.state.commands[-1]
+    await slack_emu.wait_for(lambda: command.views_open_at, timeout=3)
+    assert command.views_open_delay is not None and command.views_open_delay < 3.0
+    form = await top_view(slack_emu, REQUESTER, "clone_model", timeout=8)
+    assert initial(form, "name") == "example-clone"
+    assert time.monotonic() - started >= 2.5
+
+
+async def test_type_ahead_lists_matching_services(
+    slack_emu: SlackEmulator, approval_bot: Runtime
+) -> None:
+    await login(slack_emu)
+    view = await open_form(slack_emu, "")
+    options = await slack_emu.suggest(REQUESTER, view.id, "source", "exa")
+    assert [o["value"] for o in options] == [EXAMPLE]
+    assert options[0]["text"]["text"].startswith("example")
+    none = await slack_emu.suggest(REQUESTER, view.id, "source", "qwen")  # admin's, not alice's
+    assert none == []
+
+
+async def test_advanced_toggle_keeps_what_was_typed(
+    slack_emu: SlackEmulator, approval_bot: Runtime
+) -> None:
+    await login(slack_emu)
+    view = await open_form(slack_emu, EXAMPLE)
+    assert "readme" not in blocks_text(view)
+    await slack_emu.view_action(REQUESTER, view.id, "toggle_advanced", block_id="advanced_toggle")
+    shown = await slack_emu.wait_for(
+        lambda: (
+            (v := slack_emu.state.view(view.id)) and '"block_id": "yaml"' in blocks_text(v) and v
+        )
+    )
+    assert shown is not None
+    # Type into an advanced field and a basic one, hide, show again: both survive.
+    await slack_emu.view_action(
+        REQUESTER, view.id, "value", block_id="start_command", value="python serve.py"
+    )
+    await slack_emu.view_action(REQUESTER, view.id, "value", block_id="name", value="renamed")
+    await slack_emu.view_action(REQUESTER, view.id, "toggle_advanced", block_id="advanced_toggle")
+    await slack_emu.wait_for(
+        lambda: '"block_id": "yaml"' not in blocks_text(slack_emu.state.view(view.id))
+    )
+    await slack_emu.view_action(REQUESTER, view.id, "toggle_advanced", block_id="advanced_toggle")
+    again = await slack_emu.wait_for(
+        lambda: (
+            (v := slack_emu.state.view(view.id)) and '"block_id": "yaml"' in blocks_text(v) and v
+        )
+    )
+    assert initial(again, "start_command") == "python serve.py"
+    assert initial(again, "name") == "renamed"
+
+
+@pytest.mark.parametrize(
+    ("values", "block"),
+    [
+        ({"name": {"value": ""}}, None),  # Slack's client refuses an empty required input
+        ({"request_cpu": {"value": "0"}}, None),  # number_input min_value: refused client-side
+        ({"gpu_compute_capability": {"value": "sm80"}}, "gpu_compute_capability"),
+        ({"architecture_images": {"value": "x86_64 a/b:1\nx86_64 c/d:2"}}, "architecture_images"),
+        ({"description": {"value": "bad\x07bell"}}, "description"),
+    ],
+)
+async def test_bad_values_come_back_as_field_errors_and_create_nothing(
+    slack_emu: SlackEmulator, approval_bot: Runtime, values: dict[str, Any], block: str | None
+) -> None:
+    from bot.sandbox.slack_emulator.actor import InputRejected
+
+    await login(slack_emu)
+    view = await open_form(slack_emu, EXAMPLE)
+    submitted = {"reason": {"value": "testing"}, **values}
+    if block is None:
+        with pytest.raises(InputRejected):
+            await slack_emu.submit_view(REQUESTER, view.id, submitted)
+    else:
+        delivery = await slack_emu.submit_view(REQUESTER, view.id, submitted)
+        assert delivery.json()["response_action"] == "errors"
+        assert list(slack_emu.state.view(view.id).errors) == [block]
+    assert [k async for k in approval_bot.deps.redis.client.scan_iter("*req:*")] == []
+    assert slack_emu.state.messages(APPROVALS) == []
+
+
+async def test_yaml_that_does_not_parse_is_a_field_error(
+    slack_emu: SlackEmulator, approval_bot: Runtime
+) -> None:
+    await login(slack_emu)
+    view = await open_form(slack_emu, EXAMPLE)
+    await slack_emu.view_action(REQUESTER, view.id, "toggle_advanced", block_id="advanced_toggle")
+    await slack_emu.wait_for(
+        lambda: '"block_id": "yaml"' in blocks_text(slack_emu.state.view(view.id))
+    )
+    delivery = await slack_emu.submit_view(
+        REQUESTER, view.id, {"reason": {"value": "x"}, "yaml": {"value": "a: [1,"}}
+    )
+    assert delivery.json()["errors"].keys() == {"yaml"}
+
+
+async def test_valid_submission_creates_one_request_card_thread_and_notice(
+    slack_emu: SlackEmulator, approval_bot: Runtime
+) -> None:
+    await login(slack_emu)
+    view = await open_form(slack_emu, EXAMPLE)
+    delivery = await slack_emu.submit_view(
+        REQUESTER,
+        view.id,
+        {"reason": {"value": "A/B test of the new prompt"}, "request_cpu": {"value": "4"}},
+    )
+    assert delivery.status == 200 and not delivery.body
+    cards = await slack_emu.wait_for(lambda: slack_emu.state.messages(APPROVALS))
+    assert len(cards) == 1
+    card = cards[0]
+    assert "Clone request CR-" in blocks_text(card.blocks)
+    assert "A/B test of the new prompt" in blocks_text(card.blocks)
+    assert {"request_approve", "request_reject", "request_cancel"} <= {
+        e.get("action_id") for b in card.blocks if b["type"] == "actions" for e in b["elements"]
+    }
+    replies = await slack_emu.wait_for(lambda: slack_emu.state.thread(APPROVALS, card.ts))
+    assert "requestCpu" in blocks_text(replies[0].blocks)
+    notice = await slack_emu.wait_for(lambda: slack_emu.state.dms(REQUESTER))
+    assert "waiting for approval" in notice[-1].text and "/archives/" in notice[-1].text
+    keys = [k async for k in approval_bot.deps.redis.client.scan_iter("*:record")]
+    assert len(keys) == 1
+    record = await approval_bot.deps.requests.get(keys[0].decode().split("{req:")[1].split("}")[0])
+    assert record is not None and record.state == "pending" and record.card_ts == card.ts
+    assert record.body.params.request_cpu == 4 and record.requester == REQUESTER
+    assert not slack_emu.validation_failures
+
+
+async def test_help_status_and_list(slack_emu: SlackEmulator, approval_bot: Runtime) -> None:
+    await login(slack_emu)
+    view = await open_form(slack_emu, EXAMPLE)
+    await slack_emu.submit_view(REQUESTER, view.id, {"reason": {"value": "x"}})
+    await slack_emu.wait_for(lambda: slack_emu.state.messages(APPROVALS))
+    for text in ("help", "list"):
+        await slack_emu.slash_command(REQUESTER, GENERAL, "/clone-model", text)
+    texts = await slack_emu.wait_for(
+        lambda: (t := [m.text for m in slack_emu.state.ephemerals(REQUESTER)]) and len(t) >= 2 and t
+    )
+    assert "/clone-model status" in texts[0]
+    assert "CR-" in texts[1] and "example → example-clone" in texts[1]
+    request_id = re.findall(r"CR-[0-9A-Z]{6}", texts[1])[0]
+    await slack_emu.slash_command(
+        REQUESTER, GENERAL, "/clone-model", f"status {request_id.lower()}"
+    )
+    status = await slack_emu.wait_for(
+        lambda: (
+            (t := [m.text for m in slack_emu.state.ephemerals(REQUESTER)]) and len(t) >= 3 and t[-1]
+        )
+    )
+    assert request_id in status and "Waiting for approval" in status
