@@ -6,9 +6,11 @@ user through :class:`SlackEmulator`'s Python API or the ``/_emu/`` HTTP control 
 
 Modules: ``server`` (the emulator), ``app`` (Slack's HTTP routes), ``webapi`` (methods),
 ``modals`` (view stacks), ``response_url``, ``actor`` (payloads and acks), ``elements``
-(interactive element state), ``validation`` (Block Kit), ``transport`` (delivery seam; HTTP now),
+(interactive element state), ``validation`` (Block Kit), ``transport`` (delivery seam; HTTP),
+``socket_mode`` (Socket Mode: ``apps.connections.open``, the WebSocket, HTTP/socket switch),
 ``signing``, ``state``/``records`` (memory), ``workspace`` (people and channels), ``control``,
-``clock``.
+``page`` (the web page at ``/`` and its state projection), ``events`` (SSE for the page),
+``zstack_proxy`` (the page's ZStack panel), ``clock``.
 """
 
 from .actor import InputRejected, UserActionError
@@ -23,6 +25,7 @@ from .records import (
     ValidationFailure,
 )
 from .server import SlackEmulator
+from .socket_mode import Mode, ModeTransport, SocketConnection, SocketModeTransport
 from .state import EmulatorState
 from .transport import AppResponse, HttpTransport, Transport
 from .workspace import Channel, User, UserGroup, Workspace, default_workspace
@@ -40,8 +43,12 @@ __all__ = [
     "InputRejected",
     "ManualClock",
     "Message",
+    "Mode",
+    "ModeTransport",
     "OpenView",
     "SlackEmulator",
+    "SocketConnection",
+    "SocketModeTransport",
     "SystemClock",
     "Transport",
     "User",

@@ -27,7 +27,7 @@ from .modals import Modals
 from .records import JSON, CommandRecord, Delivery, Message, OpenView, PayloadKind, Trigger
 from .response_url import ResponseUrls
 from .state import EmulatorState, new_id
-from .transport import Transport
+from .transport import AppResponse, Transport
 from .validation import validate_blocks, validate_options, validate_view
 from .webapi import WebApi
 from .workspace import Channel, User
@@ -124,16 +124,32 @@ class Actor:
             response_url=response_url,
         )
         response = await self.transport.deliver(kind, payload)
+        return self.record(delivery, response)
+
+    def record(self, delivery: Delivery, response: AppResponse) -> Delivery:
+        """Fill ``delivery`` from the app's answer and remember it."""
         delivery.status = response.status
         delivery.body = response.body
         delivery.latency = response.latency
         delivery.timed_out = response.timed_out
         delivery.error = response.error
+        delivery.via = response.via
+        delivery.connection = response.connection
+        delivery.envelope_id = response.envelope_id
+        delivery.retry_attempt = response.retry_attempt
         if delivery.error is None and delivery.status != 200:
             delivery.error = f"http_{delivery.status}"
         self.state.deliveries.append(delivery)
         self.state.notify()
         return delivery
+
+    def record_redelivery(self, kind: PayloadKind, payload: JSON, response: AppResponse) -> None:
+        """A transport's own retry of ``payload`` (Socket Mode events): recorded like the first."""
+        type_ = str(payload.get("type") or kind)
+        delivery = Delivery(
+            kind=kind, type=type_, payload=payload, sent_at=self.state.clock.monotonic()
+        )
+        self.record(delivery, response)
 
     def _failure(self, source: str, code: str, messages: list[str], payload: Any) -> None:
         self.webapi.record_failure(source, code, messages, payload)

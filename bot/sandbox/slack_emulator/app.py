@@ -55,13 +55,13 @@ def add_slack_routes(
         method = request.match_info["method"]
         params, is_json, early = await _params(request)
         token = _bearer(request.headers.get("Authorization"))
+        in_header = token is not None
         if token is None and not is_json:
             # A token field counts in forms and query strings; JSON bodies need the header.
             token = params.get("token") if isinstance(params.get("token"), str) else None
-        if early is not None:
-            result = await webapi.handle(method, request.method, params, token, early_error=early)
-        else:
-            result = await webapi.handle(method, request.method, params, token)
+        result = await webapi.handle(
+            method, request.method, params, token, early_error=early, token_in_header=in_header
+        )
         return _response(result)
 
     async def response_url(request: web.Request) -> web.Response:

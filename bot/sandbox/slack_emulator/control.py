@@ -1,5 +1,7 @@
 """The control API under ``/_emu/``: act as a user and read state over HTTP (JSON in and out),
-for processes outside the test and for the emulator's web page.
+for processes outside the test and for the emulator's web page. ``GET /_emu/state?as=U…`` is the
+state as one person sees it (:func:`.page.project`); ``POST /_emu/mode`` switches between HTTP and
+Socket Mode; ``POST /_emu/socket/disconnect`` sends Socket Mode ``disconnect`` messages.
 
 Every ``POST`` answers ``{"ok": true, "result": ...}``; a user action Slack would not allow
 answers 400 ``{"ok": false, "error": ...}``, a modal the client refuses to submit 422 with the
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .actor import InputRejected, UserActionError
+from .page import project
 from .records import JSON, Delivery, Fault
 
 if TYPE_CHECKING:
@@ -114,6 +117,25 @@ async def _app_url(emu: SlackEmulator, body: JSON) -> Any:
     return {"app_url": emu.app_url}
 
 
+async def _mode(emu: SlackEmulator, body: JSON) -> Any:
+    emu.mode = body["mode"]
+    return {"mode": emu.mode}
+
+
+async def _socket_disconnect(emu: SlackEmulator, body: JSON) -> Any:
+    reason = body.get("reason", "refresh_requested")
+    if reason not in ("warning", "refresh_requested", "link_disabled", "too_many_websockets"):
+        raise ValueError(f"unknown disconnect reason {reason!r}")
+    grace = body.get("grace")
+    try:
+        told = await emu.socket_disconnect(
+            reason, body.get("connection"), grace=None if grace is None else float(grace)
+        )
+    except KeyError as exc:
+        raise UserActionError(str(exc.args[0])) from exc
+    return {"disconnected": told}
+
+
 ACTIONS: dict[str, Action] = {
     "/_emu/command": _command,
     "/_emu/click": _click,
@@ -125,6 +147,8 @@ ACTIONS: dict[str, Action] = {
     "/_emu/faults": _faults,
     "/_emu/reset": _reset,
     "/_emu/app-url": _app_url,
+    "/_emu/mode": _mode,
+    "/_emu/socket/disconnect": _socket_disconnect,
 }
 
 
@@ -153,7 +177,17 @@ def add_control_routes(app: web.Application, emu: SlackEmulator) -> None:
         app.router.add_post(path, _route(emu, action))
 
     async def state(request: web.Request) -> web.Response:
-        return web.json_response(emu.state.snapshot())
+        user = request.query.get("as")
+        if user is None:
+            return web.json_response(emu.state.snapshot())
+        try:
+            return web.json_response(project(emu, user))
+        except KeyError:
+            return web.json_response({"ok": False, "error": f"no user {user!r}"}, status=400)
+
+    async def sockets(request: web.Request) -> web.Response:
+        connections = [c.to_dict() for c in emu.socket.live_connections()]
+        return web.json_response({"mode": emu.mode, "connections": connections})
 
     async def list_faults(request: web.Request) -> web.Response:
         return web.json_response({"faults": [f.to_dict() for f in emu.state.faults]})
@@ -163,5 +197,6 @@ def add_control_routes(app: web.Application, emu: SlackEmulator) -> None:
         return web.json_response({"faults": []})
 
     app.router.add_get("/_emu/state", state)
+    app.router.add_get("/_emu/socket", sockets)
     app.router.add_get("/_emu/faults", list_faults)
     app.router.add_delete("/_emu/faults", clear_faults)

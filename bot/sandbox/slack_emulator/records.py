@@ -218,6 +218,10 @@ class Delivery:
     trigger_id: str | None = None
     response_url: str | None = None
     options: list[JSON] | None = None
+    via: str = "http"
+    connection: str | None = None
+    envelope_id: str | None = None
+    retry_attempt: int = 0
 
     @property
     def ok(self) -> bool:
@@ -245,6 +249,10 @@ class Delivery:
             "response_url": self.response_url,
             "options": self.options,
             "sent_at": self.sent_at,
+            "via": self.via,
+            "connection": self.connection,
+            "envelope_id": self.envelope_id,
+            "retry_attempt": self.retry_attempt,
         }
 
 

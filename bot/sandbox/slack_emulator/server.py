@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -13,15 +13,30 @@ from .actor import Actor
 from .app import add_slack_routes
 from .clock import Clock, SystemClock
 from .control import add_control_routes
+from .events import EventStream
 from .modals import Modals
+from .page import add_page_routes
 from .records import JSON, Delivery, Fault, ValidationFailure
 from .response_url import ResponseUrls
+from .socket_mode import (
+    DEFAULT_EVENT_RETRY_DELAYS,
+    MODES,
+    SOCKET_PATH,
+    DisconnectReason,
+    Mode,
+    ModeTransport,
+    SocketConnection,
+    SocketModeTransport,
+)
 from .state import EmulatorState
 from .transport import ACK_TIMEOUT_S, HttpTransport, Transport
 from .webapi import WebApi
 from .workspace import Workspace, default_workspace
+from .zstack_proxy import ZStackProxy
 
 T = TypeVar("T")
+# Open page event streams or sockets must not hold a shutdown for long.
+_SHUTDOWN_TIMEOUT_S = 1.0
 
 
 class SlackEmulator:
@@ -29,6 +44,15 @@ class SlackEmulator:
 
     ``async with SlackEmulator(signing_secret=..., bot_token=...) as emu:`` starts it on
     ``host:port`` (port 0 picks a free one). ``app_url`` may be set after start.
+
+    Socket Mode: give ``app_token="xapp-…"`` and ``mode="socket"`` (or ``"auto"``; settable later
+    as ``emu.mode``, or ``POST /_emu/mode``); the app calls ``apps.connections.open`` with that
+    token in the ``Authorization`` header and connects to the returned ``ws://`` URL.
+    ``event_retry_delays`` are the waits before redelivering an un-acked ``events_api`` envelope.
+
+    The web page for people is at ``GET /``; ``zstack_control_url`` (the simulator's ``…/_sim``)
+    enables its ZStack panel through the same-origin proxy ``/_emu/zstack/*``.
+    ``approval_channel`` (an id or name) is marked in the page's sidebar.
     """
 
     def __init__(
@@ -44,6 +68,12 @@ class SlackEmulator:
         ack_timeout: float = ACK_TIMEOUT_S,
         public_url: str | None = None,
         transport: Transport | None = None,
+        app_token: str | None = None,
+        mode: Mode = "http",
+        event_retry_delays: Sequence[float] = DEFAULT_EVENT_RETRY_DELAYS,
+        socket_heartbeat: float | None = 30.0,
+        zstack_control_url: str | None = None,
+        approval_channel: str | None = None,
     ) -> None:
         if not signing_secret.strip():
             raise ValueError("signing_secret must not be empty")
@@ -54,15 +84,29 @@ class SlackEmulator:
         self.clock: Clock = clock or SystemClock()
         self.state = EmulatorState(workspace or default_workspace(), self.clock)
         self.modals = Modals(self.state)
-        self.webapi = WebApi(self.state, self.modals, bot_token=bot_token, base_url=self._base)
+        self.webapi = WebApi(
+            self.state, self.modals, bot_token=bot_token, base_url=self._base, app_token=app_token
+        )
+        self.webapi.app_methods["apps.connections.open"] = self._connections_open
         self.response_urls = ResponseUrls(self.state, self.webapi, self._base)
-        self.transport: Transport = transport or HttpTransport(
+        self.http_transport: Transport = transport or HttpTransport(
             signing_secret=signing_secret,
             app_url=lambda: self.app_url,
             clock=self.clock,
             ack_timeout=ack_timeout,
         )
+        self.socket = SocketModeTransport(
+            app_id=lambda: self.state.workspace.app_id,
+            ack_timeout=ack_timeout,
+            event_retry_delays=event_retry_delays,
+            heartbeat=socket_heartbeat,
+            on_redelivery=lambda *args: self.actor.record_redelivery(*args),
+        )
+        self.transport = ModeTransport(self.http_transport, self.socket, mode)
         self.actor = Actor(self.state, self.modals, self.webapi, self.response_urls, self.transport)
+        self.events = EventStream(self.state)
+        self.zstack = ZStackProxy(zstack_control_url)
+        self.approval_channel = approval_channel
         self._runner: web.AppRunner | None = None
         self._bound: tuple[str, int] | None = None
 
@@ -71,20 +115,30 @@ class SlackEmulator:
     def build_app(self) -> web.Application:
         app = web.Application()
         add_slack_routes(app, self.state, self.webapi, self.response_urls)
+        app.router.add_get(SOCKET_PATH, self.socket.handle)
         add_control_routes(app, self)
+        add_page_routes(app, self)
         return app
 
     async def start(self) -> None:
-        runner = web.AppRunner(self.build_app(), access_log=None)
+        runner = web.AppRunner(
+            self.build_app(), access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
         self._runner = runner
         address = runner.addresses[0]
         self._bound = (str(address[0]), int(address[1]))
 
     async def stop(self) -> None:
+        self.events.close()
         await self.transport.close()
+        await self.zstack.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -120,6 +174,42 @@ class SlackEmulator:
     def api_url(self) -> str:
         """The Web API base URL for ``AsyncWebClient(base_url=...)``; ends in ``/``."""
         return f"{self.url}/api/"
+
+    # -- Socket Mode -----------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> Mode:
+        """``"http"`` (POST to :attr:`app_url`), ``"socket"`` (envelopes over Socket Mode) or
+        ``"auto"`` (Socket Mode while the app holds a connection, else HTTP)."""
+        return self.transport.mode
+
+    @mode.setter
+    def mode(self, value: Mode) -> None:
+        if value not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {value!r}")
+        self.transport.mode = value
+        self.state.notify()
+
+    async def _connections_open(self, params: dict[str, Any]) -> JSON:
+        return {"ok": True, "url": self.socket.issue_url(self.url)}
+
+    async def socket_disconnect(
+        self,
+        reason: DisconnectReason = "refresh_requested",
+        connection: str | None = None,
+        *,
+        grace: float | None = None,
+    ) -> list[str]:
+        """Tell the app's socket connection(s) to reconnect; the ids of those told."""
+        return await self.socket.disconnect(reason, connection, grace=grace)
+
+    async def wait_socket_connections(
+        self,
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the deadline is part of the documented test API
+    ) -> list[SocketConnection]:
+        """Wait until the app holds ``count`` Socket Mode connections (not told to refresh)."""
+        return await self.socket.wait_connected(count, timeout)
 
     # -- acting as a user ------------------------------------------------------------------------
 

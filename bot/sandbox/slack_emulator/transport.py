@@ -2,8 +2,8 @@
 
 :class:`Transport` is the seam: the actor hands over ``(kind, payload)`` — the same triple Socket
 Mode puts in an envelope (``slash_commands`` / ``interactive`` / ``events_api``) — and gets the ack
-back. :class:`HttpTransport` POSTs it to the app's Request URL, encoded and signed as Slack does; a
-Socket Mode transport would send an envelope and wait for the ``envelope_id`` ack instead.
+back. :class:`HttpTransport` POSTs it to the app's Request URL, encoded and signed as Slack does;
+``socket_mode.SocketModeTransport`` sends an envelope and waits for the ``envelope_id`` ack.
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ class AppResponse:
     latency: float
     timed_out: bool = False
     error: str | None = None
+    via: str = "http"
+    connection: str | None = None  # the Socket Mode connection that carried it
+    envelope_id: str | None = None
+    retry_attempt: int = 0
 
 
 class Transport(Protocol):

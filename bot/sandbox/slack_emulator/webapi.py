@@ -80,11 +80,15 @@ class WebApi:
         *,
         bot_token: str,
         base_url: Callable[[], str],
+        app_token: str | None = None,
     ) -> None:
         self.state = state
         self.modals = modals
         self.bot_token = bot_token
+        self.app_token = app_token
         self.base_url = base_url
+        # Methods that take the app-level token (``xapp-…``), and only in the header.
+        self.app_methods: dict[str, Handler] = {}
         self.methods: dict[str, Handler] = {
             "auth.test": self.auth_test,
             "chat.postMessage": self.chat_post_message,
@@ -96,6 +100,7 @@ class WebApi:
             "views.update": self.views_update,
             "views.push": self.views_push,
             "conversations.open": self.conversations_open,
+            "conversations.history": self.conversations_history,
             "users.info": self.users_info,
             "usergroups.users.list": self.usergroups_users_list,
         }
@@ -110,8 +115,10 @@ class WebApi:
         token: str | None,
         *,
         early_error: str | None = None,
+        token_in_header: bool = True,
     ) -> ApiResult:
-        """Answer one call and record it; ``early_error`` (e.g. ``invalid_json``) short-cuts."""
+        """Answer one call and record it; ``early_error`` (e.g. ``invalid_json``) short-cuts.
+        ``token_in_header`` says whether ``token`` came as ``Authorization: Bearer``."""
         clock = self.state.clock
         call = ApiCall(
             method=method,
@@ -125,7 +132,7 @@ class WebApi:
             if early_error is not None:
                 result = ApiResult({"ok": False, "error": early_error})
             else:
-                result = await self._handle(method, params, token)
+                result = await self._handle(method, params, token, token_in_header)
         finally:
             self.state.notify()
         body = result.body
@@ -135,15 +142,32 @@ class WebApi:
         call.status = result.status
         return result
 
-    async def _handle(self, method: str, params: Params, token: str | None) -> ApiResult:
-        handler = self.methods.get(method)
+    def _auth_error(self, method: str, token: str | None, token_in_header: bool) -> str | None:
+        if method in self.app_methods:
+            # reference §7: the app-level token must come in the Authorization header.
+            if not token or not token_in_header:
+                return "not_authed"
+            if token == self.bot_token:
+                return "not_allowed_token_type"
+            return None if self.app_token and token == self.app_token else "invalid_auth"
+        if not token:
+            return "not_authed"
+        if self.app_token and token == self.app_token:
+            return "not_allowed_token_type"
+        return None if token == self.bot_token else "invalid_auth"
+
+    async def _handle(
+        self, method: str, params: Params, token: str | None, token_in_header: bool = True
+    ) -> ApiResult:
+        handler = self.methods.get(method) or self.app_methods.get(method)
         if handler is None:
             return ApiResult({"ok": False, "error": "unknown_method", "req_method": method})
-        if not token:
-            return ApiResult({"ok": False, "error": "not_authed"})
-        if token != self.bot_token:
-            return ApiResult({"ok": False, "error": "invalid_auth"})
+        auth_error = self._auth_error(method, token, token_in_header)
+        if auth_error is not None:
+            return ApiResult({"ok": False, "error": auth_error})
         headers = {"x-oauth-scopes": ",".join(self.state.workspace.scopes)}
+        if method in self.app_methods:
+            headers = {"x-oauth-scopes": "connections:write"}
         fault = self.take_fault(method)
         if fault is not None:
             return await self.fault_result(fault, headers)
@@ -446,6 +470,40 @@ class WebApi:
             body["channel"] = {"id": channel.id}
         self.state.notify()
         return body
+
+    async def conversations_history(self, params: Params) -> JSON:
+        """Top-level messages, newest first, between ``oldest`` and ``latest`` (exclusive unless
+        ``inclusive``). The bot must be in the conversation: a public channel it has not joined
+        answers ``not_in_channel``, a private one it cannot see ``channel_not_found``."""
+        channel = self._channel(params)
+        if not channel.is_im and not channel.bot_member:
+            raise ApiError("channel_not_found" if channel.is_private else "not_in_channel")
+        try:
+            oldest = float(_str(params, "oldest") or 0)
+            latest = float(_str(params, "latest") or "inf")
+            limit = max(1, min(999, int(_str(params, "limit") or 100)))
+            # The cursor is the ts of the last message handed out: the next page is older.
+            cursor = float(_str(params, "cursor") or "inf")
+        except ValueError:
+            raise ApiError("invalid_arguments") from None
+        inclusive = _bool(params, "inclusive")
+
+        def within(message: Message) -> bool:
+            ts = float(message.ts)
+            if inclusive:
+                return oldest <= ts <= latest and ts < cursor
+            return oldest < ts < latest and ts < cursor
+
+        found = [m for m in reversed(self.state.messages(channel.id)) if within(m)]
+        page = found[:limit]
+        has_more = len(found) > limit
+        return {
+            "ok": True,
+            "messages": [m.to_dict() for m in page],
+            "has_more": has_more,
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": page[-1].ts if has_more else ""},
+        }
 
     async def users_info(self, params: Params) -> JSON:
         ws = self.state.workspace

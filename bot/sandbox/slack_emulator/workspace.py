@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 DEFAULT_SCOPES = (
     "commands",
     "chat:write",
+    "chat:write.public",
     "im:write",
     "users:read",
     "usergroups:read",

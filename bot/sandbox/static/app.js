@@ -1,0 +1,1067 @@
+// The Slack emulator's page: a workspace seen as one person, driven through the control API.
+// Vanilla JS, no build step. All text from state is put into the DOM as text nodes (never
+// innerHTML), and links only get http(s)/mailto hrefs, so bot or user text cannot inject markup.
+"use strict";
+
+(() => {
+  // -- tiny DOM helpers ------------------------------------------------------------------------
+
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key.startsWith("on") && typeof value === "function") {
+        el.addEventListener(key.slice(2), value);
+      } else if (key === "testid") {
+        el.dataset.testid = value;
+      } else if (key === "className") {
+        el.className = value;
+      } else if (value === true) {
+        el.setAttribute(key, "");
+      } else {
+        el.setAttribute(key, String(value));
+      }
+    }
+    append(el, children);
+    return el;
+  }
+
+  function append(el, ...children) {
+    for (const child of children.flat(Infinity)) {
+      if (child === null || child === undefined || child === false) continue;
+      el.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return el;
+  }
+
+  function clear(el) {
+    while (el.firstChild) el.removeChild(el.firstChild);
+    return el;
+  }
+
+  const $ = (id) => document.getElementById(id);
+
+  function safeHref(url) {
+    try {
+      const parsed = new URL(url); // absolute URLs only
+      return ["http:", "https:", "mailto:"].includes(parsed.protocol) ? parsed.href : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  function toast(text, kind) {
+    const el = h("div", { className: `toast ${kind || ""}`, testid: "toast", role: "status" }, text);
+    $("toasts").appendChild(el);
+    setTimeout(() => el.remove(), kind === "error" ? 8000 : 4000);
+  }
+
+  // -- state -------------------------------------------------------------------------------------
+
+  const ui = {
+    me: localStorage.getItem("emu.person") || "U0REQ",
+    channel: localStorage.getItem("emu.channel") || null,
+    thread: null, // ts of the open thread's parent
+    data: null,
+    drafts: {}, // view_id -> {block_id: {action_id: value}}
+    modalSig: null,
+    listSig: null,
+    threadSig: null,
+    zstackOpen: localStorage.getItem("emu.zstack") === "open",
+  };
+
+  async function api(path, body) {
+    const resp = await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body || {}),
+    });
+    let data = null;
+    try {
+      data = await resp.json();
+    } catch (_) {
+      data = { ok: false, error: `HTTP ${resp.status}` };
+    }
+    if (!resp.ok || data.ok === false) {
+      const error = new Error(data.error || `HTTP ${resp.status}`);
+      error.status = resp.status;
+      error.data = data;
+      throw error;
+    }
+    return data.result;
+  }
+
+  function reportDelivery(what, delivery) {
+    if (delivery && delivery.error) {
+      toast(`${what} failed with the error "${delivery.error}"`, "error");
+    }
+  }
+
+  async function act(what, path, body) {
+    try {
+      const result = await api(path, Object.assign({ user: ui.me }, body));
+      // A failed command or click is shown to the person, as Slack does; a message event the
+      // app did not take is invisible to people (it is in the emulator's deliveries).
+      if (result && Object.prototype.hasOwnProperty.call(result, "status")) {
+        reportDelivery(what, result);
+      }
+      return result;
+    } catch (err) {
+      if (err.status !== 422) toast(`${what}: ${err.message}`, "error");
+      throw err;
+    } finally {
+      refresh();
+    }
+  }
+
+  let fetching = false;
+  let again = false;
+
+  async function refresh() {
+    if (fetching) {
+      again = true;
+      return;
+    }
+    fetching = true;
+    try {
+      const resp = await fetch(`/_emu/state?as=${encodeURIComponent(ui.me)}`);
+      if (resp.ok) {
+        ui.data = await resp.json();
+      }
+    } catch (_) {
+      // the emulator is restarting; the event stream reconnects and triggers a refresh
+    }
+    try {
+      render();
+    } catch (err) {
+      console.error("render failed", err);
+      toast(`The page could not render this state: ${err.message}`, "error");
+    } finally {
+      fetching = false;
+      if (again) {
+        again = false;
+        refresh();
+      }
+    }
+  }
+
+  // -- names ---------------------------------------------------------------------------------------
+
+  function userById(id) {
+    return (ui.data && ui.data.users.find((u) => u.id === id)) || null;
+  }
+
+  function userName(id) {
+    const user = userById(id);
+    return user ? user.real_name || user.name : id;
+  }
+
+  function channelById(id) {
+    return (ui.data && ui.data.channels.find((c) => c.id === id)) || null;
+  }
+
+  function roleOf(userId) {
+    const approvers = new Set();
+    for (const group of (ui.data && ui.data.usergroups) || []) {
+      for (const member of group.users || []) approvers.add(member);
+    }
+    return approvers.has(userId) ? "approver" : null;
+  }
+
+  // -- mrkdwn --------------------------------------------------------------------------------------
+
+  function unescapeSlack(text) {
+    return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+  }
+
+  const INLINE =
+    /(<[^<>\n]+>)|(`[^`\n]+`)|(\*[^*\n]+\*)|(_[^_\n]+_)|(~[^~\n]+~)|(\[[^\]\n]+\]\([^)\s]+\))/;
+
+  function mrkdwn(text, opts) {
+    const container = h("span", { className: "mrkdwn" });
+    const parts = String(text || "").split("```");
+    parts.forEach((part, i) => {
+      if (i % 2 === 1) {
+        container.appendChild(h("pre", { testid: "pre" }, unescapeSlack(part.replace(/^\n/, ""))));
+      } else {
+        append(container, inline(part, opts || {}));
+      }
+    });
+    return container;
+  }
+
+  function inline(text, opts) {
+    const out = [];
+    let rest = text;
+    while (rest) {
+      const m = INLINE.exec(rest);
+      if (!m) {
+        out.push(unescapeSlack(rest));
+        break;
+      }
+      if (m.index > 0) out.push(unescapeSlack(rest.slice(0, m.index)));
+      const token = m[0];
+      if (m[1]) out.push(angle(token.slice(1, -1)));
+      else if (m[2]) out.push(h("code", {}, unescapeSlack(token.slice(1, -1))));
+      else if (m[3]) out.push(h("b", {}, inline(token.slice(1, -1), opts)));
+      else if (m[4]) out.push(h("i", {}, inline(token.slice(1, -1), opts)));
+      else if (m[5]) out.push(h("s", {}, inline(token.slice(1, -1), opts)));
+      else if (m[6] && opts.markdown) {
+        const close = token.indexOf("](");
+        out.push(link(token.slice(close + 2, -1), token.slice(1, close)));
+      } else out.push(unescapeSlack(token));
+      rest = rest.slice(m.index + token.length);
+    }
+    return out;
+  }
+
+  function link(url, label) {
+    const href = safeHref(unescapeSlack(url));
+    const text = unescapeSlack(label || url);
+    return href ? h("a", { href, target: "_blank", rel: "noopener noreferrer" }, text) : text;
+  }
+
+  function angle(inner) {
+    const bar = inner.indexOf("|");
+    const target = bar >= 0 ? inner.slice(0, bar) : inner;
+    const label = bar >= 0 ? inner.slice(bar + 1) : null;
+    if (target.startsWith("@")) {
+      const id = target.slice(1);
+      return h("span", { className: "mention", "data-user": id }, `@${label || userName(id)}`);
+    }
+    if (target.startsWith("#")) {
+      const ch = channelById(target.slice(1));
+      return h("span", { className: "mention" }, `#${label || (ch ? ch.name : target.slice(1))}`);
+    }
+    if (target.startsWith("!subteam^")) {
+      return h("span", { className: "mention" }, label || "@group");
+    }
+    if (target.startsWith("!date^")) return dateToken(target, label);
+    if (target.startsWith("!")) {
+      return h("span", { className: "mention" }, `@${target.slice(1)}`);
+    }
+    if (!safeHref(unescapeSlack(target))) return unescapeSlack(`<${inner}>`); // not a link: as typed
+    return link(target, label);
+  }
+
+  const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+    "September", "October", "November", "December"];
+  const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+
+  function ordinal(n) {
+    const s = ["th", "st", "nd", "rd"];
+    const v = n % 100;
+    return n + (s[(v - 20) % 10] || s[v] || s[0]);
+  }
+
+  function pad(n) {
+    return String(n).padStart(2, "0");
+  }
+
+  function formatDate(date, format) {
+    const now = new Date();
+    const dayDiff = Math.round(
+      (new Date(date.getFullYear(), date.getMonth(), date.getDate()) -
+        new Date(now.getFullYear(), now.getMonth(), now.getDate())) / 86400000);
+    const pretty = dayDiff === 0 ? "today" : dayDiff === -1 ? "yesterday" : dayDiff === 1 ? "tomorrow" : null;
+    const hours12 = date.getHours() % 12 || 12;
+    const ampm = date.getHours() < 12 ? "AM" : "PM";
+    const long = `${DAYS[date.getDay()]}, ${MONTHS[date.getMonth()]} ${ordinal(date.getDate())}, ${date.getFullYear()}`;
+    const medium = `${MONTHS[date.getMonth()]} ${ordinal(date.getDate())}, ${date.getFullYear()}`;
+    const short = `${MONTHS[date.getMonth()].slice(0, 3)} ${date.getDate()}, ${date.getFullYear()}`;
+    const seconds = Math.round((now - date) / 1000);
+    const ago = seconds < 60 ? "just now" : seconds < 3600 ? `${Math.round(seconds / 60)} minutes ago`
+      : seconds < 86400 ? `${Math.round(seconds / 3600)} hours ago` : `${Math.round(seconds / 86400)} days ago`;
+    const tokens = {
+      date_num: `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`,
+      date: medium,
+      date_short: short,
+      date_long: long,
+      date_pretty: pretty || medium,
+      date_short_pretty: pretty || short,
+      date_long_pretty: pretty || long,
+      time: `${hours12}:${pad(date.getMinutes())} ${ampm}`,
+      time_secs: `${hours12}:${pad(date.getMinutes())}:${pad(date.getSeconds())} ${ampm}`,
+      ago,
+    };
+    return format.replace(/\{(\w+)\}/g, (all, name) => (name in tokens ? tokens[name] : all));
+  }
+
+  function dateToken(target, fallback) {
+    // <!date^1712345678^{date_short} at {time}^optional_link|fallback>
+    const parts = target.split("^");
+    const epoch = Number(parts[1]);
+    const format = parts[2] || "{date_num} {time}";
+    let text = fallback || "";
+    if (Number.isFinite(epoch) && parts.length >= 3) text = formatDate(new Date(epoch * 1000), format);
+    return h("time", { className: "date-token", title: fallback || "", datetime: Number.isFinite(epoch) ? new Date(epoch * 1000).toISOString() : null }, text);
+  }
+
+  function textObject(obj) {
+    if (!obj) return null;
+    if (typeof obj === "string") return mrkdwn(obj);
+    if (obj.type === "mrkdwn") return mrkdwn(obj.text);
+    return h("span", { className: "plain" }, obj.text || "");
+  }
+
+  function plainText(obj) {
+    if (!obj) return "";
+    return typeof obj === "string" ? obj : obj.text || "";
+  }
+
+  // -- rich text -----------------------------------------------------------------------------------
+
+  function richElements(elements) {
+    return (elements || []).map((el) => {
+      let node;
+      switch (el.type) {
+        case "text":
+          node = document.createTextNode(el.text || "");
+          break;
+        case "link":
+          node = link(el.url || "", el.text || el.url);
+          break;
+        case "user":
+          node = h("span", { className: "mention" }, `@${userName(el.user_id)}`);
+          break;
+        case "channel": {
+          const ch = channelById(el.channel_id);
+          node = h("span", { className: "mention" }, `#${ch ? ch.name : el.channel_id}`);
+          break;
+        }
+        case "usergroup":
+          node = h("span", { className: "mention" }, "@group");
+          break;
+        case "broadcast":
+          node = h("span", { className: "mention" }, `@${el.range || "here"}`);
+          break;
+        case "emoji":
+          node = document.createTextNode(el.unicode ? String.fromCodePoint(...el.unicode.split("-").map((c) => parseInt(c, 16))) : `:${el.name}:`);
+          break;
+        case "date":
+          node = dateToken(`!date^${el.timestamp}^${el.format || "{date_num}"}`, el.fallback);
+          break;
+        default:
+          node = document.createTextNode(el.text || "");
+      }
+      const style = el.style || {};
+      if (style.code) node = h("code", {}, node);
+      if (style.bold) node = h("b", {}, node);
+      if (style.italic) node = h("i", {}, node);
+      if (style.strike) node = h("s", {}, node);
+      return node;
+    });
+  }
+
+  function richText(block) {
+    const root = h("div", { className: "rt mrkdwn" });
+    for (const part of block.elements || []) {
+      if (part.type === "rich_text_section") root.appendChild(h("div", {}, richElements(part.elements)));
+      else if (part.type === "rich_text_preformatted") root.appendChild(h("pre", { testid: "pre" }, richElements(part.elements)));
+      else if (part.type === "rich_text_quote") root.appendChild(h("blockquote", {}, richElements(part.elements)));
+      else if (part.type === "rich_text_list") {
+        const list = h(part.style === "ordered" ? "ol" : "ul", {});
+        for (const item of part.elements || []) list.appendChild(h("li", {}, richElements(item.elements)));
+        root.appendChild(list);
+      }
+    }
+    return root;
+  }
+
+  // -- blocks --------------------------------------------------------------------------------------
+
+  // ctx: {surface: "message"|"modal", onAction(block, element, value), modal renderers}
+  function renderBlocks(blocks, ctx) {
+    return (blocks || []).map((block) => renderBlock(block, ctx));
+  }
+
+  function renderBlock(block, ctx) {
+    const wrap = h("div", { className: `block block-${block.type}`, "data-block-id": block.block_id || "" });
+    switch (block.type) {
+      case "section": {
+        const body = h("div", { className: "section-body" }, textObject(block.text));
+        if (block.fields && block.fields.length) {
+          body.appendChild(h("div", { className: "fields" }, block.fields.map((f) => h("div", {}, textObject(f)))));
+        }
+        append(wrap, h("div", { className: "section" }, body, block.accessory ? renderElement(block, block.accessory, ctx) : null));
+        break;
+      }
+      case "header":
+        append(wrap, h("div", { className: "block-header" }, plainText(block.text)));
+        break;
+      case "context":
+        append(wrap, h("div", { className: "context" }, (block.elements || []).map((el) =>
+          el.type === "image" ? h("span", { className: "muted" }, `[${el.alt_text || "image"}]`) : textObject(el))));
+        break;
+      case "divider":
+        append(wrap, h("hr"));
+        break;
+      case "actions":
+        append(wrap, h("div", { className: "actions" }, (block.elements || []).map((el) => renderElement(block, el, ctx))));
+        break;
+      case "rich_text":
+        append(wrap, richText(block));
+        break;
+      case "markdown":
+        append(wrap, mrkdwn(block.text, { markdown: true }));
+        break;
+      case "image":
+        append(wrap, h("div", { className: "muted" }, plainText(block.title), ` [image: ${block.alt_text || ""}]`));
+        break;
+      case "input":
+        append(wrap, ctx.input ? ctx.input(block) : null);
+        break;
+      default:
+        append(wrap, h("span", { className: "muted" }, `[${block.type} block]`));
+    }
+    return wrap;
+  }
+
+  function optionsOf(element) {
+    const options = (element.options || []).slice();
+    for (const group of element.option_groups || []) options.push(...(group.options || []));
+    return options;
+  }
+
+  function selectWithOptions(element, selectedValue, attrs) {
+    const select = h("select", attrs);
+    select.appendChild(h("option", { value: "" }, plainText(element.placeholder) || "Select…"));
+    const addOption = (parent, option) => parent.appendChild(
+      h("option", { value: option.value, selected: option.value === selectedValue }, plainText(option.text)));
+    for (const option of element.options || []) addOption(select, option);
+    for (const group of element.option_groups || []) {
+      const og = h("optgroup", { label: plainText(group.label) });
+      for (const option of group.options || []) addOption(og, option);
+      select.appendChild(og);
+    }
+    return select;
+  }
+
+  function withConfirm(confirm, run) {
+    if (!confirm) return run();
+    const root = $("confirm-root");
+    const done = (ok) => {
+      clear(root);
+      if (ok) run();
+    };
+    append(clear(root), h("div", { className: "overlay", testid: "confirm" },
+      h("div", { className: "modal" },
+        h("div", { className: "modal-head" }, h("h2", {}, plainText(confirm.title) || "Are you sure?")),
+        h("div", { className: "modal-body" }, textObject(confirm.text)),
+        h("div", { className: "modal-foot" },
+          h("button", { type: "button", className: "btn", testid: "confirm-cancel", onclick: () => done(false) }, plainText(confirm.deny) || "Cancel"),
+          h("button", { type: "button", className: `btn ${confirm.style === "danger" ? "danger" : "primary"}`, testid: "confirm-ok", onclick: () => done(true) }, plainText(confirm.confirm) || "Yes")))));
+    return undefined;
+  }
+
+  // An interactive element outside input blocks (section accessory, actions block).
+  function renderElement(block, el, ctx) {
+    const fire = (value) => withConfirm(el.confirm, () => ctx.onAction(block, el, value));
+    const testid = `action-${el.action_id}`;
+    switch (el.type) {
+      case "button": {
+        const style = el.style === "primary" ? "primary" : el.style === "danger" ? "danger" : "";
+        if (el.url && safeHref(el.url)) {
+          return h("a", { className: `btn ${style}`, href: safeHref(el.url), target: "_blank", rel: "noopener noreferrer", testid, "data-action-id": el.action_id, onclick: () => ctx.onAction(block, el, null) }, plainText(el.text));
+        }
+        return h("button", { type: "button", className: `btn ${style}`, testid, "data-action-id": el.action_id, "data-value": el.value || "", onclick: () => fire(null) }, plainText(el.text));
+      }
+      case "static_select":
+      case "overflow": {
+        const select = selectWithOptions(el, el.initial_option ? el.initial_option.value : null, { testid, "data-action-id": el.action_id });
+        select.addEventListener("change", () => select.value && fire(select.value));
+        return select;
+      }
+      case "users_select":
+      case "conversations_select":
+      case "channels_select": {
+        const select = pickerSelect(el, null, { testid, "data-action-id": el.action_id });
+        select.addEventListener("change", () => select.value && fire(select.value));
+        return select;
+      }
+      case "datepicker": {
+        const input = h("input", { type: "date", testid, value: el.initial_date || "" });
+        input.addEventListener("change", () => input.value && fire(input.value));
+        return input;
+      }
+      case "image":
+        return h("span", { className: "muted" }, `[${el.alt_text || "image"}]`);
+      default:
+        return h("span", { className: "muted" }, `[${el.type}]`);
+    }
+  }
+
+  function pickerSelect(el, selected, attrs) {
+    const select = h("select", attrs);
+    select.appendChild(h("option", { value: "" }, plainText(el.placeholder) || "Select…"));
+    const items = el.type.includes("users")
+      ? ui.data.users.filter((u) => !u.is_bot).map((u) => [u.id, u.real_name || u.name])
+      : ui.data.channels.filter((c) => c.type !== "im").map((c) => [c.id, `#${c.name}`]);
+    for (const [id, label] of items) select.appendChild(h("option", { value: id, selected: id === selected }, label));
+    return select;
+  }
+
+  // -- messages ------------------------------------------------------------------------------------
+
+  function formatTs(ts) {
+    const date = new Date(Number(ts) * 1000);
+    return `${date.getHours() % 12 || 12}:${pad(date.getMinutes())} ${date.getHours() < 12 ? "AM" : "PM"}`;
+  }
+
+  function renderMessage(message, opts) {
+    const isBot = Boolean(message.bot_id);
+    const author = isBot ? (userName(ui.data.bot.user_id) || "Clone Bot") : userName(message.user);
+    const channel = message.channel;
+    const ctx = {
+      surface: "message",
+      onAction: (block, el, value) => act(`${plainText(el.text) || el.action_id}`, "/_emu/click", {
+        channel, ts: message.ts, action_id: el.action_id, block_id: block.block_id,
+        ...(value === null || value === undefined ? {} : { selected: value }),
+      }),
+    };
+    const body = message.blocks && message.blocks.length ? renderBlocks(message.blocks, ctx) : mrkdwn(message.text);
+    const ephemeral = Boolean(opts.ephemeral);
+    const item = h("div", {
+      className: `message${ephemeral ? " ephemeral" : ""}`,
+      testid: ephemeral ? "ephemeral" : "message",
+      "data-ts": message.ts,
+      "data-channel": channel,
+      "data-user": message.user,
+    },
+    h("div", { className: `avatar${isBot ? " bot" : ""}`, "aria-hidden": "true" }, author.slice(0, 1).toUpperCase()),
+    h("div", { className: "msg-main" },
+      h("div", { className: "msg-head" },
+        h("span", { className: "msg-author" }, author),
+        isBot ? h("span", { className: "app-tag" }, "APP") : null,
+        h("span", { className: "msg-time", title: message.ts }, formatTs(message.ts)),
+        message.edited ? h("span", { className: "edited" }, "(edited)") : null),
+      ephemeral ? h("div", { className: "ephemeral-note", testid: "ephemeral-note" }, "Only visible to you") : null,
+      h("div", { className: "msg-body" }, body),
+      !opts.inThread && message.reply_count
+        ? h("button", { type: "button", className: "replies-link", testid: `thread-link-${message.ts}`, onclick: () => openThread(message.ts) },
+          `${message.reply_count} ${message.reply_count === 1 ? "reply" : "replies"}`)
+        : null));
+    return item;
+  }
+
+  function currentChannel() {
+    if (!ui.data) return null;
+    return channelById(ui.channel) || ui.data.channels.find((c) => c.type !== "im") || ui.data.channels[0] || null;
+  }
+
+  function renderMessages(channel) {
+    const ephemerals = ui.data.ephemerals.filter((m) => m.channel === channel.id && !(m.thread_ts && m.thread_ts !== m.ts));
+    const timeline = channel.messages.map((m) => ({ m, ephemeral: false }))
+      .concat(ephemerals.map((m) => ({ m, ephemeral: true })))
+      .sort((a, b) => Number(a.m.ts) - Number(b.m.ts));
+    const sig = JSON.stringify([channel.id, timeline, ui.data.users.length]);
+    if (sig === ui.listSig) return;
+    ui.listSig = sig;
+    const box = $("messages");
+    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    clear(box);
+    if (!timeline.length) box.appendChild(h("div", { className: "muted", style: "padding: 16px" }, "No messages yet."));
+    for (const { m, ephemeral } of timeline) box.appendChild(renderMessage(m, { ephemeral }));
+    if (atBottom || !box.dataset.channel || box.dataset.channel !== channel.id) box.scrollTop = box.scrollHeight;
+    box.dataset.channel = channel.id;
+  }
+
+  function openThread(ts) {
+    ui.thread = ts;
+    ui.threadSig = null;
+    render();
+    $("reply-box").focus();
+  }
+
+  function renderThread(channel) {
+    const pane = $("thread");
+    const parent = ui.thread ? channel.messages.find((m) => m.ts === ui.thread) : null;
+    if (!parent) {
+      pane.hidden = true;
+      ui.threadSig = null;
+      return;
+    }
+    pane.hidden = false;
+    const ephemerals = ui.data.ephemerals.filter((m) => m.channel === channel.id && m.thread_ts === parent.ts);
+    const replies = (parent.replies || []).map((m) => ({ m, ephemeral: false }))
+      .concat(ephemerals.map((m) => ({ m, ephemeral: true })))
+      .sort((a, b) => Number(a.m.ts) - Number(b.m.ts));
+    const sig = JSON.stringify([parent, replies]);
+    if (sig === ui.threadSig) return;
+    ui.threadSig = sig;
+    const box = clear($("thread-messages"));
+    box.dataset.threadTs = parent.ts;
+    box.appendChild(renderMessage(parent, { inThread: true }));
+    box.appendChild(h("div", { className: "thread-divider" }, `${parent.reply_count || 0} ${parent.reply_count === 1 ? "reply" : "replies"}`));
+    for (const { m, ephemeral } of replies) box.appendChild(renderMessage(m, { ephemeral, inThread: true }));
+    box.scrollTop = box.scrollHeight;
+  }
+
+  // -- sidebar -------------------------------------------------------------------------------------
+
+  function renderSidebar(channel) {
+    const data = ui.data;
+    $("team-name").textContent = data.team.name;
+    const person = $("person");
+    const people = data.users.filter((u) => !u.is_bot);
+    const wanted = JSON.stringify(people.map((u) => u.id));
+    if (person.dataset.people !== wanted) {
+      clear(person);
+      for (const user of people) {
+        const role = user.id === "U0REQ" ? "requester" : roleOf(user.id) || (user.id === "U0OUT" ? "outsider" : null);
+        person.appendChild(h("option", { value: user.id }, `${user.name}${role ? ` (${role})` : ""}`));
+      }
+      person.dataset.people = wanted;
+    }
+    person.value = ui.me;
+    const approval = data.emulator.approval_channel;
+    const channels = clear($("channels"));
+    for (const ch of data.channels.filter((c) => c.type !== "im")) {
+      channels.appendChild(h("li", {}, h("button", {
+        type: "button", testid: `channel-${ch.id}`, "data-name": ch.name,
+        "aria-current": ch.id === channel.id ? "true" : "false",
+        onclick: () => selectChannel(ch.id),
+      }, ch.type === "group" ? "🔒" : "#", ch.name, ch.id === approval ? h("span", { className: "badge", testid: "approval-badge", title: "approval channel" }, "approvals") : null)));
+    }
+    const dms = clear($("dms"));
+    const dm = data.channels.find((c) => c.type === "im");
+    if (dm) {
+      dms.appendChild(h("li", {}, h("button", {
+        type: "button", testid: `channel-${dm.id}`, "data-name": "dm",
+        "aria-current": dm.id === channel.id ? "true" : "false",
+        onclick: () => selectChannel(dm.id),
+      }, "●", userName(data.bot.user_id), h("span", { className: "app-tag" }, "APP"))));
+    } else {
+      dms.appendChild(h("li", { className: "muted", style: "padding: 0 16px" }, "No DM with the bot yet"));
+    }
+    const emu = data.emulator;
+    $("mode").textContent = emu.uses_socket ? `Socket Mode (${emu.socket_connections.length})` : `${emu.mode === "http" ? "HTTP" : emu.mode}`;
+    clear($("emu-info")).appendChild(h("div", {}, `mode: ${emu.mode}; sockets: ${emu.socket_connections.length}; validation failures: ${data.validation_failures}`));
+  }
+
+  function selectChannel(id) {
+    ui.channel = id;
+    ui.thread = null;
+    localStorage.setItem("emu.channel", id);
+    render();
+  }
+
+  // -- modals --------------------------------------------------------------------------------------
+
+  function draftFor(viewId) {
+    if (!ui.drafts[viewId]) ui.drafts[viewId] = {};
+    return ui.drafts[viewId];
+  }
+
+  function setDraft(viewId, blockId, actionId, value) {
+    const draft = draftFor(viewId);
+    draft[blockId] = draft[blockId] || {};
+    draft[blockId][actionId] = value;
+  }
+
+  function draftValue(view, blockId, actionId) {
+    const draft = ui.drafts[view.id];
+    if (draft && draft[blockId] && actionId in draft[blockId]) return { found: true, value: draft[blockId][actionId] };
+    return { found: false };
+  }
+
+  // The current value of an input element: typed draft, else the view's state, else its initial.
+  function currentValue(view, blockId, el) {
+    const d = draftValue(view, blockId, el.action_id);
+    if (d.found) return d.value;
+    const state = ((view.state || {}).values || {})[blockId];
+    const s = state && state[el.action_id];
+    if (s && s.type === el.type) {
+      if ("value" in s) return s.value;
+      if ("selected_option" in s) return s.selected_option ? (el.type === "external_select" ? s.selected_option : s.selected_option.value) : null;
+      if ("selected_options" in s) return (s.selected_options || []).map((o) => o.value);
+      for (const key of ["selected_user", "selected_conversation", "selected_channel", "selected_date", "selected_time"]) {
+        if (key in s) return s[key];
+      }
+    }
+    switch (el.type) {
+      case "plain_text_input":
+      case "number_input":
+      case "email_text_input":
+      case "url_text_input":
+        return el.initial_value === undefined ? "" : String(el.initial_value);
+      case "static_select":
+      case "radio_buttons":
+        return el.initial_option ? el.initial_option.value : null;
+      case "external_select":
+        return el.initial_option || null;
+      case "multi_static_select":
+      case "checkboxes":
+        return (el.initial_options || []).map((o) => o.value);
+      case "users_select":
+        return el.initial_user || null;
+      case "conversations_select":
+        return el.initial_conversation || null;
+      case "channels_select":
+        return el.initial_channel || null;
+      case "datepicker":
+        return el.initial_date || null;
+      case "timepicker":
+        return el.initial_time || null;
+      default:
+        return null;
+    }
+  }
+
+  function viewAction(view, block, el, value) {
+    const body = { view_id: view.id, action_id: el.action_id, block_id: block.block_id };
+    if (value !== null && value !== undefined) body.selected = value;
+    return act(plainText(el.text) || el.action_id, "/_emu/view-action", body).catch(() => {});
+  }
+
+  // Called when an input element changes: remember it and tell the emulator, which keeps it in
+  // the view's state and sends block_actions only for dispatch_action inputs, as Slack does.
+  function inputChanged(view, block, el, value) {
+    setDraft(view.id, block.block_id, el.action_id, value);
+    viewAction(view, block, el, value === "" ? null : value);
+  }
+
+  function renderInputElement(view, block) {
+    const el = block.element || {};
+    const testid = `modal-input-${block.block_id}`;
+    const value = currentValue(view, block.block_id, el);
+    const id = `in-${view.id}-${block.block_id}`;
+    switch (el.type) {
+      case "plain_text_input":
+      case "number_input":
+      case "email_text_input":
+      case "url_text_input": {
+        const attrs = {
+          id, testid, name: block.block_id, "data-action-id": el.action_id,
+          placeholder: plainText(el.placeholder) || null,
+          maxlength: el.max_length || null,
+        };
+        const control = el.multiline ? h("textarea", attrs) : h("input", Object.assign(attrs, {
+          type: "text", inputmode: el.type === "number_input" ? (el.is_decimal_allowed ? "decimal" : "numeric") : null,
+        }));
+        control.value = value === null || value === undefined ? "" : String(value);
+        control.addEventListener("input", () => setDraft(view.id, block.block_id, el.action_id, control.value));
+        control.addEventListener("change", () => inputChanged(view, block, el, control.value));
+        return control;
+      }
+      case "static_select": {
+        const select = selectWithOptions(el, value, { id, testid, name: block.block_id, "data-action-id": el.action_id });
+        select.addEventListener("change", () => inputChanged(view, block, el, select.value || null));
+        return select;
+      }
+      case "multi_static_select": {
+        const chosen = new Set(value || []);
+        const select = h("select", { id, testid, multiple: true, name: block.block_id, "data-action-id": el.action_id });
+        for (const option of optionsOf(el)) select.appendChild(h("option", { value: option.value, selected: chosen.has(option.value) }, plainText(option.text)));
+        select.addEventListener("change", () => inputChanged(view, block, el, Array.from(select.selectedOptions).map((o) => o.value)));
+        return select;
+      }
+      case "external_select":
+        return externalSelect(view, block, el, value, id, testid);
+      case "checkboxes":
+      case "radio_buttons": {
+        const multi = el.type === "checkboxes";
+        const chosen = new Set(multi ? value || [] : value ? [value] : []);
+        const group = h("div", { id, testid, role: multi ? "group" : "radiogroup", "data-action-id": el.action_id });
+        for (const option of el.options || []) {
+          const input = h("input", {
+            type: multi ? "checkbox" : "radio", name: `${view.id}-${block.block_id}`, value: option.value,
+            testid: `${multi ? "checkbox" : "radio"}-${block.block_id}-${option.value}`,
+            checked: chosen.has(option.value),
+          });
+          input.addEventListener("change", () => {
+            const picked = Array.from(group.querySelectorAll("input")).filter((i) => i.checked).map((i) => i.value);
+            inputChanged(view, block, el, multi ? picked : picked[0] || null);
+          });
+          group.appendChild(h("label", { className: "choice" }, input, textObject(option.text),
+            option.description ? h("span", { className: "muted" }, ` — ${plainText(option.description)}`) : null));
+        }
+        return group;
+      }
+      case "users_select":
+      case "conversations_select":
+      case "channels_select": {
+        const select = pickerSelect(el, value, { id, testid, "data-action-id": el.action_id });
+        select.addEventListener("change", () => inputChanged(view, block, el, select.value || null));
+        return select;
+      }
+      case "datepicker":
+      case "timepicker": {
+        const input = h("input", { id, testid, type: el.type === "datepicker" ? "date" : "time", "data-action-id": el.action_id });
+        input.value = value || "";
+        input.addEventListener("change", () => inputChanged(view, block, el, input.value || null));
+        return input;
+      }
+      default:
+        return h("span", { className: "muted" }, `[${el.type} input]`);
+    }
+  }
+
+  function externalSelect(view, block, el, value, id, testid) {
+    const list = h("ul", { className: "suggestions", testid: `suggestions-${block.block_id}` });
+    const chosen = h("div", { className: "selected-option", testid: `selected-${block.block_id}` },
+      value ? `Selected: ${plainText(value.text) || value.value}` : "");
+    const input = h("input", { id, testid, type: "text", role: "combobox", "data-action-id": el.action_id,
+      placeholder: plainText(el.placeholder) || "Type to search…", "aria-autocomplete": "list" });
+    let timer = null;
+    let seq = 0;
+    input.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(async () => {
+        const mine = ++seq;
+        const minimum = el.min_query_length === undefined ? 3 : el.min_query_length;
+        if (input.value.length < minimum) {
+          clear(list);
+          return;
+        }
+        try {
+          const result = await api("/_emu/suggest", { user: ui.me, view_id: view.id, action_id: el.action_id, text: input.value });
+          if (mine !== seq) return;
+          clear(list);
+          for (const option of result.options || []) {
+            list.appendChild(h("li", {}, h("button", {
+              type: "button", testid: `suggestion-${option.value}`, "data-value": option.value,
+              onclick: () => {
+                clear(list);
+                input.value = plainText(option.text);
+                chosen.textContent = `Selected: ${plainText(option.text)}`;
+                inputChanged(view, block, el, option);
+              },
+            }, plainText(option.text))));
+          }
+          if (!list.firstChild) list.appendChild(h("li", { className: "muted" }, "No matches"));
+        } catch (err) {
+          toast(`suggestions: ${err.message}`, "error");
+        }
+      }, 250);
+    });
+    return h("div", { className: "external-select" }, input, list, chosen);
+  }
+
+  function renderInputBlock(view, block) {
+    const error = (view.errors || {})[block.block_id];
+    const el = block.element || {};
+    return h("div", { className: `input-block${error ? " has-error" : ""}`, testid: `input-${block.block_id}`, "data-block-id": block.block_id },
+      h("label", { className: "input-label", for: `in-${view.id}-${block.block_id}` }, plainText(block.label),
+        block.optional ? h("span", { className: "optional" }, " (optional)") : null),
+      renderInputElement(view, block),
+      block.hint ? h("div", { className: "hint" }, plainText(block.hint)) : null,
+      error ? h("div", { className: "field-error", testid: `error-${block.block_id}`, role: "alert" }, error) : null);
+  }
+
+  function collectValues(view) {
+    // Everything the person touched; untouched inputs keep their value in the emulator.
+    const out = {};
+    const draft = ui.drafts[view.id] || {};
+    for (const block of view.blocks || []) {
+      if (block.type !== "input" || !block.element) continue;
+      const values = draft[block.block_id];
+      if (!values || !(block.element.action_id in values)) continue;
+      let value = values[block.element.action_id];
+      if (value === "") value = null;
+      out[block.block_id] = { [block.element.action_id]: value };
+    }
+    return out;
+  }
+
+  async function submitView(view) {
+    try {
+      await act(`Submitting "${plainText(view.title)}"`, "/_emu/submit", { view_id: view.id, values: collectValues(view) });
+    } catch (err) {
+      // 422: the client refused (required fields…): the errors are on the view; re-render.
+      ui.modalSig = null;
+    }
+  }
+
+  function renderModal() {
+    const root = $("modal-root");
+    const views = ui.data.views || [];
+    const top = views.length ? views[views.length - 1] : null;
+    const sig = top ? JSON.stringify([top.id, top.hash, top.errors, views.length, ui.me]) : null;
+    if (sig === ui.modalSig) return;
+    ui.modalSig = sig;
+    clear(root);
+    if (!top) return;
+    // Drafts of views that are gone can go too.
+    for (const id of Object.keys(ui.drafts)) if (!views.some((v) => v.id === id)) delete ui.drafts[id];
+    const view = top;
+    const ctx = {
+      surface: "modal",
+      input: (block) => renderInputBlock(view, block),
+      onAction: (block, el, value) => viewAction(view, block, el, value),
+    };
+    const focused = document.activeElement && document.activeElement.id;
+    append(root, h("div", { className: "overlay", testid: "modal-overlay" },
+      h("form", {
+        className: "modal", testid: "modal", "data-view-id": view.id, "data-callback-id": view.callback_id || "",
+        role: "dialog", "aria-modal": "true", novalidate: true,
+        onsubmit: (ev) => {
+          ev.preventDefault();
+          submitView(view);
+        },
+      },
+      h("div", { className: "modal-head" },
+        h("h2", { testid: "modal-title" }, plainText(view.title)),
+        h("button", { type: "button", className: "btn", testid: "modal-x", "aria-label": "Close", onclick: () => act("Close", "/_emu/close", { view_id: view.id }).catch(() => {}) }, "✕")),
+      h("div", { className: "modal-body", testid: "modal-body" }, renderBlocks(view.blocks, ctx)),
+      h("div", { className: "modal-foot" },
+        h("button", { type: "button", className: "btn", testid: "modal-close", onclick: () => act("Close", "/_emu/close", { view_id: view.id }).catch(() => {}) },
+          plainText(view.close) || (views.length > 1 ? "Back" : "Cancel")),
+        view.submit ? h("button", { type: "submit", className: "btn primary", testid: "modal-submit" }, plainText(view.submit)) : null))));
+    if (focused) {
+      const again = document.getElementById(focused);
+      if (again) again.focus();
+    }
+  }
+
+  // -- ZStack panel --------------------------------------------------------------------------------
+
+  async function zget(path) {
+    const resp = await fetch(`/_emu/zstack/${path}`);
+    const data = await resp.json().catch(() => ({}));
+    return { ok: resp.ok, status: resp.status, data };
+  }
+
+  async function zpost(path, body, what) {
+    const resp = await fetch(`/_emu/zstack/${path}`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    if (!resp.ok) toast(`${what}: HTTP ${resp.status} ${await resp.text()}`, "error");
+    else toast(what);
+    renderZStack(true);
+  }
+
+  function table(headers, rows, testid) {
+    return h("table", { testid }, h("thead", {}, h("tr", {}, headers.map((x) => h("th", {}, x)))),
+      h("tbody", {}, rows.length ? rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c === null || c === undefined ? "" : String(c)))))
+        : h("tr", {}, h("td", { colspan: headers.length, className: "muted" }, "none"))));
+  }
+
+  let zstackTimer = null;
+
+  async function renderZStack(force) {
+    const panel = $("zstack");
+    $("zstack-toggle").setAttribute("aria-expanded", ui.zstackOpen ? "true" : "false");
+    $("zstack-toggle").textContent = ui.zstackOpen ? "ZStack ◂" : "ZStack ▸";
+    panel.hidden = !ui.zstackOpen;
+    clearTimeout(zstackTimer);
+    if (!ui.zstackOpen) return;
+    zstackTimer = setTimeout(renderZStack, 2000);
+    const typing = document.activeElement && document.activeElement.tagName === "INPUT";
+    if (!force && panel.contains(document.activeElement) && typing) return; // someone is typing
+    const [state, counters] = await Promise.all([zget("state"), zget("counters")]).catch(() => [{ ok: false, data: {} }, { ok: false, data: {} }]);
+    clear(panel);
+    panel.appendChild(h("h2", {}, "ZStack simulator"));
+    if (!state.ok) {
+      panel.appendChild(h("div", { testid: "zstack-status", "data-connected": "false" },
+        state.data && state.data.error === "not_connected" ? "Not connected: the emulator has no zstack_control_url." : `Not reachable (${state.data.message || state.status}).`));
+      return;
+    }
+    const s = state.data;
+    const c = counters.data || {};
+    panel.appendChild(h("div", { testid: "zstack-status", "data-connected": "true" }, `Connected — clock ${s.now}, clone mode ${s.mode.clone}`));
+    panel.appendChild(h("h3", {}, "Faults and modes"));
+    const latency = h("input", { type: "number", min: "0", step: "0.1", value: "0", testid: "zstack-latency", "aria-label": "Latency in seconds", style: "width: 80px" });
+    panel.appendChild(h("div", { className: "row" }, "Latency (s)", latency,
+      h("button", { type: "button", className: "btn", testid: "zstack-latency-apply", onclick: () => zpost("latency", { seconds: Number(latency.value || 0) }, `Latency set to ${latency.value || 0}s`) }, "Apply")));
+    panel.appendChild(h("div", { className: "row" },
+      h("button", { type: "button", className: "btn danger", testid: "zstack-fail-next", onclick: () => zpost("fail-next-clones", { count: 1 }, "The next clone will fail") }, "Fail the next clone"),
+      h("span", { className: "muted", testid: "zstack-pending-failures" }, `pending: ${s.pending_failures}`)));
+    const accounts = Array.from(new Set((s.sessions || []).map((x) => x.account)));
+    const account = h("select", { testid: "zstack-expire-account", "aria-label": "Account" }, accounts.map((a) => h("option", { value: a }, a)));
+    panel.appendChild(h("div", { className: "row" }, "Expire sessions of", account,
+      h("button", { type: "button", className: "btn", testid: "zstack-expire", disabled: !accounts.length, onclick: () => zpost("sessions/expire", { account: account.value }, `Sessions of ${account.value} expired`) }, "Expire"),
+      h("button", { type: "button", className: "btn", testid: "zstack-expire-all", onclick: () => zpost("sessions/expire", { all: true }, "All sessions expired") }, "All")));
+    const mode = h("select", { testid: "zstack-mode", "aria-label": "Clone mode" },
+      ["async", "sync"].map((m) => h("option", { value: m, selected: m === s.mode.clone }, m)));
+    mode.addEventListener("change", () => zpost("mode", { clone: mode.value }, `Clone mode: ${mode.value}`));
+    panel.appendChild(h("div", { className: "row" }, "Clone mode", mode,
+      h("button", { type: "button", className: "btn", testid: "zstack-reset", onclick: () => zpost("reset", {}, "Simulator reset") }, "Reset")));
+    panel.appendChild(h("h3", {}, "Model services"));
+    panel.appendChild(table(["name", "uuid", "owner"], (s.model_services || []).map((m) => [m.inventory.name, String(m.inventory.uuid || "").slice(0, 8), m.owner_account]), "zstack-services"));
+    panel.appendChild(h("h3", {}, "Sessions"));
+    panel.appendChild(table(["session", "account", "user", "valid"], (s.sessions || []).map((x) => [x.uuid, x.account, x.user, x.valid ? "yes" : "expired"]), "zstack-sessions"));
+    panel.appendChild(h("h3", {}, "Jobs"));
+    panel.appendChild(table(["job", "operation", "state"], (s.jobs || []).map((j) => [String(j.uuid).slice(0, 8), j.operation, j.state]), "zstack-jobs"));
+    panel.appendChild(h("h3", {}, "Counters"));
+    panel.appendChild(table(["operation", "requests"], Object.entries(c.requests_by_operation || {}), "zstack-counters"));
+  }
+
+  // -- wiring --------------------------------------------------------------------------------------
+
+  function render() {
+    if (!ui.data) return;
+    const channel = currentChannel();
+    if (!channel) return;
+    if (ui.channel !== channel.id) {
+      ui.channel = channel.id;
+      ui.thread = null;
+    }
+    renderSidebar(channel);
+    $("channel-title").textContent = channel.type === "im" ? userName(ui.data.bot.user_id) : `#${channel.name}`;
+    $("channel-title").dataset.channel = channel.id;
+    $("message-box").placeholder = channel.type === "im" ? `Message ${userName(ui.data.bot.user_id)}` : `Message #${channel.name}, or /clone-model …`;
+    renderMessages(channel);
+    renderThread(channel);
+    renderModal();
+  }
+
+  function switchPerson(userId) {
+    ui.me = userId;
+    localStorage.setItem("emu.person", userId);
+    ui.thread = null;
+    ui.listSig = null;
+    ui.threadSig = null;
+    ui.modalSig = null;
+    refresh();
+  }
+
+  async function send(text, threadTs) {
+    const channel = currentChannel();
+    if (!channel || !text.trim()) return;
+    const trimmed = text.trim();
+    if (trimmed.startsWith("/") && !threadTs) {
+      const space = trimmed.indexOf(" ");
+      const command = space < 0 ? trimmed : trimmed.slice(0, space);
+      const args = space < 0 ? "" : trimmed.slice(space + 1).trim();
+      await act(command, "/_emu/command", { channel: channel.id, command, text: args }).catch(() => {});
+    } else {
+      await act("Message", "/_emu/message", { channel: channel.id, text, ...(threadTs ? { thread_ts: threadTs } : {}) }).catch(() => {});
+    }
+  }
+
+  function start() {
+    $("person").addEventListener("change", (ev) => switchPerson(ev.target.value));
+    $("composer").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const box = $("message-box");
+      const text = box.value;
+      box.value = "";
+      send(text, null);
+    });
+    $("reply-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const box = $("reply-box");
+      const text = box.value;
+      box.value = "";
+      if (ui.thread) send(text, ui.thread);
+    });
+    $("thread-close").addEventListener("click", () => {
+      ui.thread = null;
+      render();
+    });
+    $("zstack-toggle").addEventListener("click", () => {
+      ui.zstackOpen = !ui.zstackOpen;
+      localStorage.setItem("emu.zstack", ui.zstackOpen ? "open" : "closed");
+      renderZStack();
+    });
+    const events = new EventSource("/_emu/events");
+    events.addEventListener("state", () => refresh());
+    events.addEventListener("open", () => { $("live").dataset.live = "true"; });
+    events.addEventListener("error", () => { $("live").dataset.live = "false"; });
+    refresh();
+    renderZStack();
+  }
+
+  document.addEventListener("DOMContentLoaded", start);
+})();
