@@ -180,6 +180,7 @@ class CloneFlow:
         outcome = await self.store.transition(
             record.id, placed, actor=record.requester, note="posted"
         )
+        await self.store.index_thread(channel, ts, record.id)
         await self._tell_requester(client, outcome.record)
         return outcome.record
 

@@ -12,6 +12,8 @@ Keys are never logged and never appear in error messages.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import os
 from dataclasses import dataclass
@@ -45,12 +47,21 @@ class Decrypted:
 class SecretBox:
     """Fernet encryption with rotation: encrypt with the newest key, decrypt with any."""
 
-    __slots__ = ("_fernets",)
+    __slots__ = ("_fernets", "_keys")
 
     def __init__(self, keys: list[bytes]) -> None:
         if not keys:
             raise ConfigError([f"CLONEBOT_SESSION_KEY: {_KEY_HELP}"])
         self._fernets = [Fernet(key) for key in keys]
+        self._keys = list(keys)
+
+    def derived_keys(self, purpose: bytes) -> list[bytes]:
+        """Sub-keys for another use (e.g. webhook MACs), newest first, one per configured key.
+
+        HMAC-SHA256 of ``purpose`` under each key, so the sub-keys rotate with the session keys
+        and reveal nothing about them.
+        """
+        return [hmac.new(key, purpose, hashlib.sha256).digest() for key in self._keys]
 
     def __repr__(self) -> str:
         return f"SecretBox(keys={len(self._fernets)})"

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.approval import ApprovalPolicy
 from bot.background import Background
 from bot.clone_flow import CloneFlow
 from bot.config import Settings
+from bot.decisions import Decisions
 from bot.error_reporting import ErrorReporter
+from bot.executor import Executor
 from bot.metrics import Metrics
+from bot.notifier import Notifier
 from bot.redis_client import RedisHandle
 from bot.request_store import RequestStore
 from bot.sessions import SessionService
+from bot.webhooks import WebhookSigner
 from bot.zstack import ZStackClient
 
 
@@ -26,3 +31,8 @@ class Deps:
     background: Background
     requests: RequestStore
     clone: CloneFlow
+    notifier: Notifier
+    policy: ApprovalPolicy
+    executor: Executor
+    decisions: Decisions
+    webhooks: WebhookSigner

@@ -155,3 +155,8 @@ def draft_key(prefix: str, view_id: str) -> str:
 
 # How long a clone form's draft of hidden fields is kept (a modal is not open for longer).
 DRAFT_TTL_S = 3600
+
+
+def thread_key(prefix: str, channel_id: str, thread_ts: str) -> str:
+    """A request card's thread (channel + ts) → request id, for replies like "approve"."""
+    return f"{prefix}thread:{_check('channel_id', channel_id)}:{_check('thread_ts', thread_ts)}"

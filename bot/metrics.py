@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
@@ -40,6 +40,36 @@ class Metrics:
             "clonebot_handler_errors_total",
             "Errors that reached the global error handler, by error type.",
             ["error"],
+            registry=self.registry,
+        )
+
+        self.requests = Counter(
+            "clonebot_requests_total",
+            "Clone request transitions, by the state entered.",
+            ["state"],
+            registry=self.registry,
+        )
+        self.approval_latency = Histogram(
+            "clonebot_approval_latency_seconds",
+            "From request creation to its approval.",
+            registry=self.registry,
+            buckets=(10, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600),
+        )
+        self.clone_duration = Histogram(
+            "clonebot_clone_duration_seconds",
+            "From approval to the end of the ZStack job.",
+            ["outcome"],
+            registry=self.registry,
+            buckets=(1, 2, 5, 10, 30, 60, 120, 300, 900, 1800, 3600),
+        )
+        self.jobs_tracked = Gauge(
+            "clonebot_jobs_tracked",
+            "ZStack jobs waiting in the tracker's schedule.",
+            registry=self.registry,
+        )
+        self.notification_retries = Counter(
+            "clonebot_notification_retries_total",
+            "Completion notices that had to be retried.",
             registry=self.registry,
         )
 

@@ -267,6 +267,21 @@ class RequestStore:
                 keys.parked_requests_key(self._prefix, team_id, user_id), request_id
             )
 
+    # --- card threads ------------------------------------------------------------------------
+
+    async def index_thread(self, channel_id: str, thread_ts: str, request_id: str) -> None:
+        with store_errors("requests.index_thread"):
+            await self._redis.set(
+                keys.thread_key(self._prefix, channel_id, thread_ts),
+                request_id,
+                ex=keys.REQUEST_RETENTION_S,
+            )
+
+    async def by_thread(self, channel_id: str, thread_ts: str) -> str | None:
+        with store_errors("requests.by_thread"):
+            raw = await self._redis.get(keys.thread_key(self._prefix, channel_id, thread_ts))
+        return None if raw is None else _text(raw)
+
     # --- drafts of hidden form fields -------------------------------------------------------
 
     async def save_draft(self, view_id: str, values: dict[str, Any]) -> None:

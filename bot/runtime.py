@@ -13,20 +13,26 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import create_app
+from bot.approval import ApprovalPolicy
 from bot.background import Background
 from bot.clone_flow import CloneFlow
 from bot.config import Settings
 from bot.crypto import aload_secret_box
+from bot.decisions import Decisions
 from bot.deps import Deps
 from bot.error_reporting import ErrorReporter
+from bot.executor import Executor
 from bot.logs import secrets
 from bot.metrics import Metrics
+from bot.notifier import Notifier
 from bot.redis_client import connect_redis
 from bot.request_store import RequestStore
 from bot.server import build_web_app
 from bot.session_store import SessionStore
 from bot.sessions import SessionService
 from bot.slack_client import build_web_client
+from bot.tracker import Tracker
+from bot.webhooks import WebhookSigner
 from bot.zstack import ZStackClient, default_timeout
 
 logger = logging.getLogger(__name__)
@@ -53,6 +59,7 @@ class Runtime:
     runners: list[web.AppRunner] = field(default_factory=list)
     socket_handler: AsyncSocketModeHandler | None = None
     http_url: str | None = None
+    tracker: Tracker | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -74,6 +81,19 @@ class Runtime:
         reporter = ErrorReporter(zstack.base_url, metrics)
         requests = RequestStore(redis)
         sessions = SessionService(store=store, zstack=zstack)
+        notifier = Notifier(client=client, store=requests, settings=settings, metrics=metrics)
+        webhooks = WebhookSigner(box, settings.public_url)
+        executor = Executor(
+            settings=settings,
+            store=requests,
+            sessions=sessions,
+            zstack=zstack,
+            notifier=notifier,
+            metrics=metrics,
+            webhooks=webhooks,
+        )
+        sessions.on_login.append(executor.resume_parked)
+        policy = ApprovalPolicy(settings)
         deps = Deps(
             settings=settings,
             zstack=zstack,
@@ -84,8 +104,27 @@ class Runtime:
             background=Background(reporter),
             requests=requests,
             clone=CloneFlow(settings=settings, zstack=zstack, store=requests, sessions=sessions),
+            notifier=notifier,
+            policy=policy,
+            executor=executor,
+            decisions=Decisions(
+                store=requests,
+                policy=policy,
+                executor=executor,
+                notifier=notifier,
+                metrics=metrics,
+            ),
+            webhooks=webhooks,
         )
-        return cls(deps=deps, client=client, bolt=create_app(deps, client), web_session=web_session)
+        tracker = Tracker(store=requests, executor=executor, notifier=notifier, metrics=metrics)
+        tracker.start()
+        return cls(
+            deps=deps,
+            client=client,
+            bolt=create_app(deps, client),
+            web_session=web_session,
+            tracker=tracker,
+        )
 
     async def serve_http(self, host: str, port: int) -> int:
         """Serve the HTTP listener; returns the bound port (useful with port 0)."""
@@ -110,6 +149,9 @@ class Runtime:
         logger.info("socket mode connected")
 
     async def aclose(self) -> None:
+        if self.tracker is not None:
+            await self.tracker.stop()
+        await self.deps.executor.drain()
         if self.socket_handler is not None:
             await self.socket_handler.close_async()  # type: ignore[no-untyped-call]
         for runner in self.runners:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 from aiohttp import web
@@ -15,7 +16,9 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
 from bot.errors import StoreUnavailable, ZStackError
+from bot.executor import Outcome, outcome_of
 from bot.metrics import CONTENT_TYPE_LATEST
+from bot.webhooks import WEBHOOK_PATH
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +48,42 @@ def build_web_app(bolt_app: AsyncApp, deps: Deps) -> web.Application:
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
 
+    async def zstack_webhook(request: web.Request) -> web.Response:
+        return await receive_webhook(request, deps)
+
     app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app.router.add_post(WEBHOOK_PATH + "/{request_id}/{job_uuid}/{mac}", zstack_webhook)
     app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     return app
+
+
+async def receive_webhook(request: web.Request, deps: Deps) -> web.Response:
+    """A ZStack job callback: only URLs the bot issued, only for the job they name."""
+    request_id = request.match_info["request_id"]
+    job_uuid = request.match_info["job_uuid"]
+    if not deps.webhooks.verify(request_id, job_uuid, request.match_info["mac"]):
+        return web.json_response({"error": "forbidden"}, status=403)
+    if request.headers.get("X-Job-UUID") != job_uuid:
+        return web.json_response({"error": "X-Job-UUID missing or different"}, status=400)
+    success = request.headers.get("X-Job-Success", "").lower()
+    if success not in ("true", "false"):
+        return web.json_response({"error": "X-Job-Success missing"}, status=400)
+    try:
+        body = json.loads(await request.read() or b"{}")
+    except ValueError:
+        return web.json_response({"error": "body is not JSON"}, status=400)
+    if not isinstance(body, dict):
+        return web.json_response({"error": "body is not a JSON object"}, status=400)
+    if await deps.requests.get(request_id) is None:
+        return web.json_response({"error": "unknown request"}, status=404)
+    outcome = outcome_of(body)
+    if success == "false" and outcome.error is None:
+        outcome = Outcome(error_text="ZStack reported that the job failed.")
+    won = await deps.executor.finish(request_id, job_uuid, outcome)
+    return web.json_response({"ok": True, "applied": won})
 
 
 async def readiness(deps: Deps) -> dict[str, bool]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import BaseModel
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -13,9 +14,12 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DividerBlock,
     HeaderBlock,
+    InputBlock,
     MarkdownTextObject,
+    PlainTextInputElement,
     SectionBlock,
 )
+from slack_sdk.models.views import View
 
 from bot.request_model import CloneRequest, State
 from bot.ui.text import FIELD_TEXT_MAX, code, duration, escape, one_line, slack_date, truncate
@@ -253,6 +257,34 @@ def parameter_reply(record: CloneRequest) -> list[Block]:
     if record.state == State.PENDING:
         blocks.append(decision_buttons(record, with_cancel=False))
     return blocks[:50]
+
+
+REJECT_CALLBACK = "reject_request"
+BLOCK_REJECT_REASON = "reject_reason"
+
+
+class RejectMeta(BaseModel):
+    request_id: str
+    channel_id: str | None = None
+
+
+def reject_modal(record: CloneRequest, channel_id: str | None) -> View:
+    return View(
+        type="modal",
+        callback_id=REJECT_CALLBACK,
+        title="Reject request",
+        submit="Reject",
+        close="Back",
+        private_metadata=RejectMeta(request_id=record.id, channel_id=channel_id).model_dump_json(),
+        blocks=[
+            SectionBlock(text=_md(truncate(f"Reject *{record.id}* ({_names(record)})?", 2900))),
+            InputBlock(
+                block_id=BLOCK_REJECT_REASON,
+                label="Reason (the requester sees it)",
+                element=PlainTextInputElement(action_id="value", multiline=True, max_length=1000),
+            ),
+        ],
+    )
 
 
 def requester_notice(record: CloneRequest, permalink: str | None) -> str:

@@ -1,0 +1,101 @@
+"""Who may approve, reject, cancel or retry a request (DESIGN §3 "Approval")."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.request_model import CloneRequest, State
+
+logger = logging.getLogger(__name__)
+
+# User-group membership is looked up in Slack and trusted this long.
+GROUP_CACHE_S = 60.0
+
+
+@dataclass
+class ApprovalPolicy:
+    settings: Settings
+    clock: Callable[[], float] = time.monotonic
+    _groups: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
+
+    @property
+    def approvers(self) -> list[str]:
+        return self.settings.approvers
+
+    async def is_approver(self, client: AsyncWebClient, user: str) -> bool:
+        """In the approver list (directly or through a user group); anyone when it is empty."""
+        if not self.approvers:
+            return True
+        if user in self.approvers:
+            return True
+        for group in (a for a in self.approvers if a.startswith("S")):
+            if user in await self._members(client, group):
+                return True
+        return False
+
+    async def _members(self, client: AsyncWebClient, group: str) -> frozenset[str]:
+        cached = self._groups.get(group)
+        now = self.clock()
+        if cached and now - cached[0] < GROUP_CACHE_S:
+            return cached[1]
+        try:
+            answer = await client.usergroups_users_list(usergroup=group)
+            users: list[str] = answer.get("users") or []
+            members = frozenset(str(u) for u in users)
+        except SlackApiError as exc:
+            logger.warning(
+                "user group lookup failed",
+                extra={"usergroup": group, "error": exc.response.get("error")},
+            )
+            return cached[1] if cached else frozenset()
+        self._groups[group] = (now, members)
+        return members
+
+    async def why_not_approve(
+        self, client: AsyncWebClient, user: str, record: CloneRequest
+    ) -> str | None:
+        """None when ``user`` may approve ``record`` now, else the reason to show them."""
+        if record.state != State.PENDING:
+            return f"{record.id} is no longer waiting for approval (it is {record.state.value})."
+        if user == record.requester and not self.settings.allow_self_approval:
+            return "You can't approve your own request; another approver has to."
+        if user in record.approvals:
+            return f"You already approved {record.id}; it needs another approver."
+        if not await self.is_approver(client, user):
+            return "You are not on the approver list for clone requests."
+        return None
+
+    async def why_not_reject(
+        self, client: AsyncWebClient, user: str, record: CloneRequest
+    ) -> str | None:
+        if record.state != State.PENDING:
+            return f"{record.id} is no longer waiting for a decision (it is {record.state.value})."
+        if user == record.requester:
+            return "To withdraw your own request, use Cancel."
+        if not await self.is_approver(client, user):
+            return "You are not on the approver list for clone requests."
+        return None
+
+    @staticmethod
+    def why_not_cancel(user: str, record: CloneRequest) -> str | None:
+        if user != record.requester:
+            return "Only the requester can cancel a request."
+        if record.state not in (State.PENDING, State.AWAITING_LOGIN):
+            return f"{record.id} can't be cancelled any more (it is {record.state.value})."
+        return None
+
+    async def why_not_retry(
+        self, client: AsyncWebClient, user: str, record: CloneRequest
+    ) -> str | None:
+        if record.state != State.FAILED:
+            return f"Only a failed request can be retried ({record.id} is {record.state.value})."
+        if user == record.requester or await self.is_approver(client, user):
+            return None
+        return "Only the requester or an approver can retry a request."

@@ -1,0 +1,191 @@
+"""Approve, reject, cancel and retry: the policy check, the transition, and who is told what.
+
+Buttons and thread replies ("approve", "reject <reason>") both end up here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.approval import ApprovalPolicy
+from bot.executor import Executor
+from bot.metrics import Metrics
+from bot.notifier import Notifier
+from bot.request_model import CloneRequest, State, utc_now
+from bot.request_store import RequestStore
+from bot.ui.text import escape, one_line, truncate
+
+logger = logging.getLogger(__name__)
+
+REASON_MAX = 1000
+
+
+@dataclass
+class Decisions:
+    store: RequestStore
+    policy: ApprovalPolicy
+    executor: Executor
+    notifier: Notifier
+    metrics: Metrics
+
+    @property
+    def client(self) -> AsyncWebClient:
+        return self.notifier.client
+
+    async def approve(self, request_id: str, user: str, channel: str | None) -> None:
+        record = await self.store.get(request_id)
+        if record is None:
+            await self.notifier.tell(user, channel, f"There is no request {request_id}.")
+            return
+        refusal = await self.policy.why_not_approve(self.client, user, record)
+        if refusal:
+            await self.notifier.tell(user, channel, refusal)
+            return
+
+        def vote(current: CloneRequest) -> CloneRequest | None:
+            if current.state != State.PENDING or user in current.approvals:
+                return None
+            if current.expires_at <= utc_now():
+                return None
+            approvals = [*current.approvals, user]
+            if len(approvals) < current.approvals_required:
+                return current.model_copy(update={"approvals": approvals})
+            return current.model_copy(
+                update={
+                    "approvals": approvals,
+                    "state": State.APPROVED,
+                    "approved_at": utc_now(),
+                    "decided_by": user,
+                }
+            )
+
+        outcome = await self.store.transition(request_id, vote, actor=user, note="approve")
+        if not outcome.changed:
+            await self.notifier.tell(user, channel, _too_late(outcome.record, user))
+            return
+        approved = outcome.record
+        await self.notifier.refresh_card(approved)
+        if approved.state != State.APPROVED:
+            count = f"{len(approved.approvals)}/{approved.approvals_required}"
+            await self.notifier.thread_note(
+                approved, f":ballot_box_with_check: <@{user}> approved ({count} approvals)."
+            )
+            return
+        self.metrics.requests.labels(State.APPROVED.value).inc()
+        self.metrics.approval_latency.observe((utc_now() - approved.created_at).total_seconds())
+        await self.store.unschedule("expiry", request_id)
+        await self.notifier.thread_note(
+            approved,
+            f":white_check_mark: <@{user}> approved. Cloning as <@{approved.requester}>…",
+        )
+        await self.executor.submit(request_id)
+
+    async def reject(self, request_id: str, user: str, reason: str, channel: str | None) -> None:
+        record = await self.store.get(request_id)
+        if record is None:
+            await self.notifier.tell(user, channel, f"There is no request {request_id}.")
+            return
+        refusal = await self.policy.why_not_reject(self.client, user, record)
+        if refusal:
+            await self.notifier.tell(user, channel, refusal)
+            return
+        reason = truncate(reason.strip(), REASON_MAX)
+
+        def decline(current: CloneRequest) -> CloneRequest | None:
+            if current.state != State.PENDING:
+                return None
+            return current.model_copy(
+                update={
+                    "state": State.REJECTED,
+                    "decided_by": user,
+                    "decision_reason": reason or None,
+                    "finished_at": utc_now(),
+                }
+            )
+
+        outcome = await self.store.transition(request_id, decline, actor=user, note="reject")
+        if not outcome.changed:
+            await self.notifier.tell(user, channel, _too_late(outcome.record, user))
+            return
+        rejected = outcome.record
+        self.metrics.requests.labels(State.REJECTED.value).inc()
+        await self.store.unschedule("expiry", request_id)
+        why = f": {escape(one_line(reason))}" if reason else ""
+        text = f":no_entry: <@{user}> rejected {request_id}{why}"
+        await self.notifier.refresh_card(rejected)
+        await self.notifier.thread_note(rejected, text)
+        await self.notifier.dm(rejected.requester, text)
+
+    async def cancel(self, request_id: str, user: str, channel: str | None) -> None:
+        record = await self.store.get(request_id)
+        if record is None:
+            await self.notifier.tell(user, channel, f"There is no request {request_id}.")
+            return
+        refusal = self.policy.why_not_cancel(user, record)
+        if refusal:
+            await self.notifier.tell(user, channel, refusal)
+            return
+
+        def withdraw(current: CloneRequest) -> CloneRequest | None:
+            if current.state not in (State.PENDING, State.AWAITING_LOGIN):
+                return None
+            return current.model_copy(
+                update={"state": State.CANCELLED, "decided_by": user, "finished_at": utc_now()}
+            )
+
+        outcome = await self.store.transition(request_id, withdraw, actor=user, note="cancel")
+        if not outcome.changed:
+            await self.notifier.tell(user, channel, _too_late(outcome.record, user))
+            return
+        cancelled = outcome.record
+        self.metrics.requests.labels(State.CANCELLED.value).inc()
+        await self.store.unschedule("expiry", request_id)
+        await self.store.unpark(cancelled.team_id, cancelled.requester, request_id)
+        await self.notifier.refresh_card(cancelled)
+        await self.notifier.thread_note(
+            cancelled, f":heavy_multiplication_x: <@{user}> cancelled {request_id}."
+        )
+
+    async def retry(self, request_id: str, user: str, channel: str | None) -> None:
+        record = await self.store.get(request_id)
+        if record is None:
+            await self.notifier.tell(user, channel, f"There is no request {request_id}.")
+            return
+        refusal = await self.policy.why_not_retry(self.client, user, record)
+        if refusal:
+            await self.notifier.tell(user, channel, refusal)
+            return
+
+        def again(current: CloneRequest) -> CloneRequest | None:
+            if current.state != State.FAILED:
+                return None
+            return current.model_copy(
+                update={
+                    "state": State.APPROVED,
+                    "attempts": 0,
+                    "finished_at": None,
+                    "error": None,
+                    "error_text": None,
+                    "result": None,
+                    "notified": [],
+                    "approved_at": utc_now(),
+                }
+            )
+
+        outcome = await self.store.transition(request_id, again, actor=user, note="retry")
+        if not outcome.changed:
+            await self.notifier.tell(user, channel, _too_late(outcome.record, user))
+            return
+        self.metrics.requests.labels(State.APPROVED.value).inc()
+        await self.notifier.refresh_card(outcome.record)
+        await self.notifier.thread_note(outcome.record, f":repeat: <@{user}> retried {request_id}.")
+        await self.executor.submit(request_id)
+
+
+def _too_late(record: CloneRequest, user: str) -> str:
+    if user in record.approvals and record.state == State.PENDING:
+        return f"You already approved {record.id}."
+    return f"{record.id} was already decided: it is {record.state.value.replace('_', ' ')}."

@@ -1,0 +1,433 @@
+"""Running an approved request as its requester, and finishing it exactly once.
+
+Submission is write-ahead: a fresh job UUID is stored (state ``submitting``) before
+CloneModelService is sent, so after any crash or lost answer that UUID tells whether ZStack took
+the request. Only the transition into ``succeeded``/``failed`` that actually changes the record
+notifies, so pollers, webhooks and replicas may race freely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.config import Settings
+from bot.errors import (
+    BotError,
+    JobNotFound,
+    NotLoggedIn,
+    SessionExpired,
+    ZStackAPIError,
+    ZStackError,
+    ZStackProtocolError,
+    ZStackRESTError,
+    ZStackSessionInvalid,
+    ZStackUnavailable,
+)
+from bot.metrics import Metrics
+from bot.notifier import DeliveryPending, Notifier
+from bot.request_model import CloneRequest, State, utc_now
+from bot.request_store import RequestStore
+from bot.sessions import SessionService
+from bot.webhooks import WebhookSigner
+from bot.zstack import (
+    CloneAccepted,
+    CloneCompleted,
+    JobDone,
+    JobRunning,
+    PollPolicy,
+    ZStackClient,
+    new_job_uuid,
+    parse_clone_result,
+    parse_job_error,
+)
+from bot.zstack_models import ErrorCode, ModelServiceInventory
+
+logger = logging.getLogger(__name__)
+
+# Sends of one approval that ZStack never received (refused, or a job UUID it does not know).
+MAX_SEND_ATTEMPTS = 3
+# Re-check an unanswered submission this long after it was sent (past the client's timeout).
+SUBMIT_GRACE_S = 5.0
+
+
+def instance_id() -> str:
+    """Who holds a lease: host, process and a random part (a restarted process is new)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@dataclass
+class Outcome:
+    """How a job ended: the new inventory, or the error (ZStack's ErrorCode or our text)."""
+
+    inventory: ModelServiceInventory | None = None
+    error: ErrorCode | None = None
+    error_text: str | None = None
+
+
+@dataclass
+class Executor:
+    settings: Settings
+    store: RequestStore
+    sessions: SessionService
+    zstack: ZStackClient
+    notifier: Notifier
+    metrics: Metrics
+    webhooks: WebhookSigner
+    owner: str = field(default_factory=instance_id)
+    _deliveries: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def lease_s(self) -> float:
+        return self.settings.zstack_timeout_s * 2 + 10
+
+    @property
+    def policy(self) -> PollPolicy:
+        return PollPolicy(initial_s=self.settings.poll_initial_s, max_s=self.settings.poll_max_s)
+
+    # --- submission ---------------------------------------------------------------------------
+
+    async def submit(self, request_id: str) -> None:
+        """Send an ``approved`` request to ZStack (once, under this replica's lease)."""
+        if not await self.store.claim(request_id, self.owner, self.lease_s):
+            return
+        try:
+            await self._submit(request_id)
+        finally:
+            await self.store.release(request_id, self.owner)
+
+    async def _submit(self, request_id: str) -> None:
+        record = await self.store.require(request_id)
+        if record.state != State.APPROVED:
+            return
+        try:
+            session = await self.sessions.current(record.team_id, record.requester)
+        except (NotLoggedIn, SessionExpired):
+            await self.park(record)
+            return
+        except ZStackUnavailable:
+            await self.store.schedule("jobs", request_id, time.time() + self.settings.poll_max_s)
+            return
+        if record.attempts >= MAX_SEND_ATTEMPTS:
+            await self.finish(
+                request_id,
+                record.job_uuid,
+                Outcome(
+                    error_text=f"ZStack did not take the request after {record.attempts} tries."
+                ),
+                allowed=(State.APPROVED,),
+            )
+            return
+        job_uuid = new_job_uuid()
+
+        def write_ahead(current: CloneRequest) -> CloneRequest | None:
+            if current.state != State.APPROVED:
+                return None
+            return current.model_copy(
+                update={
+                    "state": State.SUBMITTING,
+                    "job_uuid": job_uuid,
+                    "attempts": current.attempts + 1,
+                    "submitted_at": utc_now(),
+                }
+            )
+
+        written = await self.store.transition(request_id, write_ahead, actor="bot", note="submit")
+        if not written.changed:
+            return
+        self.metrics.requests.labels(State.SUBMITTING.value).inc()
+        # Safety net: if this process dies now, another replica looks at the job UUID later.
+        await self.store.schedule("jobs", request_id, time.time() + self.lease_s)
+        await self._send(written.record, session.inventory.uuid, job_uuid)
+
+    async def _send(self, record: CloneRequest, session: Any, job_uuid: str) -> None:
+        request_id = record.id
+        try:
+            result = await self.zstack.clone_model_service(
+                session,
+                record.source_uuid,
+                record.body,
+                job_uuid=job_uuid,
+                webhook_url=self.webhooks.url_for(request_id, job_uuid),
+            )
+        except ZStackSessionInvalid:
+            await self.park(await self.store.require(request_id), from_states=(State.SUBMITTING,))
+            return
+        except ZStackAPIError as exc:
+            await self.finish(request_id, job_uuid, Outcome(error=exc.error))
+            return
+        except ZStackRESTError as exc:
+            text = f"ZStack refused the request (HTTP {exc.status}): {exc.text}"
+            await self.finish(request_id, job_uuid, Outcome(error_text=text))
+            return
+        except ZStackUnavailable as exc:
+            if not exc.maybe_received:
+                await self._back_to_approved(request_id, job_uuid, "not received")
+                return
+            # The answer was lost: the job UUID decides (see check_submission).
+            await self.store.schedule(
+                "jobs", request_id, time.time() + self.settings.poll_initial_s
+            )
+            return
+        except ZStackProtocolError:
+            await self.store.schedule(
+                "jobs", request_id, time.time() + self.settings.poll_initial_s
+            )
+            return
+        if isinstance(result, CloneCompleted):
+            await self.finish(request_id, job_uuid, Outcome(inventory=result.inventory))
+            return
+        await self._mark_running(request_id, result)
+
+    async def _mark_running(self, request_id: str, accepted: CloneAccepted) -> None:
+        job = accepted.job
+
+        def running(current: CloneRequest) -> CloneRequest | None:
+            if current.state != State.SUBMITTING or current.job_uuid != job.uuid:
+                return None
+            return current.model_copy(
+                update={"state": State.RUNNING, "job_api_timeout_s": job.api_timeout_s}
+            )
+
+        outcome = await self.store.transition(request_id, running, actor="bot", note="accepted")
+        if outcome.changed:
+            self.metrics.requests.labels(State.RUNNING.value).inc()
+            await self.store.schedule("jobs", request_id, time.time() + self.policy.delay(0))
+            await self.notifier.refresh_card(outcome.record)
+
+    async def _back_to_approved(self, request_id: str, job_uuid: str, why: str) -> None:
+        def retry(current: CloneRequest) -> CloneRequest | None:
+            if current.state != State.SUBMITTING or current.job_uuid != job_uuid:
+                return None
+            return current.model_copy(update={"state": State.APPROVED})
+
+        outcome = await self.store.transition(request_id, retry, actor="bot", note=f"resend: {why}")
+        if outcome.changed:
+            delay = min(
+                self.settings.poll_max_s, self.settings.poll_initial_s * outcome.record.attempts
+            )
+            await self.store.schedule("jobs", request_id, time.time() + delay)
+
+    # --- following the job --------------------------------------------------------------------
+
+    async def follow(self, request_id: str) -> None:
+        """One tracker step for a scheduled request (any state), under the lease."""
+        if not await self.store.claim(request_id, self.owner, self.lease_s):
+            return
+        try:
+            record = await self.store.get(request_id)
+            if record is None:
+                await self.store.unschedule("jobs", request_id)
+            elif record.state == State.APPROVED:
+                await self.store.unschedule("jobs", request_id)
+                await self._submit(request_id)
+            elif record.state in (State.SUBMITTING, State.RUNNING):
+                await self._poll(record)
+            else:
+                await self.store.unschedule("jobs", request_id)
+        finally:
+            await self.store.release(request_id, self.owner)
+
+    async def _poll(self, record: CloneRequest) -> None:
+        request_id, job_uuid = record.id, record.job_uuid
+        if job_uuid is None:
+            await self.store.unschedule("jobs", request_id)
+            return
+        try:
+            session = await self.sessions.current(record.team_id, record.requester)
+            token = session.inventory.uuid
+        except (NotLoggedIn, SessionExpired):
+            token = None  # ZStack does not check Authorization on job polls
+        except ZStackUnavailable:
+            await self._reschedule(record)
+            return
+        try:
+            status = await self.zstack.poll_job(token, self.zstack.job_ref(job_uuid))
+        except JobNotFound:
+            await self._job_unknown(record)
+            return
+        except ZStackAPIError as exc:
+            await self.finish(request_id, job_uuid, Outcome(error=exc.error))
+            return
+        except ZStackError:
+            await self._reschedule(record)
+            return
+        if isinstance(status, JobRunning):
+            if record.state == State.SUBMITTING:
+                await self._mark_running(request_id, CloneAccepted(self.zstack.job_ref(job_uuid)))
+                return
+            if self._timed_out(record):
+                text = (
+                    f"ZStack's job {job_uuid} did not finish within {self._deadline_s(record):g} s."
+                )
+                await self.finish(request_id, job_uuid, Outcome(error_text=text))
+                return
+            await self._reschedule(record)
+            return
+        assert isinstance(status, JobDone)
+        await self.finish(request_id, job_uuid, outcome_of(status.result))
+
+    async def _job_unknown(self, record: CloneRequest) -> None:
+        job_uuid = record.job_uuid or ""
+        if record.state == State.SUBMITTING:
+            sent = record.submitted_at.timestamp() if record.submitted_at else 0.0
+            if time.time() - sent < self.settings.zstack_timeout_s + SUBMIT_GRACE_S:
+                await self._reschedule(record)  # the POST may still be on its way
+                return
+            await self._back_to_approved(record.id, job_uuid, "ZStack never took the job")
+            return
+        text = f"ZStack no longer knows job {job_uuid} (results are kept 3 hours)."
+        await self.finish(record.id, job_uuid, Outcome(error_text=text))
+
+    def _deadline_s(self, record: CloneRequest) -> float:
+        api = record.job_api_timeout_s or self.settings.job_timeout_cap_s
+        return min(api, self.settings.job_timeout_cap_s)
+
+    def _timed_out(self, record: CloneRequest) -> bool:
+        started = record.submitted_at.timestamp() if record.submitted_at else time.time()
+        return time.time() - started > self._deadline_s(record)
+
+    async def _reschedule(self, record: CloneRequest) -> None:
+        started = record.submitted_at.timestamp() if record.submitted_at else time.time()
+        elapsed = max(0.0, time.time() - started)
+        # Poll sooner while the job is young, then back off up to the cap (with jitter).
+        base = min(self.settings.poll_max_s, max(self.settings.poll_initial_s, elapsed / 2))
+        delay = PollPolicy(initial_s=base, max_s=self.settings.poll_max_s, jitter=0.2).delay(0)
+        await self.store.schedule("jobs", record.id, time.time() + delay)
+
+    # --- the end ------------------------------------------------------------------------------
+
+    async def finish(
+        self,
+        request_id: str,
+        job_uuid: str | None,
+        outcome: Outcome,
+        *,
+        allowed: tuple[State, ...] = (State.SUBMITTING, State.RUNNING),
+    ) -> bool:
+        """Record the end of the job; True (and the notices sent) only for the winner."""
+        succeeded = outcome.inventory is not None
+        target = State.SUCCEEDED if succeeded else State.FAILED
+
+        def end(current: CloneRequest) -> CloneRequest | None:
+            if current.state not in allowed or current.job_uuid != job_uuid:
+                return None
+            return current.model_copy(
+                update={
+                    "state": target,
+                    "finished_at": utc_now(),
+                    "result": outcome.inventory.model_dump(mode="json", exclude_none=True)
+                    if outcome.inventory
+                    else None,
+                    "error": outcome.error.model_dump(mode="json", exclude_none=True)
+                    if outcome.error
+                    else None,
+                    "error_text": None if succeeded else describe(outcome),
+                    "notified": [],
+                }
+            )
+
+        result = await self.store.transition(request_id, end, actor="bot", note=target.value)
+        if not result.changed:
+            return False
+        record = result.record
+        self.metrics.requests.labels(target.value).inc()
+        if (elapsed := record.elapsed_s()) is not None:
+            self.metrics.clone_duration.labels(target.value).observe(elapsed)
+        await self.store.unschedule("jobs", request_id)
+        await self.store.schedule("notify", request_id, time.time())
+        # Deliver now, off the caller's path (a webhook answers ZStack at once); the notify
+        # schedule covers a crash in between.
+        task = asyncio.ensure_future(self.deliver(request_id))
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+        return True
+
+    async def drain(self) -> None:
+        """Wait for deliveries in flight (at shutdown)."""
+        if self._deliveries:
+            await asyncio.gather(*self._deliveries, return_exceptions=True)
+
+    async def deliver(self, request_id: str, attempt: int = 0) -> None:
+        try:
+            await self.notifier.deliver_completion(request_id)
+        except DeliveryPending:
+            await self.notifier.schedule_retry(request_id, attempt)
+        except BotError as exc:  # Redis trouble: the notify schedule brings it back
+            logger.warning("delivery deferred", extra={"request_id": request_id, "error": str(exc)})
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    async def park(
+        self, record: CloneRequest, from_states: tuple[State, ...] = (State.APPROVED,)
+    ) -> None:
+        """The requester's session is gone: wait for their next login (or the TTL)."""
+
+        def wait(current: CloneRequest) -> CloneRequest | None:
+            if current.state not in from_states:
+                return None
+            return current.model_copy(update={"state": State.AWAITING_LOGIN})
+
+        outcome = await self.store.transition(record.id, wait, actor="bot", note="session invalid")
+        if not outcome.changed:
+            return
+        self.metrics.requests.labels(State.AWAITING_LOGIN.value).inc()
+        parked = outcome.record
+        await self.store.park(parked.team_id, parked.requester, parked.id)
+        await self.store.unschedule("jobs", parked.id)
+        await self.store.schedule("expiry", parked.id, parked.expires_at.timestamp())
+        text = (
+            f":key: {parked.id} is approved, but <@{parked.requester}>'s ZStack session has "
+            "expired. It goes ahead as soon as they run `/zstack login`."
+        )
+        await self.notifier.refresh_card(parked)
+        await self.notifier.thread_note(parked, text)
+        await self.notifier.dm(
+            parked.requester,
+            f":key: Your clone request {parked.id} was approved, but your ZStack session has "
+            "expired. Run `/zstack login`; the clone starts right after.",
+        )
+
+    async def resume_parked(self, team_id: str, user_id: str) -> list[str]:
+        """After a login: every parked request of the user goes ahead (unless expired)."""
+        resumed = []
+        for request_id in await self.store.parked(team_id, user_id):
+
+            def go(current: CloneRequest) -> CloneRequest | None:
+                if current.state != State.AWAITING_LOGIN or current.expires_at <= utc_now():
+                    return None
+                return current.model_copy(update={"state": State.APPROVED})
+
+            outcome = await self.store.transition(request_id, go, actor=user_id, note="resumed")
+            await self.store.unpark(team_id, user_id, request_id)
+            if outcome.changed:
+                resumed.append(request_id)
+                await self.notifier.thread_note(
+                    outcome.record,
+                    f":arrow_forward: <@{user_id}> logged in; cloning {request_id} now.",
+                )
+                await self.submit(request_id)
+        return resumed
+
+
+def outcome_of(body: dict[str, Any]) -> Outcome:
+    """A finished job's body (poll 200 or webhook) as an ``Outcome``."""
+    error = parse_job_error(body)
+    if error is not None:
+        return Outcome(error=error)
+    try:
+        return Outcome(inventory=parse_clone_result(body))
+    except ZStackProtocolError:
+        return Outcome(error_text="ZStack reported success without the new inventory.")
+
+
+def describe(outcome: Outcome) -> str:
+    if outcome.error is not None:
+        return outcome.error.summary()
+    return outcome.error_text or "unknown error"

@@ -1,0 +1,203 @@
+"""Telling people what happened to a request: the card, thread notes, DMs, completion notices.
+
+Completion is delivered in three steps (thread reply, card update, DM), each recorded on the
+request once done, and the request stays in the notify schedule until all three are: a crash or a
+Slack outage delays a notice, it never loses one, and a finished step is not repeated.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.metrics import Metrics
+from bot.request_model import CloneRequest, State
+from bot.request_store import RequestStore
+from bot.ui import cards, results
+from bot.ui.text import truncate
+from bot.zstack_models import ErrorCode, ModelServiceInventory
+
+logger = logging.getLogger(__name__)
+
+COMPLETION_STEPS = ("thread", "card", "dm")
+# Errors retrying cannot fix: give up on that step (and say so in the log).
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "message_not_found",
+        "cant_update_message",
+        "invalid_blocks",
+        "msg_too_long",
+        "user_not_found",
+        "cannot_dm_bot",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+    }
+)
+RETRY_BACKOFF_S = (1, 2, 5, 10, 30, 60, 120, 300)
+
+
+class DeliveryPending(Exception):
+    """Some completion step failed for now; the request stays scheduled for another try."""
+
+
+@dataclass
+class Notifier:
+    client: AsyncWebClient
+    store: RequestStore
+    settings: Settings
+    metrics: Metrics
+
+    # --- the card and short notes -----------------------------------------------------------
+
+    async def refresh_card(self, record: CloneRequest) -> None:
+        """Re-render the card from the stored record (best effort: the next change redraws it)."""
+        if not record.card_ts:
+            return
+        try:
+            await self.client.chat_update(
+                channel=record.channel,
+                ts=record.card_ts,
+                text=cards.card_fallback_text(record),
+                blocks=cards.request_card(record, self.settings.approvers),
+            )
+        except SlackApiError as exc:
+            self._count(exc, "chat.update")
+            logger.warning(
+                "card update failed", extra={"request_id": record.id, "error": _code(exc)}
+            )
+
+    async def thread_note(self, record: CloneRequest, text: str) -> None:
+        try:
+            await self._post_in_thread(record, text, None)
+        except SlackApiError as exc:
+            self._count(exc, "chat.postMessage")
+            logger.warning(
+                "thread note failed", extra={"request_id": record.id, "error": _code(exc)}
+            )
+
+    async def tell(self, user: str, channel: str | None, text: str) -> None:
+        """An ephemeral to ``user`` in ``channel``, or a DM when that is not possible."""
+        if channel:
+            try:
+                await self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+                return
+            except SlackApiError as exc:
+                self._count(exc, "chat.postEphemeral")
+        try:
+            await self.client.chat_postMessage(channel=user, text=text)
+        except SlackApiError as exc:
+            self._count(exc, "chat.postMessage")
+            logger.warning("could not reach a user", extra={"user_id": user, "error": _code(exc)})
+
+    async def dm(self, user: str, text: str) -> None:
+        try:
+            await self.client.chat_postMessage(channel=user, text=text)
+        except SlackApiError as exc:
+            self._count(exc, "chat.postMessage")
+            logger.warning("DM failed", extra={"user_id": user, "error": _code(exc)})
+
+    # --- completion ---------------------------------------------------------------------------
+
+    async def deliver_completion(self, request_id: str) -> None:
+        """Deliver every missing completion step; ``DeliveryPending`` if one must be retried."""
+        record = await self.store.require(request_id)
+        if record.state not in (State.SUCCEEDED, State.FAILED):
+            await self.store.unschedule("notify", request_id)
+            return
+        blocks, text = self._completion(record)
+        pending = False
+        for step in COMPLETION_STEPS:
+            if step in record.notified:
+                continue
+            try:
+                await self._step(step, record, blocks, text)
+            except SlackApiError as exc:
+                self._count(exc, _METHOD[step])
+                if _code(exc) not in PERMANENT_ERRORS:
+                    logger.warning(
+                        "completion step will be retried",
+                        extra={"request_id": request_id, "step": step, "error": _code(exc)},
+                    )
+                    pending = True
+                    continue
+                logger.error(
+                    "completion step impossible",
+                    extra={"request_id": request_id, "step": step, "error": _code(exc)},
+                )
+            record = await self._mark(request_id, step)
+        if pending:
+            raise DeliveryPending(request_id)
+        await self.store.unschedule("notify", request_id)
+
+    async def schedule_retry(self, request_id: str, attempt: int) -> None:
+        delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
+        self.metrics.notification_retries.inc()
+        await self.store.schedule("notify", request_id, time.time() + delay)
+
+    def _completion(self, record: CloneRequest) -> tuple[list[Block], str]:
+        if record.state == State.SUCCEEDED:
+            inventory = ModelServiceInventory.model_validate(record.result or {})
+            blocks = results.success_blocks(record, inventory, self.settings.zstack_console_url)
+            text = f"{record.id} done: {inventory.name} ({inventory.uuid}) was created."
+        else:
+            error = ErrorCode.from_wire(record.error) if record.error else None
+            blocks = results.failure_blocks(record, error, record.error_text or "unknown error")
+            text = f"{record.id} failed: {record.error_text or 'unknown error'}"
+        return list(blocks), truncate(text, 3000)
+
+    async def _step(self, step: str, record: CloneRequest, blocks: list[Block], text: str) -> None:
+        if step == "thread":
+            await self._post_in_thread(record, text, blocks)
+        elif step == "card":
+            if record.card_ts:
+                await self.client.chat_update(
+                    channel=record.channel,
+                    ts=record.card_ts,
+                    text=cards.card_fallback_text(record),
+                    blocks=cards.request_card(record, self.settings.approvers),
+                )
+        else:
+            await self.client.chat_postMessage(channel=record.requester, text=text, blocks=blocks)
+
+    async def _post_in_thread(
+        self, record: CloneRequest, text: str, blocks: list[Block] | None
+    ) -> None:
+        await self.client.chat_postMessage(
+            channel=record.channel,
+            thread_ts=record.card_ts,
+            text=truncate(text, 3000),
+            blocks=blocks,
+            unfurl_links=False,
+        )
+
+    async def _mark(self, request_id: str, step: str) -> CloneRequest:
+        def add(current: CloneRequest) -> CloneRequest | None:
+            if step in current.notified:
+                return None
+            return current.model_copy(update={"notified": [*current.notified, step]})
+
+        outcome = await self.store.transition(request_id, add, actor="bot", note=f"notified:{step}")
+        return outcome.record
+
+    def _count(self, exc: SlackApiError, method: str) -> None:
+        self.metrics.slack_errors.labels(method, _code(exc)).inc()
+
+
+_METHOD = {"thread": "chat.postMessage", "card": "chat.update", "dm": "chat.postMessage"}
+
+
+def _code(exc: SlackApiError) -> str:
+    try:
+        return str(exc.response.get("error") or exc.response.status_code)
+    except Exception:  # a response we cannot read still needs a label
+        return "unknown"

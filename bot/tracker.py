@@ -1,0 +1,139 @@
+"""The background loops every replica runs: due jobs, expiring requests, pending notices.
+
+Work is found in Redis sorted sets (``jobs``, ``expiry``, ``notify``), so any replica picks up
+what another one left behind, including after a crash. Each item is handled under the request's
+lease, and every handler re-reads the record, so a stale schedule entry is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from bot.errors import BotError
+from bot.executor import Executor
+from bot.metrics import Metrics
+from bot.notifier import DeliveryPending, Notifier
+from bot.request_model import CloneRequest, State, utc_now
+from bot.request_store import RequestStore
+from bot.ui import results
+
+logger = logging.getLogger(__name__)
+
+TICK_S = 0.1
+IDLE_TICK_S = 0.25
+BATCH = 200
+CONCURRENCY = 64
+
+
+@dataclass
+class Tracker:
+    store: RequestStore
+    executor: Executor
+    notifier: Notifier
+    metrics: Metrics
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _busy: set[str] = field(default_factory=set)
+    _notify_attempts: dict[str, int] = field(default_factory=dict)
+
+    def start(self) -> None:
+        limit = asyncio.Semaphore(CONCURRENCY)
+        self._tasks = [
+            asyncio.ensure_future(self._loop("jobs", self.executor.follow, limit)),
+            asyncio.ensure_future(self._loop("notify", self._notify, limit)),
+            asyncio.ensure_future(self._loop("expiry", self._expire, limit)),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _loop(
+        self, which: str, handle: Callable[[str], Awaitable[None]], limit: asyncio.Semaphore
+    ) -> None:
+        running: set[asyncio.Task[None]] = set()
+        while True:
+            try:
+                due = await self.store.due(which, time.time(), BATCH)
+                if which == "jobs":
+                    self.metrics.jobs_tracked.set(await self.store.scheduled_count("jobs"))
+            except BotError as exc:
+                logger.warning(
+                    "tracker cannot read its schedule", extra={"schedule": which, "error": str(exc)}
+                )
+                await asyncio.sleep(1.0)
+                continue
+            for request_id in due:
+                key = f"{which}:{request_id}"
+                if key in self._busy:
+                    continue
+                self._busy.add(key)
+                task = asyncio.ensure_future(self._run(key, handle, request_id, limit))
+                running.add(task)
+                task.add_done_callback(running.discard)
+            await asyncio.sleep(TICK_S if due else IDLE_TICK_S)
+
+    async def _run(
+        self,
+        key: str,
+        handle: Callable[[str], Awaitable[None]],
+        request_id: str,
+        limit: asyncio.Semaphore,
+    ) -> None:
+        try:
+            async with limit:
+                await handle(request_id)
+        except BotError as exc:
+            logger.warning("tracker step failed", extra={"work": key, "error": str(exc)})
+        except Exception:  # one bad request must not stop the loop; it is logged and retried
+            logger.exception("tracker step crashed", extra={"work": key})
+        finally:
+            self._busy.discard(key)
+
+    async def _notify(self, request_id: str) -> None:
+        if not await self.store.claim(request_id, self.executor.owner, self.executor.lease_s):
+            return
+        try:
+            attempt = self._notify_attempts.get(request_id, 0)
+            try:
+                await self.notifier.deliver_completion(request_id)
+                self._notify_attempts.pop(request_id, None)
+            except DeliveryPending:
+                self._notify_attempts[request_id] = attempt + 1
+                await self.notifier.schedule_retry(request_id, attempt + 1)
+        finally:
+            await self.store.release(request_id, self.executor.owner)
+
+    async def _expire(self, request_id: str) -> None:
+        def expire(current: CloneRequest) -> CloneRequest | None:
+            if current.state not in (State.PENDING, State.AWAITING_LOGIN):
+                return None
+            if current.expires_at > utc_now():
+                return None
+            return current.model_copy(update={"state": State.EXPIRED, "finished_at": utc_now()})
+
+        record = await self.store.get(request_id)
+        if record is None:
+            await self.store.unschedule("expiry", request_id)
+            return
+        if record.state in (State.PENDING, State.AWAITING_LOGIN) and record.expires_at > utc_now():
+            await self.store.schedule("expiry", request_id, record.expires_at.timestamp())
+            return
+        outcome = await self.store.transition(request_id, expire, actor="bot", note="ttl")
+        await self.store.unschedule("expiry", request_id)
+        if not outcome.changed:
+            return
+        expired = outcome.record
+        self.metrics.requests.labels(State.EXPIRED.value).inc()
+        await self.store.unpark(expired.team_id, expired.requester, expired.id)
+        await self.notifier.refresh_card(expired)
+        await self.notifier.thread_note(expired, results.expiry_note(expired))
+        await self.notifier.dm(expired.requester, results.expiry_note(expired))

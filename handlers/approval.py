@@ -1,0 +1,154 @@
+"""Buttons on the request card and its thread, the reject dialog, and thread replies
+("approve" / "reject <reason>") that count like the buttons."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.deps import Deps
+from bot.ui import cards, results
+
+logger = logging.getLogger(__name__)
+
+_APPROVE_WORDS = re.compile(r"^\s*(approve|approved|lgtm)\s*[.!]?\s*$", re.IGNORECASE)
+_REJECT_WORDS = re.compile(r"^\s*reject(?:ed)?\b[\s:,-]*(?P<reason>.*)$", re.IGNORECASE | re.DOTALL)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    handlers = ApprovalHandlers(deps)
+    app.action(cards.ACTION_APPROVE)(handlers.approve)
+    app.action(cards.ACTION_REJECT)(handlers.reject_clicked)
+    app.action(cards.ACTION_CANCEL)(handlers.cancel)
+    app.action(cards.ACTION_RETRY)(handlers.retry)
+    app.action(cards.ACTION_SHOW_FULL)(handlers.show_full)
+    app.action(results.ACTION_RAW_ERROR)(handlers.show_raw_error)
+    app.action("open_console")(handlers.link_opened)
+    app.view(cards.REJECT_CALLBACK)(handlers.reject_submitted)
+    app.event("message")(handlers.thread_reply)
+
+
+def _who(body: dict[str, Any]) -> tuple[str, str | None, str]:
+    """(user, channel, request id) of a button click."""
+    user = body["user"]["id"]
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    request_id = str(body["actions"][0].get("value") or "")
+    return user, channel, request_id
+
+
+class ApprovalHandlers:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def approve(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user, channel, request_id = _who(body)
+        work = self.deps.decisions.approve(request_id, user, channel)
+        self.deps.background.spawn(work, body=body, client=client)
+
+    async def cancel(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user, channel, request_id = _who(body)
+        work = self.deps.decisions.cancel(request_id, user, channel)
+        self.deps.background.spawn(work, body=body, client=client)
+
+    async def retry(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user, channel, request_id = _who(body)
+        work = self.deps.decisions.retry(request_id, user, channel)
+        self.deps.background.spawn(work, body=body, client=client)
+
+    async def reject_clicked(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        self.deps.background.spawn(self._open_reject(body, client), body=body, client=client)
+
+    async def _open_reject(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+        user, channel, request_id = _who(body)
+        record = await self.deps.requests.get(request_id)
+        if record is None:
+            await self.deps.notifier.tell(user, channel, f"There is no request {request_id}.")
+            return
+        refusal = await self.deps.policy.why_not_reject(client, user, record)
+        if refusal:
+            await self.deps.notifier.tell(user, channel, refusal)
+            return
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=cards.reject_modal(record, channel)
+        )
+
+    async def reject_submitted(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        values = view.get("state", {}).get("values", {})
+        entry = values.get(cards.BLOCK_REJECT_REASON, {}).get("value", {})
+        reason = str(entry.get("value") or "").strip() if isinstance(entry, dict) else ""
+        if not reason:
+            await ack(
+                response_action="errors",
+                errors={cards.BLOCK_REJECT_REASON: "Say why, so the requester can fix it."},
+            )
+            return
+        await ack()
+        meta = cards.RejectMeta.model_validate_json(view.get("private_metadata") or "{}")
+        work = self.deps.decisions.reject(
+            meta.request_id, body["user"]["id"], reason, meta.channel_id
+        )
+        self.deps.background.spawn(work, body=body, client=client)
+
+    async def show_full(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        self.deps.background.spawn(self._show(body, client, raw=False), body=body, client=client)
+
+    async def show_raw_error(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        self.deps.background.spawn(self._show(body, client, raw=True), body=body, client=client)
+
+    async def _show(self, body: dict[str, Any], client: AsyncWebClient, *, raw: bool) -> None:
+        user, channel, request_id = _who(body)
+        record = await self.deps.requests.get(request_id)
+        if record is None:
+            await self.deps.notifier.tell(user, channel, f"There is no request {request_id}.")
+            return
+        view = results.raw_error_view(record) if raw else results.full_values_view(record)
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    async def link_opened(self, ack: AsyncAck) -> None:
+        await ack()  # a URL button: Slack opens the link, the bot has nothing to do
+
+    async def thread_reply(
+        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """A reply in a request card's thread: ``approve`` or ``reject <reason>``."""
+        if event.get("subtype") or event.get("bot_id") or not event.get("thread_ts"):
+            return
+        text = str(event.get("text") or "")
+        approve = _APPROVE_WORDS.match(text)
+        reject = None if approve else _REJECT_WORDS.match(text)
+        if not approve and not reject:
+            return
+        channel, user = str(event.get("channel")), str(event.get("user"))
+        request_id = await self.deps.requests.by_thread(channel, str(event["thread_ts"]))
+        if request_id is None:
+            return
+        if approve:
+            work = self.deps.decisions.approve(request_id, user, channel)
+        else:
+            assert reject is not None
+            reason = reject.group("reason").strip()
+            if not reason:
+                await self.deps.notifier.tell(
+                    user, channel, "Say why: reply `reject <reason>` so the requester can fix it."
+                )
+                return
+            work = self.deps.decisions.reject(request_id, user, reason, channel)
+        self.deps.background.spawn(work, body=body, client=client)
