@@ -51,8 +51,11 @@ from bot.zstack_models import ErrorCode, ModelServiceInventory
 
 logger = logging.getLogger(__name__)
 
-# Sends of one approval that ZStack never received (refused, or a job UUID it does not know).
-MAX_SEND_ATTEMPTS = 3
+# Sends of one approval that ZStack never received (refused, or a job UUID it does not know),
+# spaced by doubling delays up to RESEND_DELAY_MAX_S: with a 1 s start, about two minutes of
+# ZStack outage are ridden out before the request fails (and can be retried by a person).
+MAX_SEND_ATTEMPTS = 8
+RESEND_DELAY_MAX_S = 60.0
 # Re-check an unanswered submission this long after it was sent (past the client's timeout).
 SUBMIT_GRACE_S = 5.0
 
