@@ -33,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sandbox.add_argument("--port", type=int, default=8000, help="port of the sandbox web page")
     sandbox.add_argument("--reset", action="store_true", help="start from a clean data dir")
     sandbox.add_argument("--socket-mode", action="store_true", help="bot uses Socket Mode")
+    check = commands.add_parser("check", help="check the configuration and connectivity")
+    check.add_argument("--timeout", type=float, default=5.0, help="seconds allowed per check")
     args = parser.parse_args(argv)
 
     try:
@@ -54,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(
                 lambda: run_sandbox(port=args.port, reset=args.reset, socket_mode=args.socket_mode)
             )
+        if args.command == "check":
+            from bot.check import run_check_command
+
+            settings = Settings.load()
+            configure_logging("ERROR", settings.log_format)
+            return run_check_command(settings, timeout_s=args.timeout)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"clone-bot: configuration: {problem}", file=sys.stderr)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -197,7 +198,12 @@ class ZStackClient:
     ) -> None:
         self.base_url = _normalise_base(base_url)
         self._observer = observer
-        verify_arg: bool | str = str(verify) if isinstance(verify, Path) else verify
+        # A CA bundle becomes an SSL context (httpx no longer takes a path for ``verify``).
+        verify_arg: bool | ssl.SSLContext = (
+            ssl.create_default_context(cafile=str(verify))
+            if isinstance(verify, str | Path)
+            else verify
+        )
         self._http = httpx.AsyncClient(
             base_url=self.base_url + API_PREFIX,
             timeout=timeout,

@@ -152,7 +152,6 @@ async def test_posting_to_a_user_opens_their_dm(
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [
-        ({"channel": "C0GENERAL", "text": "x"}, "not_in_channel"),
         ({"channel": "C0NOPE", "text": "x"}, "channel_not_found"),
         ({"channel": "C0APPROVE"}, "no_text"),
     ],
@@ -164,6 +163,17 @@ async def test_post_message_errors(
         # api_call: chat_postMessage() itself warns when text is missing.
         await client.api_call("chat.postMessage", json=kwargs)
     assert err.value.response["error"] == error
+
+
+async def test_outside_channels_need_chat_write_public(slack_emu: SlackEmulator) -> None:
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=slack_emu.api_url)
+    assert (await client.chat_postMessage(channel="C0GENERAL", text="public"))["ok"]
+    slack_emu.state.workspace.scopes = tuple(
+        s for s in slack_emu.state.workspace.scopes if s != "chat:write.public"
+    )
+    with pytest.raises(SlackApiError) as err:
+        await client.chat_postMessage(channel="C0GENERAL", text="no longer")
+    assert err.value.response["error"] == "not_in_channel"
 
 
 async def test_bot_membership_is_configurable(slack_emu: SlackEmulator) -> None:

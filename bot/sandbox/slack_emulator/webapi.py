@@ -203,8 +203,14 @@ class WebApi:
         return channel
 
     def _postable(self, params: Params) -> Channel:
+        """Where the bot may post: its DMs, channels it is in, and with ``chat:write.public``
+        any public channel; a private channel it is not in does not exist for it."""
         channel = self._channel(params)
-        if not channel.is_im and not channel.bot_member:
+        if channel.is_im or channel.bot_member:
+            return channel
+        if channel.is_private:
+            raise ApiError("channel_not_found")
+        if "chat:write.public" not in self.state.workspace.scopes:
             raise ApiError("not_in_channel")
         return channel
 
