@@ -394,3 +394,27 @@ async def test_connection_refused_is_a_connect_error() -> None:
             await zc.validate_session(SecretStr("a" * 32))
     assert not caught.value.maybe_received
     assert "a" * 32 not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status", "text"),
+    [
+        ("GET", "/ai/model-services", {}, 400, "missing header 'Authorization'"),
+        ("GET", "/ai/model-services", {"Authorization": "Basic x"}, 400, "OAuth"),
+        ("POST", f"/ai/model-services/{EXAMPLE}", {"X-Job-UUID": "short"}, 400, "X-Job-UUID"),
+        ("GET", "/no/such/api", {}, 404, "no api mapping"),
+        ("POST", "/api-jobs/" + "a" * 32, {}, 405, "only GET"),
+    ],
+    ids=["no-auth", "bad-scheme", "bad-job-uuid", "unknown-path", "job-method"],
+)
+async def test_each_rest_layer_refusal_is_a_plain_text_error(
+    client: ZStackClient, method: str, path: str, headers: dict[str, str], status: int, text: str
+) -> None:
+    """Requests the client never builds itself, sent through its transport to check the mapping."""
+    session = await alice(client)
+    if "Authorization" not in headers and path.startswith("/ai/model-services/"):
+        headers = {**headers, "Authorization": f"OAuth {session.get_secret_value()}"}
+    with pytest.raises(ZStackRESTError) as caught:
+        await client._send("Probe", method, path, headers=headers, json_body={"params": {}})
+    assert caught.value.status == status
+    assert text in caught.value.text
