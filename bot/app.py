@@ -9,11 +9,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
-from handlers import approval, clone, zstack
+from handlers import approval, clone, home, zstack
 
 logger = logging.getLogger(__name__)
 
-HANDLER_FAMILIES = (zstack, clone, approval)
+HANDLER_FAMILIES = (zstack, clone, approval, home)
 
 
 def create_app(deps: Deps, client: AsyncWebClient) -> AsyncApp:

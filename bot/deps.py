@@ -11,6 +11,7 @@ from bot.config import Settings
 from bot.decisions import Decisions
 from bot.error_reporting import ErrorReporter
 from bot.executor import Executor
+from bot.home import HomeService
 from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.redis_client import RedisHandle
@@ -36,3 +37,4 @@ class Deps:
     executor: Executor
     decisions: Decisions
     webhooks: WebhookSigner
+    home: HomeService

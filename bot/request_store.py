@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from bot import keys
 from bot.errors import BotError
@@ -71,6 +71,8 @@ class Transition:
 
 
 Change = Callable[[CloneRequest], CloneRequest | None]
+# The two leases of a request: working on its job, and delivering its completion notices.
+LeasePart = Literal["lock", "notified"]
 
 
 class RequestStore:
@@ -226,21 +228,30 @@ class RequestStore:
             return keys.notify_due_key(self._prefix)
         raise ValueError(f"unknown schedule {which!r}")
 
+    async def undecided(self, limit: int) -> list[str]:
+        """Requests still waiting for a decision (the expiry schedule), soonest expiry first."""
+        with store_errors("requests.undecided"):
+            ids = await self._redis.zrange(keys.expiring_requests_key(self._prefix), 0, limit - 1)
+        return [_text(i) for i in ids]
+
     # --- leases: one replica works on a request at a time ---------------------------------
 
-    async def claim(self, request_id: str, owner: str, lease_s: float) -> bool:
+    async def claim(
+        self, request_id: str, owner: str, lease_s: float, *, part: LeasePart = "lock"
+    ) -> bool:
+        """Take the request's lease (``lock``: submit/poll; ``notified``: completion notices)."""
         with store_errors("requests.claim"):
             return bool(
                 await self._redis.set(
-                    keys.request_key(self._prefix, request_id, "lock"),
+                    keys.request_key(self._prefix, request_id, part),
                     owner,
                     nx=True,
                     px=int(lease_s * 1000),
                 )
             )
 
-    async def release(self, request_id: str, owner: str) -> None:
-        key = keys.request_key(self._prefix, request_id, "lock")
+    async def release(self, request_id: str, owner: str, *, part: LeasePart = "lock") -> None:
+        key = keys.request_key(self._prefix, request_id, part)
         with store_errors("requests.release"):
             current = await self._redis.get(key)
             if current is not None and _text(current) == owner:

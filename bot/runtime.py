@@ -22,6 +22,7 @@ from bot.decisions import Decisions
 from bot.deps import Deps
 from bot.error_reporting import ErrorReporter
 from bot.executor import Executor
+from bot.home import HomeService
 from bot.logs import secrets
 from bot.metrics import Metrics
 from bot.notifier import Notifier
@@ -115,6 +116,9 @@ class Runtime:
                 metrics=metrics,
             ),
             webhooks=webhooks,
+            home=HomeService(
+                store=requests, sessions=sessions, policy=policy, endpoint=zstack.base_url
+            ),
         )
         tracker = Tracker(store=requests, executor=executor, notifier=notifier, metrics=metrics)
         tracker.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -49,8 +50,17 @@ class ApprovalHandlers:
     async def approve(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         user, channel, request_id = _who(body)
-        work = self.deps.decisions.approve(request_id, user, channel)
+        work = self._then_home(body, client, self.deps.decisions.approve(request_id, user, channel))
         self.deps.background.spawn(work, body=body, client=client)
+
+    async def _then_home(
+        self, body: dict[str, Any], client: AsyncWebClient, work: Coroutine[Any, Any, None]
+    ) -> None:
+        """Run a decision; when it came from App Home, show the Home as it now stands."""
+        await work
+        if (body.get("view") or {}).get("type") == "home":
+            team = str((body.get("team") or {}).get("id") or "")
+            await self.deps.home.publish(client, team, body["user"]["id"])
 
     async def cancel(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()

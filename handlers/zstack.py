@@ -88,6 +88,7 @@ class ZStackHandlers:
 
     async def _logout(self, team_id: str, user_id: str) -> str:
         record = await self.deps.sessions.logout(team_id, user_id)
+        await self.deps.home.publish(self.deps.notifier.client, team_id, user_id)
         return ui.logout_text(record.identity if record else None)
 
     async def login_submitted(
@@ -142,6 +143,11 @@ class ZStackHandlers:
         self.deps.metrics.logins.labels("error" if error else "ok").inc()
         if error is not None:
             return ui.login_modal(endpoint, context, prefill=prefill, error=error)
+        self.deps.background.spawn(
+            self.deps.home.publish(self.deps.notifier.client, team_id, user_id),
+            body={"user_id": user_id},
+            client=self.deps.notifier.client,
+        )
         if context.then_clone is not None:  # the user came from /clone-model: carry on there
             return await self.deps.clone.form_for(
                 team_id, user_id, context.channel_id, context.then_clone

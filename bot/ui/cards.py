@@ -266,16 +266,19 @@ BLOCK_REJECT_REASON = "reject_reason"
 class RejectMeta(BaseModel):
     request_id: str
     channel_id: str | None = None
+    from_home: bool = False
 
 
-def reject_modal(record: CloneRequest, channel_id: str | None) -> View:
+def reject_modal(record: CloneRequest, channel_id: str | None, *, from_home: bool = False) -> View:
     return View(
         type="modal",
         callback_id=REJECT_CALLBACK,
         title="Reject request",
         submit="Reject",
         close="Back",
-        private_metadata=RejectMeta(request_id=record.id, channel_id=channel_id).model_dump_json(),
+        private_metadata=RejectMeta(
+            request_id=record.id, channel_id=channel_id, from_home=from_home
+        ).model_dump_json(),
         blocks=[
             SectionBlock(text=_md(truncate(f"Reject *{record.id}* ({_names(record)})?", 2900))),
             InputBlock(

@@ -172,6 +172,8 @@ class Actor:
         view = self.state.views.get(view_id)
         if view is None or not view.open or view.user != user:
             raise UserActionError(f"{user} has no open view {view_id!r}")
+        if self.state.homes.get(user) == view_id:
+            return view  # the App Home tab is always "on top" of itself
         top = self.modals.top(user)
         if top is None or top.id != view_id:
             raise UserActionError(f"view {view_id!r} is not the top of {user}'s stack")
@@ -580,6 +582,32 @@ class Actor:
             "event_context": new_id("4-", 24),
         }
         return message, await self._deliver("events_api", "event_callback", payload)
+
+    async def open_home(self, user: str) -> Delivery | None:
+        """The user opens the app's Home tab: an ``app_home_opened`` event."""
+        self._user(user)
+        ws = self.state.workspace
+        dm = self._channel(user, user)
+        event: JSON = {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": dm.id,
+            "tab": "home",
+            "event_ts": self.state.next_ts(),
+        }
+        home = self.state.home(user)
+        if home is not None:
+            event["view"] = home.to_dict()
+        payload: JSON = {
+            "token": ws.verification_token,
+            "team_id": ws.team_id,
+            "api_app_id": ws.app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": new_id("Ev"),
+            "event_time": int(self.state.clock.time()),
+        }
+        return await self._deliver("events_api", "event_callback", payload)
 
 
 def _state_of(action: JSON) -> JSON:

@@ -75,6 +75,18 @@ class Modals:
                 return view
         return None
 
+    def publish(self, user: str, definition: JSON) -> OpenView:
+        """Set the user's App Home view (same id across publishes, a new hash each time)."""
+        current = self.state.home(user)
+        if current is None:
+            current = self._new(user, definition, None, None)
+            self.state.homes[user] = current.id
+        else:
+            current.definition = clean_definition(definition)
+            current.hash = self._hash()
+        self.state.notify()
+        return current
+
     def open(self, user: str, definition: JSON) -> OpenView:
         """A new root view; a stack the user had open is replaced."""
         self.clear(user, reason="replaced")

@@ -258,6 +258,10 @@ class SlackEmulator:
     ) -> Delivery:
         return await self.actor.submit_view(user, view_id, values)
 
+    async def open_home(self, user: str) -> Delivery | None:
+        """``user`` opens the app's Home tab (``app_home_opened``)."""
+        return await self.actor.open_home(user)
+
     async def close_view(self, user: str, view_id: str) -> Delivery | None:
         return await self.actor.close_view(user, view_id)
 
@@ -295,6 +299,15 @@ class SlackEmulator:
 
     def reset(self) -> None:
         self.state.reset()
+
+    def export_state(self) -> JSON:
+        """The workspace's lasting part (messages, threads, DMs), JSON-ready; see
+        :meth:`EmulatorState.export_state`."""
+        return self.state.export_state()
+
+    def import_state(self, data: JSON) -> None:
+        """Resume from :meth:`export_state`'s data (``ValueError`` when it is unusable)."""
+        self.state.import_state(data)
 
     @property
     def validation_failures(self) -> list[ValidationFailure]:

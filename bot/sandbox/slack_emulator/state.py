@@ -12,6 +12,8 @@ import copy
 import secrets
 import string
 from collections import Counter
+from dataclasses import fields
+from typing import Any
 
 from .clock import Clock
 from .records import (
@@ -29,6 +31,11 @@ from .records import (
 from .workspace import Channel, Workspace
 
 _ID_ALPHABET = string.ascii_uppercase + string.digits
+
+# Version of :meth:`EmulatorState.export_state`'s layout; a different one is refused on import.
+SAVED_FORMAT = 1
+_MESSAGE_FIELDS = tuple(f.name for f in fields(Message) if f.name != "replies")
+_CHANNEL_FIELDS = tuple(f.name for f in fields(Channel))
 
 
 def new_id(prefix: str, length: int = 10) -> str:
@@ -53,6 +60,8 @@ class EmulatorState:
         self._ephemerals: list[Message] = []
         self.views: dict[str, OpenView] = {}
         self.stacks: dict[str, list[str]] = {}
+        # App Home: the home view published for each user (view id).
+        self.homes: dict[str, str] = {}
         self.triggers: dict[str, Trigger] = {}
         self.commands: list[CommandRecord] = []
         self.response_urls: dict[str, ResponseUrl] = {}
@@ -176,6 +185,11 @@ class EmulatorState:
                 return list(self._timeline.get(channel.id, []))
         return []
 
+    def home(self, user: str) -> OpenView | None:
+        """The App Home view the app published for ``user`` (``views.publish``), if any."""
+        view_id = self.homes.get(user)
+        return None if view_id is None else self.views.get(view_id)
+
     def open_views(self, user: str) -> list[OpenView]:
         """The user's modal stack, root first."""
         return [self.views[view_id] for view_id in self.stacks.get(user, [])]
@@ -259,6 +273,60 @@ class EmulatorState:
             "faults": [f.to_dict() for f in self.faults],
         }
 
+    # -- saving across restarts -------------------------------------------------------------------
+
+    def export_state(self) -> JSON:
+        """The workspace's lasting part, for :meth:`import_state` after a restart: conversations
+        (DMs included), messages with their threads, and ephemerals. Open views, triggers,
+        response URLs, commands, faults and the call and delivery logs are left out, as a
+        restarted Slack client would not see them either.
+
+        The result shares nested values (blocks, metadata) with the live state: serialise it
+        before the next change."""
+        channels = []
+        for ch in self.workspace.channels.values():
+            saved = {name: getattr(ch, name) for name in _CHANNEL_FIELDS}
+            saved["members"] = sorted(ch.members)
+            channels.append(saved)
+        return {
+            "format": SAVED_FORMAT,
+            "channels": channels,
+            "messages": [_saved_message(m) for m in self._index.values()],
+            "timeline": {ch: [m.ts for m in msgs] for ch, msgs in self._timeline.items()},
+            "ephemerals": [_saved_message(m) for m in self._ephemerals],
+            "last_ts_us": self._last_ts_us,
+        }
+
+    def import_state(self, data: JSON) -> None:
+        """Replace the history with what :meth:`export_state` saved (on top of the construction
+        workspace: saved conversations are added or updated, people stay as built). Raises
+        ``ValueError`` for data of another format or that does not hang together; the state is
+        then reset."""
+        if not isinstance(data, dict) or data.get("format") != SAVED_FORMAT:
+            raise ValueError(f"not a saved emulator state of format {SAVED_FORMAT}")
+        self.reset()
+        try:
+            for saved in data["channels"]:
+                channel = Channel(**{k: saved[k] for k in _CHANNEL_FIELDS if k in saved})
+                channel.members = set(channel.members)
+                self.workspace.channels[channel.id] = channel
+            replies: list[tuple[Message, list[str]]] = []
+            for saved in data["messages"]:
+                message = _restored_message(saved)
+                self._index[(message.channel, message.ts)] = message
+                replies.append((message, list(saved.get("replies", []))))
+            for message, reply_ts in replies:
+                message.replies = [self._index[(message.channel, ts)] for ts in reply_ts]
+            for channel_id, timeline in data["timeline"].items():
+                self._timeline[channel_id] = [self._index[(channel_id, ts)] for ts in timeline]
+            self._ephemerals = [_restored_message(m) for m in data.get("ephemerals", [])]
+        except (KeyError, TypeError, AttributeError) as exc:
+            self.reset()
+            raise ValueError(f"inconsistent saved emulator state: {exc!r}") from exc
+        stamps = [_ts_us(m.ts) for m in [*self._index.values(), *self._ephemerals]]
+        self._last_ts_us = max([int(data.get("last_ts_us") or 0), *stamps])
+        self.notify()
+
     def summary(self) -> str:
         """A few lines for assertion messages: what is where, what was called, what failed."""
         lines = []
@@ -287,6 +355,26 @@ class EmulatorState:
                 f"  validation failures: {[f.to_dict() for f in self.validation_failures]}"
             )
         return "\n".join(lines)
+
+
+def _saved_message(message: Message) -> JSON:
+    saved: JSON = {name: getattr(message, name) for name in _MESSAGE_FIELDS}
+    saved["replies"] = [r.ts for r in message.replies]
+    return saved
+
+
+def _restored_message(saved: Any) -> Message:
+    if not isinstance(saved, dict):
+        raise TypeError(f"a saved message must be an object, not {type(saved).__name__}")
+    return Message(**{k: saved[k] for k in _MESSAGE_FIELDS if k in saved})
+
+
+def _ts_us(ts: str) -> int:
+    seconds, _, micros = ts.partition(".")
+    try:
+        return int(seconds) * 1_000_000 + int(micros.ljust(6, "0")[:6] or 0)
+    except ValueError:
+        return 0
 
 
 def _short(text: str, limit: int = 80) -> str:

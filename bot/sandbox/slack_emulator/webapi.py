@@ -98,6 +98,7 @@ class WebApi:
             "chat.getPermalink": self.chat_get_permalink,
             "views.open": self.views_open,
             "views.update": self.views_update,
+            "views.publish": self.views_publish,
             "views.push": self.views_push,
             "conversations.open": self.conversations_open,
             "conversations.history": self.conversations_history,
@@ -416,6 +417,23 @@ class WebApi:
         user = self._exchange_trigger(params)
         opened = self.modals.open(user, view)
         return {"ok": True, "view": opened.to_dict()}
+
+    async def views_publish(self, params: Params) -> JSON:
+        """App Home: ``user_id`` + a ``home`` view; ``hash`` guards against stale publishes."""
+        user_id = _str(params, "user_id")
+        if not user_id or user_id not in self.state.workspace.users:
+            raise ApiError("user_not_found")
+        view = self._view_arg(params, "views.publish")
+        if view.get("type") != "home":
+            raise ApiError(
+                "invalid_arguments", ["[ERROR] must be a home view [json-pointer:/view/type]"]
+            )
+        expected = _str(params, "hash")
+        current = self.state.home(user_id)
+        if expected and current is not None and expected != current.hash:
+            raise ApiError("hash_conflict")
+        published = self.modals.publish(user_id, view)
+        return {"ok": True, "view": published.to_dict()}
 
     async def views_push(self, params: Params) -> JSON:
         self._note_arrival(params)
