@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.i18n import Msg
 from bot.request_model import CloneRequest, State
 
 logger = logging.getLogger(__name__)
@@ -60,42 +61,58 @@ class ApprovalPolicy:
 
     async def why_not_approve(
         self, client: AsyncWebClient, user: str, record: CloneRequest
-    ) -> str | None:
+    ) -> Msg | None:
         """None when ``user`` may approve ``record`` now, else the reason to show them."""
         if record.state != State.PENDING:
-            return f"{record.id} is no longer waiting for approval (it is {record.state.value})."
+            return Msg.of(
+                "{id} is no longer waiting for approval (it is {state}).",
+                id=record.id,
+                state=record.state.value,
+            )
         if user == record.requester and not self.settings.allow_self_approval:
-            return "You can't approve your own request; another approver has to."
+            return Msg.of("You can't approve your own request; another approver has to.")
         if user in record.approvals:
-            return f"You already approved {record.id}; it needs another approver."
+            return Msg.of("You already approved {id}; it needs another approver.", id=record.id)
         if not await self.is_approver(client, user):
-            return "You are not on the approver list for clone requests."
+            return Msg.of("You are not on the approver list for clone requests.")
         return None
 
     async def why_not_reject(
         self, client: AsyncWebClient, user: str, record: CloneRequest
-    ) -> str | None:
+    ) -> Msg | None:
         if record.state != State.PENDING:
-            return f"{record.id} is no longer waiting for a decision (it is {record.state.value})."
+            return Msg.of(
+                "{id} is no longer waiting for a decision (it is {state}).",
+                id=record.id,
+                state=record.state.value,
+            )
         if user == record.requester:
-            return "To withdraw your own request, use Cancel."
+            return Msg.of("To withdraw your own request, use Cancel.")
         if not await self.is_approver(client, user):
-            return "You are not on the approver list for clone requests."
+            return Msg.of("You are not on the approver list for clone requests.")
         return None
 
     @staticmethod
-    def why_not_cancel(user: str, record: CloneRequest) -> str | None:
+    def why_not_cancel(user: str, record: CloneRequest) -> Msg | None:
         if user != record.requester:
-            return "Only the requester can cancel a request."
+            return Msg.of("Only the requester can cancel a request.")
         if record.state not in (State.PENDING, State.AWAITING_LOGIN):
-            return f"{record.id} can't be cancelled any more (it is {record.state.value})."
+            return Msg.of(
+                "{id} can't be cancelled any more (it is {state}).",
+                id=record.id,
+                state=record.state.value,
+            )
         return None
 
     async def why_not_retry(
         self, client: AsyncWebClient, user: str, record: CloneRequest
-    ) -> str | None:
+    ) -> Msg | None:
         if record.state != State.FAILED:
-            return f"Only a failed request can be retried ({record.id} is {record.state.value})."
+            return Msg.of(
+                "Only a failed request can be retried ({id} is {state}).",
+                id=record.id,
+                state=record.state.value,
+            )
         if user == record.requester or await self.is_approver(client, user):
             return None
-        return "Only the requester or an approver can retry a request."
+        return Msg.of("Only the requester or an approver can retry a request.")

@@ -18,7 +18,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clone_form import CloneForm
 from bot.config import Settings
 from bot.errors import NotLoggedIn, SessionExpired, ZStackAPIError
-from bot.request_model import CloneRequest, utc_now
+from bot.i18n import Locales, tr
+from bot.request_model import CloneRequest, State, utc_now
 from bot.request_store import RequestStore
 from bot.sessions import SessionService
 from bot.ui import cards
@@ -56,27 +57,31 @@ class CloneFlow:
     zstack: ZStackClient
     store: RequestStore
     sessions: SessionService
+    locales: Locales = field(default_factory=Locales)
 
-    async def form_for(self, team: str, user: str, channel: str | None, text: str) -> View:
+    async def form_for(
+        self, team: str, user: str, channel: str | None, text: str, lang: str = "en"
+    ) -> View:
         """The clone form for ``text`` as this user sees it, or the login modal first."""
+        t = tr(lang)
         try:
             session = await self.sessions.current(team, user)
         except (NotLoggedIn, SessionExpired) as exc:
             context = login_ui.LoginContext(channel_id=channel, then_clone=text)
             reason = (
-                login_ui.SESSION_EXPIRED
+                login_ui.session_expired(lang)
                 if isinstance(exc, SessionExpired)
-                else "Log in to ZStack first; the clone form opens right after."
+                else t("Log in to ZStack first; the clone form opens right after.")
             )
-            return login_ui.login_modal(self.zstack.base_url, context, error=reason)
+            return login_ui.login_modal(self.zstack.base_url, context, error=reason, lang=lang)
         meta = CloneViewMeta(channel_id=channel)
         try:
-            lookup = await self.lookup(session.inventory.uuid, text)
+            lookup = await self.lookup(session.inventory.uuid, text, lang)
         except ZStackAPIError as exc:
-            lookup = SourceLookup(notice=describe_lookup_error(exc))
-        return self.form(lookup, meta)
+            lookup = SourceLookup(notice=describe_lookup_error(exc, lang))
+        return self.form(lookup, meta, lang=lang)
 
-    async def lookup(self, session: SecretStr, text: str) -> SourceLookup:
+    async def lookup(self, session: SecretStr, text: str, lang: str = "en") -> SourceLookup:
         """A source by UUID or by name (exact first, then partial), as the caller sees it."""
         text = text.strip()
         if not text:
@@ -85,7 +90,7 @@ class CloneFlow:
             found = await self.zstack.get_model_service(session, text.lower())
             if found:
                 return SourceLookup(found=found)
-            return SourceLookup(notice=_not_found(text))
+            return SourceLookup(notice=_not_found(text, lang))
         for query in (
             Query().where("name", "=", text),
             Query().where("name", "~=", like_contains(text)),
@@ -97,11 +102,12 @@ class CloneFlow:
             if len(usable) == 1:
                 return SourceLookup(found=usable[0])
             if usable:
-                return SourceLookup(
-                    choices=usable,
-                    notice=f"Several model services match *{escape(one_line(text))}*; choose one.",
+                notice = tr(lang)(
+                    "Several model services match *{text}*; choose one.",
+                    text=escape(truncate(one_line(text), 80)),
                 )
-        return SourceLookup(notice=_not_found(text))
+                return SourceLookup(choices=usable, notice=notice)
+        return SourceLookup(notice=_not_found(text, lang))
 
     async def suggest(self, session: SecretStr, text: str) -> list[ModelServiceInventory]:
         """Type-ahead for the source select: names containing ``text``."""
@@ -112,7 +118,12 @@ class CloneFlow:
         return [i for i in result.inventories if i.uuid]
 
     def form(
-        self, lookup: SourceLookup, meta: CloneViewMeta, *, keep: dict[str, Any] | None = None
+        self,
+        lookup: SourceLookup,
+        meta: CloneViewMeta,
+        *,
+        keep: dict[str, Any] | None = None,
+        lang: str = "en",
     ) -> View:
         raw: dict[str, Any] = {}
         source = None
@@ -123,7 +134,9 @@ class CloneFlow:
         if keep:
             raw.update({k: v for k, v in keep.items() if v not in (None, "", [])})
         choices = [source_option(c) for c in lookup.choices]
-        return clone_form_view(raw, meta, source=source, choices=choices, notice=lookup.notice)
+        return clone_form_view(
+            raw, meta, source=source, choices=choices, notice=lookup.notice, lang=lang
+        )
 
     async def create(
         self,
@@ -158,23 +171,34 @@ class CloneFlow:
 
     async def publish(self, client: AsyncWebClient, record: CloneRequest) -> CloneRequest:
         """Post the card and its parameter reply, remember where, tell the requester."""
-        card = await client.chat_postMessage(
-            channel=record.channel,
-            text=cards.card_fallback_text(record),
-            blocks=cards.request_card(record, self.settings.approvers),
-            unfurl_links=False,
-        )
+        try:
+            card = await client.chat_postMessage(
+                channel=record.channel,
+                text=cards.card_fallback_text(record, self.locales.default),
+                blocks=cards.request_card(record, self.settings.approvers, self.locales.default),
+                unfurl_links=False,
+            )
+        except SlackApiError as exc:
+            return await self._not_posted(client, record, exc)
         channel, ts = str(card["channel"]), str(card["ts"])
-        reply = await client.chat_postMessage(
-            channel=channel,
-            thread_ts=ts,
-            text=f"Parameters of {record.id}",
-            blocks=cards.parameter_reply(record),
-        )
+        params_ts: str | None = None
+        try:
+            reply = await client.chat_postMessage(
+                channel=channel,
+                thread_ts=ts,
+                text=tr(self.locales.default)("Parameters of {id}", id=record.id),
+                blocks=cards.parameter_reply(record, self.locales.default),
+            )
+            params_ts = str(reply["ts"])
+        except SlackApiError as exc:  # the card stands and works without its parameter reply
+            logger.warning(
+                "parameter reply not posted",
+                extra={"request_id": record.id, "error": exc.response.get("error")},
+            )
 
         def placed(current: CloneRequest) -> CloneRequest:
             return current.model_copy(
-                update={"channel": channel, "card_ts": ts, "params_ts": str(reply["ts"])}
+                update={"channel": channel, "card_ts": ts, "params_ts": params_ts}
             )
 
         outcome = await self.store.transition(
@@ -182,6 +206,49 @@ class CloneFlow:
         )
         await self.store.index_thread(channel, ts, record.id)
         await self._tell_requester(client, outcome.record)
+        return outcome.record
+
+    async def _not_posted(
+        self, client: AsyncWebClient, record: CloneRequest, exc: SlackApiError
+    ) -> CloneRequest:
+        """The card could not be posted (e.g. ``channel_not_found``, ``not_in_channel``): nobody
+        could approve the request, so it is withdrawn and the requester told why, by DM."""
+        code = str(exc.response.get("error") or exc.response.status_code)
+        logger.error(
+            "request card not posted",
+            extra={"request_id": record.id, "channel_id": record.channel, "error": code},
+        )
+
+        def withdraw(current: CloneRequest) -> CloneRequest | None:
+            if current.state != State.PENDING or current.card_ts:
+                return None
+            return current.model_copy(
+                update={
+                    "state": State.CANCELLED,
+                    "decided_by": "bot",
+                    "decision_reason": f"the request card could not be posted ({code})",
+                    "finished_at": utc_now(),
+                }
+            )
+
+        outcome = await self.store.transition(
+            record.id, withdraw, actor="bot", note=f"card not posted: {code}"
+        )
+        if outcome.changed:
+            await self.store.unschedule("expiry", record.id)
+        text = (
+            f":warning: Your clone request {record.id} could not be posted in <#{record.channel}>"
+            f" (Slack said `{code}`), so nobody could approve it; it was withdrawn. Ask an admin"
+            " to invite the bot to that channel (or to check CLONEBOT_APPROVAL_CHANNEL), then"
+            " submit it again."
+        )
+        try:
+            await client.chat_postMessage(channel=record.requester, text=text)
+        except SlackApiError as dm_exc:
+            logger.error(
+                "could not tell the requester",
+                extra={"request_id": record.id, "error": dm_exc.response.get("error")},
+            )
         return outcome.record
 
     async def _tell_requester(self, client: AsyncWebClient, record: CloneRequest) -> None:
@@ -193,7 +260,8 @@ class CloneFlow:
             permalink = str(link["permalink"])
         except SlackApiError:
             logger.warning("no permalink for the card", extra={"request_id": record.id})
-        text = cards.requester_notice(record, permalink)
+        lang = await self.locales.of(client, record.requester)
+        text = cards.requester_notice(record, permalink, lang)
         if record.origin_channel == record.channel:
             try:
                 await client.chat_postEphemeral(
@@ -214,12 +282,16 @@ class CloneFlow:
         return {**{k: v for k, v in draft.items() if k in ADVANCED}, **typed}
 
 
-def _not_found(text: str) -> str:
+def _not_found(text: str, lang: str) -> str:
     shown = escape(truncate(one_line(text), 80))
-    return (
-        f":mag: No model service you can see matches *{shown}*. Search for one in the field below."
+    return ":mag: " + tr(lang)(
+        "No model service you can see matches *{text}*. Search for one in the field below.",
+        text=shown,
     )
 
 
-def describe_lookup_error(error: ZStackAPIError) -> str:
-    return truncate(f"ZStack could not look up the model service: {error.error.summary()}", 2000)
+def describe_lookup_error(error: ZStackAPIError, lang: str = "en") -> str:
+    text = tr(lang)(
+        "ZStack could not look up the model service: {error}", error=error.error.summary()
+    )
+    return truncate(text, 2000)

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from bot.i18n import tr
 from bot.zstack_models import (
     MODEL_SERVICE_SOURCES,
     MODEL_SERVICE_TYPES,
@@ -37,6 +38,18 @@ GPU_CAPABILITY_RE = re.compile(r"^\d{1,2}(\.\d{1,2})?$")
 _SPLIT = re.compile(r"[\s,]+")
 
 
+class Problem(ValueError):
+    """A field problem: an English template and its values, translated when shown."""
+
+    def __init__(self, template: str, **values: Any) -> None:
+        self.template = template
+        self.values = values
+        super().__init__(template.format(**values) if values else template)
+
+    def text(self, lang: str) -> str:
+        return tr(lang)(self.template, **self.values)
+
+
 def normalise_arch(text: str) -> str:
     lowered = text.strip().lower()
     return _ARCH_ALIASES.get(lowered, lowered)
@@ -56,7 +69,7 @@ def _text_of(value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise ValueError("Enter text.")
+        raise Problem("Enter text.")
     return value
 
 
@@ -65,14 +78,14 @@ def _options_of(value: Any) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError("Choose from the list.")
+        raise Problem("Choose from the list.")
     return value
 
 
 def _printable(text: str, *, multiline: bool) -> str:
     allowed = "\n\t" if multiline else ""
     if any(not (c.isprintable() or c in allowed) for c in text):
-        raise ValueError("Remove the control characters from this field.")
+        raise Problem("Remove the control characters from this field.")
     return text
 
 
@@ -82,9 +95,13 @@ def _bounded(limit: int, *, multiline: bool = False) -> BeforeValidator:
         if value is None:
             return None
         if not isinstance(value, str):
-            raise ValueError("Enter text.")
+            raise Problem("Enter text.")
         if len(value) > limit:
-            raise ValueError(f"At most {limit:,} characters (this has {len(value):,}).")
+            raise Problem(
+                "At most {limit} characters (this has {count}).",
+                limit=f"{limit:,}",
+                count=f"{len(value):,}",
+            )
         return _printable(value, multiline=multiline)
 
     return BeforeValidator(check)
@@ -98,11 +115,16 @@ def _integer(low: int, high: int, unit: str = "") -> BeforeValidator:
         try:
             number = float(str(value))
         except ValueError:
-            raise ValueError("Enter a whole number.") from None
+            raise Problem("Enter a whole number.") from None
         if not number.is_integer():
-            raise ValueError("Enter a whole number.")
+            raise Problem("Enter a whole number.")
         if not low <= number <= high:
-            raise ValueError(f"Enter a number from {low:,} to {high:,}{unit}.")
+            raise Problem(
+                "Enter a number from {low} to {high}{unit}.",
+                low=f"{low:,}",
+                high=f"{high:,}",
+                unit=unit,
+            )
         return int(number)
 
     return BeforeValidator(check)
@@ -150,15 +172,16 @@ class CloneForm(BaseModel):
     def _source(cls, value: Any) -> Any:
         value = _clean(value)
         if not isinstance(value, str) or not UUID_RE.match(value):
-            raise ValueError("Choose the model service to clone.")
+            raise Problem("Choose the model service to clone.")
         return value
 
     @field_validator("name", "reason", mode="before")
     @classmethod
     def _required(cls, value: Any, info: Any) -> Any:
         if _clean(value) is None:
-            what = "a name for the new model service" if info.field_name == "name" else "a reason"
-            raise ValueError(f"Enter {what}.")
+            if info.field_name == "name":
+                raise Problem("Enter a name for the new model service.")
+            raise Problem("Enter a reason.")
         return value
 
     @field_validator("type", mode="before")
@@ -166,7 +189,7 @@ class CloneForm(BaseModel):
     def _type(cls, value: Any) -> Any:
         value = _clean(value)
         if value is not None and value not in MODEL_SERVICE_TYPES:
-            raise ValueError(f"Choose one of {', '.join(MODEL_SERVICE_TYPES)}.")
+            raise Problem("Choose one of {choices}.", choices=", ".join(MODEL_SERVICE_TYPES))
         return value
 
     @field_validator("model_source", mode="before")
@@ -174,14 +197,14 @@ class CloneForm(BaseModel):
     def _model_source(cls, value: Any) -> Any:
         value = _clean(value)
         if value is not None and value not in MODEL_SERVICE_SOURCES:
-            raise ValueError(f"Choose one of {', '.join(MODEL_SERVICE_SOURCES)}.")
+            raise Problem("Choose one of {choices}.", choices=", ".join(MODEL_SERVICE_SOURCES))
         return value
 
     @field_validator("gpu_compute_capability")
     @classmethod
     def _gpu(cls, value: str | None) -> str | None:
         if value is not None and not GPU_CAPABILITY_RE.match(value):
-            raise ValueError("Use the major.minor form, e.g. 7.5 or 8.0.")
+            raise Problem("Use the major.minor form, e.g. 7.5 or 8.0.")
         return value
 
     @field_validator("cpu_architectures", mode="before")
@@ -190,7 +213,7 @@ class CloneForm(BaseModel):
         archs = [normalise_arch(a) for a in _options_of(value) if a.strip()]
         unknown = [a for a in archs if a not in KNOWN_ARCHITECTURES]
         if unknown:
-            raise ValueError(f"Unknown architecture: {unknown[0][:40]}.")
+            raise Problem("Unknown architecture: {arch}.", arch=unknown[0][:40])
         return list(dict.fromkeys(archs))
 
     @field_validator("architecture_images", mode="before")
@@ -207,8 +230,8 @@ class CloneForm(BaseModel):
             yaml.safe_load(value)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-            raise ValueError(f"This is not valid YAML{where}.") from None
+            where = f" ({mark.line + 1}:{mark.column + 1})" if mark else ""
+            raise Problem("This is not valid YAML{where}.", where=where) from None
         return value
 
     @field_validator("resource_uuid", mode="before")
@@ -216,7 +239,7 @@ class CloneForm(BaseModel):
     def _resource(cls, value: Any) -> Any:
         value = _clean(value)
         if value is not None and not (isinstance(value, str) and UUID_RE.match(value.lower())):
-            raise ValueError("A UUID is 32 hexadecimal characters without dashes.")
+            raise Problem("A UUID is 32 hexadecimal characters without dashes.")
         return value.lower() if isinstance(value, str) else value
 
     @field_validator("tag_uuids", mode="before")
@@ -225,7 +248,7 @@ class CloneForm(BaseModel):
         items = [t.lower() for t in _SPLIT.split(_text_of(value)) if t]
         bad = [t for t in items if not UUID_RE.match(t)]
         if bad:
-            raise ValueError(f"Not a UUID (32 hex characters): {bad[0][:40]}")
+            raise Problem("Not a UUID (32 hex characters): {value}", value=bad[0][:40])
         return list(dict.fromkeys(items))
 
     @field_validator("system_tags", "user_tags", mode="before")
@@ -233,7 +256,7 @@ class CloneForm(BaseModel):
     def _tag_lines(cls, value: Any) -> Any:
         lines = [line.strip() for line in _text_of(value).splitlines() if line.strip()]
         if any(len(line) > TEXT_MAX for line in lines):
-            raise ValueError(f"Each tag is at most {TEXT_MAX} characters.")
+            raise Problem("Each tag is at most {max} characters.", max=TEXT_MAX)
         for line in lines:
             _printable(line, multiline=False)
         return lines
@@ -290,21 +313,23 @@ def parse_image_lines(text: str) -> list[ArchitectureImage]:
         if not parts:
             continue
         if len(parts) > 3:
-            raise ValueError(f"Line {number}: use `arch docker-image [vm-image-uuid]`.")
+            raise Problem("Line {n}: use `arch docker-image [vm-image-uuid]`.", n=number)
         arch = normalise_arch(parts[0])
         if arch not in KNOWN_ARCHITECTURES:
-            raise ValueError(f"Line {number}: unknown architecture {parts[0][:40]}.")
+            raise Problem("Line {n}: unknown architecture {arch}.", n=number, arch=parts[0][:40])
         if arch in seen:
-            raise ValueError(f"Line {number}: {arch} is listed twice.")
+            raise Problem("Line {n}: {what} is listed twice.", n=number, what=arch)
         seen.add(arch)
         docker = parts[1] if len(parts) > 1 and parts[1] != "-" else None
         vm = parts[2].lower() if len(parts) > 2 and parts[2] != "-" else None
         if docker is not None and (len(docker) > TEXT_MAX or not DOCKER_IMAGE_RE.match(docker)):
-            raise ValueError(f"Line {number}: {docker[:60]} is not a container image reference.")
+            raise Problem(
+                "Line {n}: {image} is not a container image reference.", n=number, image=docker[:60]
+            )
         if vm is not None and not UUID_RE.match(vm):
-            raise ValueError(f"Line {number}: the VM image must be a 32-hex UUID.")
+            raise Problem("Line {n}: the VM image must be a 32-hex UUID.", n=number)
         if docker is None and vm is None:
-            raise ValueError(f"Line {number}: give a container image, a VM image UUID, or both.")
+            raise Problem("Line {n}: give a container image, a VM image UUID, or both.", n=number)
         images.append(
             ArchitectureImage(cpu_architecture=arch, docker_image=docker, vm_image_uuid=vm)
         )
@@ -320,26 +345,31 @@ def parse_vendor_lines(text: str) -> dict[str, list[str]]:
         vendor, sep, rest = line.partition(":")
         vendor = vendor.strip()
         if not sep or not vendor or len(vendor) > 64 or not vendor.replace("-", "").isalnum():
-            raise ValueError(f"Line {number}: use `VENDOR: spec-uuid, spec-uuid`.")
+            raise Problem("Line {n}: use `VENDOR: spec-uuid, spec-uuid`.", n=number)
         if vendor in result:
-            raise ValueError(f"Line {number}: {vendor} is listed twice.")
+            raise Problem("Line {n}: {what} is listed twice.", n=number, what=vendor)
         specs = [s.lower() for s in _SPLIT.split(rest) if s]
         if not specs or any(not UUID_RE.match(s) for s in specs):
-            raise ValueError(f"Line {number}: GPU spec UUIDs are 32 hex characters.")
+            raise Problem("Line {n}: GPU spec UUIDs are 32 hex characters.", n=number)
         result[vendor] = specs
     return result
 
 
-def validate_form(raw: dict[str, Any]) -> tuple[CloneForm | None, dict[str, str]]:
-    """The validated form, or one error message per block_id."""
+def validate_form(raw: dict[str, Any], lang: str = "en") -> tuple[CloneForm | None, dict[str, str]]:
+    """The validated form, or one error message per block_id (in ``lang``)."""
+    t = tr(lang)
     try:
         return CloneForm.model_validate(raw), {}
     except ValidationError as exc:
         errors: dict[str, str] = {}
         for error in exc.errors():
             block = str(error["loc"][0]) if error["loc"] else "name"
-            message = str(error.get("msg", "Check this field.")).removeprefix("Value error, ")
-            if error.get("type") == "missing":
-                message = "This field is required."
+            cause = (error.get("ctx") or {}).get("error")
+            if isinstance(cause, Problem):
+                message = cause.text(lang)
+            elif error.get("type") == "missing":
+                message = t("This field is required.")
+            else:
+                message = t("Check this field.")
             errors.setdefault(block, message[:2000])
         return None, errors

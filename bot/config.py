@@ -112,6 +112,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("CLONEBOT_JOB_TIMEOUT_S", "job_timeout_cap_s"),
     )
 
+    # Language of channel posts and of users whose Slack locale is not supported (en, zh).
+    locale: Literal["en", "zh"] = Field(
+        "en", validation_alias=AliasChoices("CLONEBOT_LOCALE", "locale")
+    )
+
     # Listener, webhooks, logs
     public_url: str | None = _env("CLONEBOT_PUBLIC_URL", "public_url")
     host: str = Field("127.0.0.1", validation_alias=AliasChoices("CLONEBOT_HOST", "host"))

@@ -12,6 +12,7 @@ from bot.decisions import Decisions
 from bot.error_reporting import ErrorReporter
 from bot.executor import Executor
 from bot.home import HomeService
+from bot.i18n import Locales
 from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.redis_client import RedisHandle
@@ -38,3 +39,4 @@ class Deps:
     decisions: Decisions
     webhooks: WebhookSigner
     home: HomeService
+    locales: Locales

@@ -15,30 +15,34 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.errors import BotError, NotLoggedIn, SessionExpired, StoreUnavailable, ZStackUnavailable
+from bot.i18n import Locales
 from bot.metrics import Metrics
 from bot.ui import login as login_ui
-from bot.ui.messages import STORE_DOWN, internal_error, zstack_unreachable
+from bot.ui.messages import internal_error, store_down, zstack_unreachable
 
 logger = logging.getLogger(__name__)
 
 
-def user_message_for(error: BaseException, zstack_url: str, reference: str) -> str:
+def user_message_for(
+    error: BaseException, zstack_url: str, reference: str, lang: str = "en"
+) -> str:
     """What the user reads when a listener fails."""
     if isinstance(error, StoreUnavailable):
-        return STORE_DOWN
+        return store_down(lang)
     if isinstance(error, ZStackUnavailable):
-        return zstack_unreachable(zstack_url)
+        return zstack_unreachable(zstack_url, lang)
     if isinstance(error, NotLoggedIn):
-        return login_ui.NOT_LOGGED_IN
+        return login_ui.not_logged_in(lang)
     if isinstance(error, SessionExpired):
-        return login_ui.SESSION_EXPIRED
-    return internal_error(reference)
+        return login_ui.session_expired(lang)
+    return internal_error(reference, lang)
 
 
 class ErrorReporter:
-    def __init__(self, zstack_url: str, metrics: Metrics) -> None:
+    def __init__(self, zstack_url: str, metrics: Metrics, locales: Locales) -> None:
         self.zstack_url = zstack_url
         self.metrics = metrics
+        self.locales = locales
 
     async def report(
         self, error: BaseException, body: dict[str, Any], client: AsyncWebClient
@@ -51,9 +55,10 @@ class ErrorReporter:
             logger.warning("handler failed", extra={"ref": reference, **where}, exc_info=error)
         else:
             logger.error("handler crashed", extra={"ref": reference, **where}, exc_info=error)
-        await _tell_user(
-            client, body, user_message_for(error, self.zstack_url, reference), reference
-        )
+        user = body.get("user_id") or (body.get("user") or {}).get("id")
+        lang = self.locales.cached(str(user)) if user else self.locales.default
+        text = user_message_for(error, self.zstack_url, reference, lang)
+        await _tell_user(client, body, text, reference)
         return reference
 
 

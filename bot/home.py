@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approval import ApprovalPolicy
+from bot.i18n import Locales
 from bot.request_model import CloneRequest, State
 from bot.request_store import RequestStore
 from bot.sessions import SessionService
@@ -26,6 +27,7 @@ class HomeService:
     sessions: SessionService
     policy: ApprovalPolicy
     endpoint: str
+    locales: Locales = field(default_factory=Locales)
 
     async def waiting_for(self, client: AsyncWebClient, user: str) -> list[CloneRequest]:
         found: list[CloneRequest] = []
@@ -44,9 +46,10 @@ class HomeService:
         login = await self.sessions.peek(team_id, user)
         recent = await self.store.recent(team_id, user, MAX_LISTED)
         waiting = await self.waiting_for(client, user)
+        lang = await self.locales.of(client, user)
         try:
             await client.views_publish(
-                user_id=user, view=home_view(login, self.endpoint, recent, waiting)
+                user_id=user, view=home_view(login, self.endpoint, recent, waiting, lang)
             )
         except SlackApiError as exc:
             logger.warning(

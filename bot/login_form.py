@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.i18n import Translate, tr
 from bot.ui.login import (
     ACTION_ACCOUNT,
     ACTION_KIND,
@@ -31,17 +32,20 @@ def _value(values: dict[str, Any], block: str, action: str) -> str:
     return raw.strip() if isinstance(raw, str) else ""
 
 
-def _name_error(name: str, what: str) -> str | None:
+def _name_error(name: str, what: str, t: Translate) -> str | None:
+    """``what`` is already translated."""
     if not name:
-        return f"Enter the {what}."
+        return t("Enter the {what}.", what=what)
     if len(name) > NAME_MAX:
-        return f"The {what} is too long (at most {NAME_MAX} characters)."
+        return t("The {what} is too long (at most {max} characters).", what=what, max=NAME_MAX)
     if any(not c.isprintable() for c in name):
-        return f"The {what} contains characters that cannot be typed."
+        return t("The {what} contains characters that cannot be typed.", what=what)
     return None
 
 
-def parse_login(values: dict[str, Any]) -> tuple[Credentials | None, dict[str, str], LoginPrefill]:
+def parse_login(
+    values: dict[str, Any], lang: str = "en"
+) -> tuple[Credentials | None, dict[str, str], LoginPrefill]:
     """Credentials from ``view.state.values``, or field errors keyed by block_id.
 
     The password is hashed here and the plain text goes no further.
@@ -54,15 +58,16 @@ def parse_login(values: dict[str, Any]) -> tuple[Credentials | None, dict[str, s
     prefill = LoginPrefill(kind=kind if kind in KIND_LABELS else "account")
     prefill.account_name, prefill.user_name = account or None, user or None
 
+    t = tr(lang)
     errors: dict[str, str] = {}
     if kind not in KIND_LABELS:
-        errors[BLOCK_KIND] = "Choose how to log in."
-    if kind in ("account", "user") and (problem := _name_error(account, "account name")):
+        errors[BLOCK_KIND] = t("Choose how to log in.")
+    if kind in ("account", "user") and (problem := _name_error(account, t("account name"), t)):
         errors[BLOCK_ACCOUNT] = problem
-    if kind in ("user", "iam2") and (problem := _name_error(user, "user name")):
+    if kind in ("user", "iam2") and (problem := _name_error(user, t("user name"), t)):
         errors[BLOCK_USER] = problem
     if not isinstance(password, str) or not password:
-        errors[BLOCK_PASSWORD] = "Enter the password."
+        errors[BLOCK_PASSWORD] = t("Enter the password.")
     if errors or not isinstance(password, str):
         return None, errors, prefill
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.i18n import Locales, Text, render, tr
 from bot.metrics import Metrics
 from bot.request_model import CloneRequest, State
 from bot.request_store import RequestStore
@@ -44,6 +45,9 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 RETRY_BACKOFF_S = (1, 2, 5, 10, 30, 60, 120, 300)
+# Steps that post a new message (not idempotent): "sending:<step>" is recorded before the post.
+POSTED_STEPS = frozenset({"thread", "dm"})
+SENDING = "sending:"
 
 
 class DeliveryPending(Exception):
@@ -56,6 +60,7 @@ class Notifier:
     store: RequestStore
     settings: Settings
     metrics: Metrics
+    locales: Locales = field(default_factory=Locales)
 
     # --- the card and short notes -----------------------------------------------------------
 
@@ -67,8 +72,8 @@ class Notifier:
             await self.client.chat_update(
                 channel=record.channel,
                 ts=record.card_ts,
-                text=cards.card_fallback_text(record),
-                blocks=cards.request_card(record, self.settings.approvers),
+                text=cards.card_fallback_text(record, self.locales.default),
+                blocks=cards.request_card(record, self.settings.approvers, self.locales.default),
             )
         except SlackApiError as exc:
             self._count(exc, "chat.update")
@@ -76,17 +81,19 @@ class Notifier:
                 "card update failed", extra={"request_id": record.id, "error": _code(exc)}
             )
 
-    async def thread_note(self, record: CloneRequest, text: str) -> None:
+    async def thread_note(self, record: CloneRequest, text: Text) -> None:
+        """A short note in the card's thread, in the workspace language."""
         try:
-            await self._post_in_thread(record, text, None)
+            await self._post_in_thread(record, render(text, self.locales.default), None)
         except SlackApiError as exc:
             self._count(exc, "chat.postMessage")
             logger.warning(
                 "thread note failed", extra={"request_id": record.id, "error": _code(exc)}
             )
 
-    async def tell(self, user: str, channel: str | None, text: str) -> None:
+    async def tell(self, user: str, channel: str | None, message: Text) -> None:
         """An ephemeral to ``user`` in ``channel``, or a DM when that is not possible."""
+        text = render(message, await self.locales.of(self.client, user))
         if channel:
             try:
                 await self.client.chat_postEphemeral(channel=channel, user=user, text=text)
@@ -99,7 +106,8 @@ class Notifier:
             self._count(exc, "chat.postMessage")
             logger.warning("could not reach a user", extra={"user_id": user, "error": _code(exc)})
 
-    async def dm(self, user: str, text: str) -> None:
+    async def dm(self, user: str, message: Text) -> None:
+        text = render(message, await self.locales.of(self.client, user))
         try:
             await self.client.chat_postMessage(channel=user, text=text)
         except SlackApiError as exc:
@@ -114,12 +122,21 @@ class Notifier:
         if record.state not in (State.SUCCEEDED, State.FAILED):
             await self.store.unschedule("notify", request_id)
             return
-        blocks, text = self._completion(record)
+        shared = self._completion(record, self.locales.default)
+        own = self._completion(record, await self.locales.of(self.client, record.requester))
         pending = False
         for step in COMPLETION_STEPS:
             if step in record.notified:
                 continue
             try:
+                blocks, text = own if step == "dm" else shared
+                if step in POSTED_STEPS:
+                    # A post that was sent but not recorded (the process died in between) is
+                    # found in Slack instead of being posted twice.
+                    if SENDING + step in record.notified and await self._posted(step, record, text):
+                        record = await self._mark(request_id, step)
+                        continue
+                    record = await self._mark(request_id, SENDING + step)
                 await self._step(step, record, blocks, text)
             except SlackApiError as exc:
                 self._count(exc, _METHOD[step])
@@ -144,15 +161,23 @@ class Notifier:
         self.metrics.notification_retries.inc()
         await self.store.schedule("notify", request_id, time.time() + delay)
 
-    def _completion(self, record: CloneRequest) -> tuple[list[Block], str]:
+    def _completion(self, record: CloneRequest, lang: str) -> tuple[list[Block], str]:
+        t = tr(lang)
         if record.state == State.SUCCEEDED:
             inventory = ModelServiceInventory.model_validate(record.result or {})
-            blocks = results.success_blocks(record, inventory, self.settings.zstack_console_url)
-            text = f"{record.id} done: {inventory.name} ({inventory.uuid}) was created."
+            console = self.settings.zstack_console_url
+            blocks = results.success_blocks(record, inventory, console, lang)
+            text = t(
+                "{id} done: {name} ({uuid}) was created.",
+                id=record.id,
+                name=inventory.name,
+                uuid=inventory.uuid,
+            )
         else:
             error = ErrorCode.from_wire(record.error) if record.error else None
-            blocks = results.failure_blocks(record, error, record.error_text or "unknown error")
-            text = f"{record.id} failed: {record.error_text or 'unknown error'}"
+            reason = record.error_text or t("unknown error")
+            blocks = results.failure_blocks(record, error, reason, lang)
+            text = t("{id} failed: {reason}", id=record.id, reason=reason)
         return list(blocks), truncate(text, 3000)
 
     async def _step(self, step: str, record: CloneRequest, blocks: list[Block], text: str) -> None:
@@ -163,8 +188,10 @@ class Notifier:
                 await self.client.chat_update(
                     channel=record.channel,
                     ts=record.card_ts,
-                    text=cards.card_fallback_text(record),
-                    blocks=cards.request_card(record, self.settings.approvers),
+                    text=cards.card_fallback_text(record, self.locales.default),
+                    blocks=cards.request_card(
+                        record, self.settings.approvers, self.locales.default
+                    ),
                 )
         else:
             await self.client.chat_postMessage(channel=record.requester, text=text, blocks=blocks)
@@ -179,6 +206,32 @@ class Notifier:
             blocks=blocks,
             unfurl_links=False,
         )
+
+    async def _posted(self, step: str, record: CloneRequest, text: str) -> bool:
+        """Whether the thread (or the requester's DM) already holds this notice since the end.
+
+        When Slack cannot tell (an error), the notice is posted again: a duplicate beats a loss.
+        """
+        oldest = f"{record.finished_at.timestamp() - 1:.6f}" if record.finished_at else "0"
+        try:
+            if step == "thread":
+                answer = await self.client.conversations_replies(
+                    channel=record.channel, ts=record.card_ts or "", oldest=oldest, limit=200
+                )
+            else:
+                opened = await self.client.conversations_open(users=record.requester)
+                answer = await self.client.conversations_history(
+                    channel=str(opened["channel"]["id"]), oldest=oldest, limit=200
+                )
+        except SlackApiError as exc:
+            logger.warning(
+                "cannot check for an earlier notice",
+                extra={"request_id": record.id, "step": step, "error": _code(exc)},
+            )
+            return False
+        wanted = truncate(text, 3000)
+        messages = answer.get("messages") or []
+        return any(m.get("bot_id") and m.get("text") == wanted for m in messages)
 
     async def _mark(self, request_id: str, step: str) -> CloneRequest:
         def add(current: CloneRequest) -> CloneRequest | None:

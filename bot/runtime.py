@@ -23,6 +23,7 @@ from bot.deps import Deps
 from bot.error_reporting import ErrorReporter
 from bot.executor import Executor
 from bot.home import HomeService
+from bot.i18n import Locales
 from bot.logs import secrets
 from bot.metrics import Metrics
 from bot.notifier import Notifier
@@ -79,10 +80,13 @@ class Runtime:
         web_session = aiohttp.ClientSession()
         client = build_web_client(settings, session=web_session)
         store = SessionStore(redis, box, prefix=settings.key_prefix)
-        reporter = ErrorReporter(zstack.base_url, metrics)
+        locales = Locales(default=settings.locale)
+        reporter = ErrorReporter(zstack.base_url, metrics, locales)
         requests = RequestStore(redis)
         sessions = SessionService(store=store, zstack=zstack)
-        notifier = Notifier(client=client, store=requests, settings=settings, metrics=metrics)
+        notifier = Notifier(
+            client=client, store=requests, settings=settings, metrics=metrics, locales=locales
+        )
         webhooks = WebhookSigner(box, settings.public_url)
         executor = Executor(
             settings=settings,
@@ -104,7 +108,13 @@ class Runtime:
             reporter=reporter,
             background=Background(reporter),
             requests=requests,
-            clone=CloneFlow(settings=settings, zstack=zstack, store=requests, sessions=sessions),
+            clone=CloneFlow(
+                settings=settings,
+                zstack=zstack,
+                store=requests,
+                sessions=sessions,
+                locales=locales,
+            ),
             notifier=notifier,
             policy=policy,
             executor=executor,
@@ -117,8 +127,13 @@ class Runtime:
             ),
             webhooks=webhooks,
             home=HomeService(
-                store=requests, sessions=sessions, policy=policy, endpoint=zstack.base_url
+                store=requests,
+                sessions=sessions,
+                policy=policy,
+                endpoint=zstack.base_url,
+                locales=locales,
             ),
+            locales=locales,
         )
         tracker = Tracker(store=requests, executor=executor, notifier=notifier, metrics=metrics)
         tracker.start()

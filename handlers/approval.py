@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
+from bot.i18n import Msg, tr
 from bot.ui import cards, results
 
 logger = logging.getLogger(__name__)
@@ -84,15 +85,18 @@ class ApprovalHandlers:
         user, channel, request_id = _who(body)
         record = await self.deps.requests.get(request_id)
         if record is None:
-            await self.deps.notifier.tell(user, channel, f"There is no request {request_id}.")
+            await self.deps.notifier.tell(
+                user, channel, Msg.of("There is no request {id}.", id=request_id)
+            )
             return
         refusal = await self.deps.policy.why_not_reject(client, user, record)
         if refusal:
             await self.deps.notifier.tell(user, channel, refusal)
             return
-        await client.views_open(
-            trigger_id=body["trigger_id"], view=cards.reject_modal(record, channel)
-        )
+        from_home = (body.get("view") or {}).get("type") == "home"
+        lang = await self.deps.locales.quick(client, user)
+        modal = cards.reject_modal(record, channel, from_home=from_home, lang=lang)
+        await client.views_open(trigger_id=body["trigger_id"], view=modal)
 
     async def reject_submitted(
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
@@ -101,17 +105,24 @@ class ApprovalHandlers:
         entry = values.get(cards.BLOCK_REJECT_REASON, {}).get("value", {})
         reason = str(entry.get("value") or "").strip() if isinstance(entry, dict) else ""
         if not reason:
-            await ack(
-                response_action="errors",
-                errors={cards.BLOCK_REJECT_REASON: "Say why, so the requester can fix it."},
-            )
+            lang = self.deps.locales.cached(body["user"]["id"])
+            message = tr(lang)("Say why, so the requester can fix it.")
+            await ack(response_action="errors", errors={cards.BLOCK_REJECT_REASON: message})
             return
         await ack()
         meta = cards.RejectMeta.model_validate_json(view.get("private_metadata") or "{}")
-        work = self.deps.decisions.reject(
-            meta.request_id, body["user"]["id"], reason, meta.channel_id
-        )
+        user = body["user"]["id"]
+        work = self.deps.decisions.reject(meta.request_id, user, reason, meta.channel_id)
+        if meta.from_home:
+            team = str((body.get("team") or {}).get("id") or "")
+            work = self._then_publish(work, client, team, user)
         self.deps.background.spawn(work, body=body, client=client)
+
+    async def _then_publish(
+        self, work: Coroutine[Any, Any, None], client: AsyncWebClient, team: str, user: str
+    ) -> None:
+        await work
+        await self.deps.home.publish(client, team, user)
 
     async def show_full(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -127,9 +138,14 @@ class ApprovalHandlers:
         user, channel, request_id = _who(body)
         record = await self.deps.requests.get(request_id)
         if record is None:
-            await self.deps.notifier.tell(user, channel, f"There is no request {request_id}.")
+            await self.deps.notifier.tell(
+                user, channel, Msg.of("There is no request {id}.", id=request_id)
+            )
             return
-        view = results.raw_error_view(record) if raw else results.full_values_view(record)
+        lang = await self.deps.locales.quick(client, user)
+        view = (
+            results.raw_error_view(record, lang) if raw else results.full_values_view(record, lang)
+        )
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
     async def link_opened(self, ack: AsyncAck) -> None:
@@ -157,7 +173,9 @@ class ApprovalHandlers:
             reason = reject.group("reason").strip()
             if not reason:
                 await self.deps.notifier.tell(
-                    user, channel, "Say why: reply `reject <reason>` so the requester can fix it."
+                    user,
+                    channel,
+                    Msg.of("Say why: reply `reject <reason>` so the requester can fix it."),
                 )
                 return
             work = self.deps.decisions.reject(request_id, user, reason, channel)

@@ -13,24 +13,33 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clone_form import validate_form
 from bot.deps import Deps
 from bot.errors import NotLoggedIn, SessionExpired, StoreUnavailable, ZStackAPIError
+from bot.i18n import tr
 from bot.request_model import looks_like_request_id
 from bot.ui import cards
 from bot.ui import clone as ui
-from bot.ui.messages import STORE_DOWN
+from bot.ui.messages import store_down
 
 logger = logging.getLogger(__name__)
 
-CLONE_HELP = "\n".join(
-    [
-        "*Clone a ZStack model service*",
-        "• `/clone-model [source]` — open the clone form; `source` is a model-service UUID or name",
-        "• `/clone-model status CR-XXXXXX` — where a request stands",
-        "• `/clone-model list` — your recent requests",
-        "• `/clone-model help` — this help",
-        "A colleague approves the request in its thread; the bot then clones as *you*, with your "
-        "ZStack login (`/zstack login`).",
-    ]
-)
+
+def clone_help(lang: str) -> str:
+    t = tr(lang)
+    return "\n".join(
+        [
+            t("*Clone a ZStack model service*"),
+            t(
+                "• `/clone-model [source]` — open the clone form; `source` is a model-service "
+                "UUID or name"
+            ),
+            t("• `/clone-model status CR-XXXXXX` — where a request stands"),
+            t("• `/clone-model list` — your recent requests"),
+            t("• `/clone-model help` — this help"),
+            t(
+                "A colleague approves the request in its thread; the bot then clones as *you*, "
+                "with your ZStack login (`/zstack login`)."
+            ),
+        ]
+    )
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -60,32 +69,40 @@ class CloneHandlers:
         text = (command.get("text") or "").strip()
         words = text.split()
         sub = words[0].lower() if words else ""
-        if sub == "help":
-            await respond(text=CLONE_HELP, response_type="ephemeral")
-        elif sub == "status":
-            await respond(text=await self._status(words[1:]), response_type="ephemeral")
-        elif sub == "list":
-            team, user = command.get("team_id", ""), command["user_id"]
-            records = await self.deps.requests.recent(team, user)
-            await respond(text=cards.list_text(records), response_type="ephemeral")
-        else:
+        user = command["user_id"]
+        if sub not in ("help", "status", "list"):
             await self._open_form(command, client, text)
+            return
+        lang = await self.deps.locales.of(client, user)
+        if sub == "help":
+            answer = clone_help(lang)
+        elif sub == "status":
+            answer = await self._status(words[1:], lang)
+        else:
+            records = await self.deps.requests.recent(command.get("team_id", ""), user)
+            answer = cards.list_text(records, lang)
+        await respond(text=answer, response_type="ephemeral")
 
-    async def _status(self, args: list[str]) -> str:
+    async def _status(self, args: list[str], lang: str) -> str:
+        t = tr(lang)
         if not args or not looks_like_request_id(args[0]):
-            return "Give a request id, e.g. `/clone-model status CR-7F3K2Q`."
+            return t("Give a request id, e.g. `/clone-model status CR-7F3K2Q`.")
         record = await self.deps.requests.get(args[0].upper())
         if record is None:
-            return f"There is no request {args[0].upper()} (or it is older than 30 days)."
-        return cards.status_text(record)
+            return t("There is no request {id} (or it is older than 30 days).", id=args[0].upper())
+        return cards.status_text(record, lang)
 
     async def _open_form(self, command: dict[str, Any], client: AsyncWebClient, text: str) -> None:
-        # The trigger_id lives 3 s: open at once, look things up afterwards.
-        opened = await client.views_open(trigger_id=command["trigger_id"], view=ui.loading_view())
+        user = command["user_id"]
+        # The trigger_id lives 3 s: open at once (the locale lookup has a short budget), look
+        # things up afterwards.
+        lang = await self.deps.locales.quick(client, user)
+        opened = await client.views_open(
+            trigger_id=command["trigger_id"], view=ui.loading_view(lang)
+        )
         view_id, view_hash = opened["view"]["id"], opened["view"]["hash"]
-        team, user = command.get("team_id", ""), command["user_id"]
-        channel = command.get("channel_id")
-        view = await self.deps.clone.form_for(team, user, channel, text)
+        team, channel = command.get("team_id", ""), command.get("channel_id")
+        view = await self.deps.clone.form_for(team, user, channel, text, lang)
         await client.views_update(view_id=view_id, hash=view_hash, view=view)
 
     async def suggest(self, ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -116,9 +133,10 @@ class CloneHandlers:
         team, user = (body.get("team") or {}).get("id", ""), body["user"]["id"]
         session = await self.deps.sessions.current(team, user)
         source = str(typed.get("source") or "")
-        lookup = await self.deps.clone.lookup(session.inventory.uuid, source)
+        lang = self.deps.locales.cached(user)
+        lookup = await self.deps.clone.lookup(session.inventory.uuid, source, lang)
         keep = {"reason": typed.get("reason")}
-        form = self.deps.clone.form(lookup, meta, keep=keep)
+        form = self.deps.clone.form(lookup, meta, keep=keep, lang=lang)
         await client.views_update(view_id=view["id"], hash=view["hash"], view=form)
 
     async def toggle_advanced(
@@ -142,7 +160,8 @@ class CloneHandlers:
                 value=str(typed["source"]),
                 text=ui.source_label(meta.source_name, str(typed["source"])),
             )
-        form = ui.clone_form_view(typed, meta, source=source)
+        lang = self.deps.locales.cached(body["user"]["id"])
+        form = ui.clone_form_view(typed, meta, source=source, lang=lang)
         await client.views_update(view_id=view["id"], hash=view["hash"], view=form)
 
     async def submitted(
@@ -150,11 +169,12 @@ class CloneHandlers:
     ) -> None:
         meta = ui.CloneViewMeta.load(view.get("private_metadata"))
         typed = ui.form_values(view["state"]["values"])
+        lang = self.deps.locales.cached(body["user"]["id"])
         try:
             raw = await self.deps.clone.merged_values(view["id"], typed, meta)
         except StoreUnavailable:
             raw = typed
-        form, errors = validate_form(raw)
+        form, errors = validate_form(raw, lang)
         if form is None:
             await ack(response_action="errors", errors=errors)
             return
@@ -169,7 +189,7 @@ class CloneHandlers:
                 source_name=_selected_source_name(view, source_name),
             )
         except StoreUnavailable:
-            await ack(response_action="errors", errors={"reason": STORE_DOWN})
+            await ack(response_action="errors", errors={"reason": store_down(lang)})
             return
         await ack()
         self.deps.background.spawn(

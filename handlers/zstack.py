@@ -22,7 +22,12 @@ from bot.errors import (
 from bot.login_form import parse_login
 from bot.sessions import identity_of
 from bot.ui import login as ui
-from bot.ui.messages import STORE_DOWN, zstack_unreachable
+from bot.ui.messages import (
+    session_already_expired,
+    store_down,
+    zstack_refused_login,
+    zstack_unreachable,
+)
 from bot.zstack import Credentials
 
 logger = logging.getLogger(__name__)
@@ -61,47 +66,55 @@ class ZStackHandlers:
         sub = words[0].lower() if words else "help"
         team_id, user_id = command.get("team_id", ""), command["user_id"]
         if sub == "login":
+            # The trigger_id lives 3 s: the locale lookup gets a short budget, no more.
             context = ui.LoginContext(channel_id=command.get("channel_id"))
-            view = ui.login_modal(self.deps.zstack.base_url, context)
+            lang = await self.deps.locales.quick(client, user_id)
+            view = ui.login_modal(self.deps.zstack.base_url, context, lang=lang)
             await client.views_open(trigger_id=command["trigger_id"], view=view)
-        elif sub == "whoami":
-            await respond(text=await self._whoami(team_id, user_id), response_type="ephemeral")
+            return
+        lang = await self.deps.locales.of(client, user_id)
+        if sub == "whoami":
+            text = await self._whoami(team_id, user_id, lang)
         elif sub == "logout":
-            await respond(text=await self._logout(team_id, user_id), response_type="ephemeral")
+            text = await self._logout(team_id, user_id, lang)
         elif sub == "help":
-            await respond(text=ui.ZSTACK_HELP, response_type="ephemeral")
+            text = ui.zstack_help(lang)
         else:
-            await respond(text=ui.unknown_subcommand(" ".join(words)), response_type="ephemeral")
+            text = ui.unknown_subcommand(" ".join(words), lang)
+        await respond(text=text, response_type="ephemeral")
 
-    async def _whoami(self, team_id: str, user_id: str) -> str:
+    async def _whoami(self, team_id: str, user_id: str, lang: str) -> str:
         try:
             record = await self.deps.sessions.current(team_id, user_id)
         except NotLoggedIn:
-            return ui.NOT_LOGGED_IN
+            return ui.not_logged_in(lang)
         except SessionExpired:
-            return ui.SESSION_EXPIRED
+            return ui.session_expired(lang)
         except ZStackUnavailable:
-            return zstack_unreachable(self.deps.zstack.base_url)
+            return zstack_unreachable(self.deps.zstack.base_url, lang)
         return ui.whoami_text(
-            record.identity, record.login_kind, record.zstack_url, record.expires_at
+            record.identity, record.login_kind, record.zstack_url, record.expires_at, lang
         )
 
-    async def _logout(self, team_id: str, user_id: str) -> str:
+    async def _logout(self, team_id: str, user_id: str, lang: str) -> str:
         record = await self.deps.sessions.logout(team_id, user_id)
         await self.deps.home.publish(self.deps.notifier.client, team_id, user_id)
-        return ui.logout_text(record.identity if record else None)
+        return ui.logout_text(record.identity if record else None, lang)
 
     async def login_submitted(
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        creds, errors, prefill = parse_login(view.get("state", {}).get("values", {}))
+        lang = self.deps.locales.cached(body["user"]["id"])
+        creds, errors, prefill = parse_login(view.get("state", {}).get("values", {}), lang)
         if creds is None:
             await ack(response_action="errors", errors=errors)
             return
         context = ui.LoginContext.load(view.get("private_metadata"))
         user = body["user"]
         team_id = (body.get("team") or {}).get("id") or user.get("team_id", "")
-        login = asyncio.ensure_future(self._login(team_id, user["id"], creds, context, prefill))
+        login = asyncio.ensure_future(
+            self._login(team_id, user["id"], creds, context, prefill, lang)
+        )
         # A login normally takes milliseconds: answer with its result inside Slack's 3 s window so
         # there is no views.update racing the ack. Only a slow ZStack gets the interim view.
         finished, _ = await asyncio.wait({login}, timeout=ACK_BUDGET_S)
@@ -111,7 +124,7 @@ class ZStackHandlers:
                 raise failure
             await ack(response_action="update", view=login.result())
             return
-        await ack(response_action="update", view=ui.logging_in_modal(identity_of(creds)))
+        await ack(response_action="update", view=ui.logging_in_modal(identity_of(creds), lang))
         acked = time.monotonic()
         result = await login
         await asyncio.sleep(max(0.0, SETTLE_AFTER_ACK_S - (time.monotonic() - acked)))
@@ -124,6 +137,7 @@ class ZStackHandlers:
         creds: Credentials,
         context: ui.LoginContext,
         prefill: ui.LoginPrefill,
+        lang: str,
     ) -> View:
         """The view to show after trying to log in: success, or the form with the reason."""
         endpoint = self.deps.zstack.base_url
@@ -131,18 +145,17 @@ class ZStackHandlers:
         try:
             record = await self.deps.sessions.login(team_id, user_id, creds)
         except ZStackAPIError as exc:
-            error = "ZStack refused the login: " + (
-                exc.error.details or exc.error.description or exc.error.summary()
-            )
+            details = exc.error.details or exc.error.description or exc.error.summary()
+            error = zstack_refused_login(details, lang)
         except ZStackUnavailable:
-            error = zstack_unreachable(endpoint)
+            error = zstack_unreachable(endpoint, lang)
         except StoreUnavailable:
-            error = STORE_DOWN
+            error = store_down(lang)
         except SessionExpired:
-            error = "ZStack returned a session that had already expired; check the ZStack clock."
+            error = session_already_expired(lang)
         self.deps.metrics.logins.labels("error" if error else "ok").inc()
         if error is not None:
-            return ui.login_modal(endpoint, context, prefill=prefill, error=error)
+            return ui.login_modal(endpoint, context, prefill=prefill, error=error, lang=lang)
         self.deps.background.spawn(
             self.deps.home.publish(self.deps.notifier.client, team_id, user_id),
             body={"user_id": user_id},
@@ -150,6 +163,6 @@ class ZStackHandlers:
         )
         if context.then_clone is not None:  # the user came from /clone-model: carry on there
             return await self.deps.clone.form_for(
-                team_id, user_id, context.channel_id, context.then_clone
+                team_id, user_id, context.channel_id, context.then_clone, lang
             )
-        return ui.login_success_modal(record.identity, record.login_kind, record.expires_at)
+        return ui.login_success_modal(record.identity, record.login_kind, record.expires_at, lang)

@@ -1,4 +1,8 @@
-"""The request card, its parameter reply, and the short notices around a request."""
+"""The request card, its parameter reply, and the short notices around a request.
+
+Every builder takes ``lang``: cards in channels use the workspace language, notices to one person
+use theirs (see ``bot.i18n``).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.i18n import Translate, tr
 from bot.request_model import CloneRequest, State
 from bot.ui.text import FIELD_TEXT_MAX, code, duration, escape, one_line, slack_date, truncate
 
@@ -32,18 +37,39 @@ ACTION_SHOW_FULL = "request_show_full"
 # Long values shown in messages are cut here; the full text is one click away.
 PREVIEW_CHARS = 600
 
-STATE_LABELS: dict[State, str] = {
-    State.PENDING: ":hourglass_flowing_sand: Waiting for approval",
-    State.APPROVED: ":white_check_mark: Approved, starting",
-    State.SUBMITTING: ":rocket: Sending to ZStack",
-    State.RUNNING: ":gear: Cloning in ZStack",
-    State.SUCCEEDED: ":white_check_mark: Done",
-    State.FAILED: ":x: Failed",
-    State.REJECTED: ":no_entry: Rejected",
-    State.CANCELLED: ":heavy_multiplication_x: Cancelled",
-    State.EXPIRED: ":alarm_clock: Expired",
-    State.AWAITING_LOGIN: ":key: Waiting for the requester to log in to ZStack",
+STATE_EMOJI: dict[State, str] = {
+    State.PENDING: ":hourglass_flowing_sand:",
+    State.APPROVED: ":white_check_mark:",
+    State.SUBMITTING: ":rocket:",
+    State.RUNNING: ":gear:",
+    State.SUCCEEDED: ":white_check_mark:",
+    State.FAILED: ":x:",
+    State.REJECTED: ":no_entry:",
+    State.CANCELLED: ":heavy_multiplication_x:",
+    State.EXPIRED: ":alarm_clock:",
+    State.AWAITING_LOGIN: ":key:",
 }
+STATE_NAMES: dict[State, str] = {
+    State.PENDING: "Waiting for approval",
+    State.APPROVED: "Approved, starting",
+    State.SUBMITTING: "Sending to ZStack",
+    State.RUNNING: "Cloning in ZStack",
+    State.SUCCEEDED: "Done",
+    State.FAILED: "Failed",
+    State.REJECTED: "Rejected",
+    State.CANCELLED: "Cancelled",
+    State.EXPIRED: "Expired",
+    State.AWAITING_LOGIN: "Waiting for the requester to log in to ZStack",
+}
+
+
+def state_name(state: State, lang: str = "en") -> str:
+    return tr(lang)(STATE_NAMES[state])
+
+
+def state_label(state: State, lang: str = "en") -> str:
+    """Emoji and name, e.g. ``:gear: Cloning in ZStack``."""
+    return f"{STATE_EMOJI[state]} {state_name(state, lang)}"
 
 
 def _md(text: str) -> MarkdownTextObject:
@@ -55,130 +81,152 @@ def _field(label: str, value: Any) -> MarkdownTextObject:
     return _md(truncate(f"*{label}*\n{shown}", FIELD_TEXT_MAX))
 
 
-def approvers_text(approvers: list[str], required: int) -> str:
+def approvers_text(approvers: list[str], required: int, lang: str = "en") -> str:
+    t = tr(lang)
     if approvers:
         who = ", ".join(
             f"<!subteam^{a}>" if a.startswith("S") else f"<@{a}>" for a in approvers[:20]
         )
     else:
-        who = "anyone in this channel except the requester"
-    need = f"{required} approvals needed" if required > 1 else "one approval needed"
-    return f"Approvers: {who} · {need}"
+        who = t("anyone in this channel except the requester")
+    need = (
+        t("{count} approvals needed", count=required) if required > 1 else t("one approval needed")
+    )
+    return t("Approvers: {who} · {need}", who=who, need=need)
 
 
-def decision_buttons(record: CloneRequest, *, with_cancel: bool) -> ActionsBlock:
+def decision_buttons(record: CloneRequest, *, with_cancel: bool, lang: str = "en") -> ActionsBlock:
+    t = tr(lang)
     elements = [
         ButtonElement(
-            text="Approve",
+            text=t("Approve"),
             action_id=ACTION_APPROVE,
             value=record.id,
             style="primary",
             confirm=ConfirmObject(
-                title="Approve this clone?",
+                title=t("Approve this clone?"),
                 text=truncate(
-                    f"The bot will clone {one_line(record.source_name or record.source_uuid)} "
-                    f"into {one_line(record.new_name)} as the requester.",
+                    t(
+                        "The bot will clone {source} into {target} as the requester.",
+                        source=one_line(record.source_name or record.source_uuid)[:100],
+                        target=one_line(record.new_name)[:100],
+                    ),
                     300,
                 ),
-                confirm="Approve",
-                deny="Back",
+                confirm=t("Approve"),
+                deny=t("Back"),
             ),
         ),
-        ButtonElement(text="Reject", action_id=ACTION_REJECT, value=record.id, style="danger"),
+        ButtonElement(text=t("Reject"), action_id=ACTION_REJECT, value=record.id, style="danger"),
     ]
     if with_cancel:
         elements.append(
-            ButtonElement(text="Cancel request", action_id=ACTION_CANCEL, value=record.id)
+            ButtonElement(text=t("Cancel request"), action_id=ACTION_CANCEL, value=record.id)
         )
     return ActionsBlock(block_id=f"decide:{record.id}", elements=elements)
 
 
-def request_card(record: CloneRequest, approvers: list[str]) -> list[Block]:
+def request_card(record: CloneRequest, approvers: list[str], lang: str = "en") -> list[Block]:
     """The card in the approval channel, rendered from the stored record."""
+    t = tr(lang)
     params = record.body.params
-    source = one_line(record.source_name or "")
+    source = escape(truncate(one_line(record.source_name or ""), 200)) or t("a model service")
+    asks = t(
+        "<@{requester}> asks to clone *{source}* {uuid} into *{target}*.",
+        requester=record.requester,
+        source=source,
+        uuid=code(record.source_uuid),
+        target=escape(truncate(one_line(record.new_name), 200)),
+    )
     blocks: list[Block] = [
-        HeaderBlock(text=truncate(f"Clone request {record.id}", 150)),
+        HeaderBlock(text=truncate(t("Clone request {id}", id=record.id), 150)),
         SectionBlock(
-            text=_md(
-                truncate(
-                    f"<@{record.requester}> asks to clone *{escape(source) or 'a model service'}* "
-                    f"{code(record.source_uuid)} into *{escape(one_line(record.new_name))}*.",
-                    2900,
-                )
-            ),
+            text=_md(truncate(asks, 2900)),
             fields=[
-                _field("State", STATE_LABELS[record.state].split(" ", 1)[1]),
-                _field("Type", params.type),
-                _field("Framework", params.framework),
-                _field("CPU / memory", _cpu_memory(params.request_cpu, params.request_memory)),
-                _field("Architectures", ", ".join(params.cpu_architectures or [])),
-                _field("GPU compute capability", params.gpu_compute_capability),
+                _field(t("State"), state_name(record.state, lang)),
+                _field(t("Type"), params.type),
+                _field(t("Framework"), params.framework),
+                _field(
+                    t("CPU / memory"), _cpu_memory(params.request_cpu, params.request_memory, t)
+                ),
+                _field(t("Architectures"), ", ".join(params.cpu_architectures or [])),
+                _field(t("GPU compute capability"), params.gpu_compute_capability),
             ],
         ),
-        SectionBlock(text=_md(truncate("*Reason*\n" + _quote(record.reason), 2900))),
+        SectionBlock(text=_md(truncate(t("*Reason*") + "\n" + _quote(record.reason), 2900))),
         ContextBlock(
-            elements=[_md(truncate(approvers_text(approvers, record.approvals_required), 2000))]
+            elements=[
+                _md(truncate(approvers_text(approvers, record.approvals_required, lang), 2000))
+            ]
         ),
     ]
-    blocks += _status_blocks(record)
+    blocks += _status_blocks(record, t, lang)
     return blocks
 
 
-def _cpu_memory(cpu: int | None, memory: int | None) -> str | None:
+def _cpu_memory(cpu: int | None, memory: int | None, t: Translate) -> str | None:
     if cpu is None and memory is None:
         return None
-    parts = [f"{cpu} cores" if cpu is not None else "source's CPU"]
-    parts.append(f"{memory:,} MiB" if memory is not None else "source's memory")
+    parts = [t("{n} cores", n=cpu) if cpu is not None else t("source's CPU")]
+    parts.append(f"{memory:,} MiB" if memory is not None else t("source's memory"))
     return " / ".join(parts)
 
 
-def _status_blocks(record: CloneRequest) -> list[Block]:
-    label = STATE_LABELS[record.state]
+def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]:
+    label = state_label(record.state, lang)
     blocks: list[Block] = [DividerBlock()]
     if record.state == State.PENDING:
         votes = ", ".join(f"<@{u}>" for u in record.approvals)
         extra = f" ({len(record.approvals)}/{record.approvals_required}: {votes})" if votes else ""
-        text = f"{label}{extra} · expires {slack_date(record.expires_at)}"
-        blocks += [ContextBlock(elements=[_md(text)]), decision_buttons(record, with_cancel=True)]
-    elif record.state == State.AWAITING_LOGIN:
+        text = f"{label}{extra} · " + t("expires {when}", when=slack_date(record.expires_at))
         blocks += [
-            ContextBlock(elements=[_md(f"{label}: <@{record.requester}> runs `/zstack login`.")]),
+            ContextBlock(elements=[_md(text)]),
+            decision_buttons(record, with_cancel=True, lang=lang),
+        ]
+    elif record.state == State.AWAITING_LOGIN:
+        waiting = t("<@{requester}> runs `/zstack login`.", requester=record.requester)
+        blocks += [
+            ContextBlock(elements=[_md(f"{label}: {waiting}")]),
             ActionsBlock(
                 block_id=f"parked:{record.id}",
                 elements=[
-                    ButtonElement(text="Cancel request", action_id=ACTION_CANCEL, value=record.id)
+                    ButtonElement(
+                        text=t("Cancel request"), action_id=ACTION_CANCEL, value=record.id
+                    )
                 ],
             ),
         ]
     elif record.state in (State.APPROVED, State.SUBMITTING, State.RUNNING):
-        job = f" · job {code(record.job_uuid)}" if record.job_uuid else ""
-        blocks.append(ContextBlock(elements=[_md(f"{label}{job} · approved by {_voters(record)}")]))
+        job = f" · {t('job')} {code(record.job_uuid)}" if record.job_uuid else ""
+        by = t("approved by {who}", who=_voters(record))
+        blocks.append(ContextBlock(elements=[_md(f"{label}{job} · {by}")]))
     elif record.state == State.SUCCEEDED:
         inventory = record.result or {}
-        took = duration(record.elapsed_s() or 0)
-        name = escape(one_line(str(inventory.get("name", record.new_name))))
-        created = f"{label}: created *{name}* {code(str(inventory.get('uuid', '?')))} in {took}."
-        blocks.append(SectionBlock(text=_md(truncate(created, 2900))))
+        created = t(
+            "created *{name}* {uuid} in {took}.",
+            name=escape(truncate(one_line(str(inventory.get("name", record.new_name))), 200)),
+            uuid=code(str(inventory.get("uuid", "?"))),
+            took=duration(record.elapsed_s() or 0),
+        )
+        blocks.append(SectionBlock(text=_md(truncate(f"{label}: {created}", 2900))))
     elif record.state == State.FAILED:
+        error = escape(record.error_text or t("unknown error"))
         blocks += [
-            SectionBlock(
-                text=_md(truncate(f"{label}: {escape(record.error_text or 'unknown error')}", 2900))
-            ),
+            SectionBlock(text=_md(truncate(f"{label}: {error}", 2900))),
             ActionsBlock(
                 block_id=f"retry:{record.id}",
-                elements=[ButtonElement(text="Retry", action_id=ACTION_RETRY, value=record.id)],
+                elements=[ButtonElement(text=t("Retry"), action_id=ACTION_RETRY, value=record.id)],
             ),
         ]
     elif record.state == State.REJECTED:
         why = f": {escape(one_line(record.decision_reason))}" if record.decision_reason else ""
-        blocks.append(
-            ContextBlock(elements=[_md(truncate(f"{label} by <@{record.decided_by}>{why}", 2000))])
-        )
+        by = t("by <@{who}>", who=record.decided_by)
+        blocks.append(ContextBlock(elements=[_md(truncate(f"{label} {by}{why}", 2000))]))
     elif record.state == State.CANCELLED:
-        blocks.append(ContextBlock(elements=[_md(f"{label} by <@{record.decided_by}>")]))
+        by = t("by <@{who}>", who=record.decided_by)
+        blocks.append(ContextBlock(elements=[_md(f"{label} {by}")]))
     else:
-        blocks.append(ContextBlock(elements=[_md(f"{label}: nobody decided in time")]))
+        blocks.append(ContextBlock(elements=[_md(f"{label}: " + t("nobody decided in time"))]))
     return blocks
 
 
@@ -196,28 +244,24 @@ def _voters(record: CloneRequest) -> str:
     return ", ".join(f"<@{u}>" for u in record.approvals) or "—"
 
 
-def card_fallback_text(record: CloneRequest) -> str:
+def card_fallback_text(record: CloneRequest, lang: str = "en") -> str:
     """Notification text (and what screen readers read) for the card."""
     return truncate(
-        f"Clone request {record.id} from <@{record.requester}>: "
-        f"{one_line(record.source_name or record.source_uuid)} → {one_line(record.new_name)} "
-        f"({STATE_LABELS[record.state].split(' ', 1)[1].lower()})",
+        tr(lang)(
+            "Clone request {id} from <@{requester}>: {source} → {target} ({state})",
+            id=record.id,
+            requester=record.requester,
+            source=one_line(record.source_name or record.source_uuid),
+            target=one_line(record.new_name),
+            state=state_name(record.state, lang).lower(),
+        ),
         3000,
     )
 
 
-LONG_FIELDS = (
-    "readme",
-    "yaml",
-    "description",
-    "start_command",
-    "container_command",
-    "container_args",
-)
-
-
-def parameter_reply(record: CloneRequest) -> list[Block]:
+def parameter_reply(record: CloneRequest, lang: str = "en") -> list[Block]:
     """The first thread reply: every parameter; long values cut, the full text one click away."""
+    t = tr(lang)
     wire = record.body.to_wire()
     params: dict[str, Any] = wire["params"]
     shown: list[MarkdownTextObject] = []
@@ -233,29 +277,30 @@ def parameter_reply(record: CloneRequest) -> list[Block]:
             shown.append(_field(key, ", ".join(wire[key])))
     blocks: list[Block] = [
         SectionBlock(
-            text=_md(f"*Parameters of {record.id}* (sent inside `params` to CloneModelService)")
+            text=_md(
+                t("*Parameters of {id}* (sent inside `params` to CloneModelService)", id=record.id)
+            )
         )
     ]
     for start in range(0, len(shown), 10):
         blocks.append(SectionBlock(fields=shown[start : start + 10]))
     for key, text in long_values[:10]:
         preview = truncate(text, PREVIEW_CHARS).replace("```", "ˋˋˋ")
-        blocks.append(
-            SectionBlock(text=_md(f"*{key}* ({len(text):,} characters)\n```{escape(preview)}```"))
-        )
+        size = t("{count} characters", count=f"{len(text):,}")
+        blocks.append(SectionBlock(text=_md(f"*{key}* ({size})\n```{escape(preview)}```")))
     if any(len(text) > PREVIEW_CHARS for _key, text in long_values):
         blocks.append(
             ActionsBlock(
                 block_id=f"full:{record.id}",
                 elements=[
                     ButtonElement(
-                        text="Show full values", action_id=ACTION_SHOW_FULL, value=record.id
+                        text=t("Show full values"), action_id=ACTION_SHOW_FULL, value=record.id
                     )
                 ],
             )
         )
     if record.state == State.PENDING:
-        blocks.append(decision_buttons(record, with_cancel=False))
+        blocks.append(decision_buttons(record, with_cancel=False, lang=lang))
     return blocks[:50]
 
 
@@ -269,59 +314,88 @@ class RejectMeta(BaseModel):
     from_home: bool = False
 
 
-def reject_modal(record: CloneRequest, channel_id: str | None, *, from_home: bool = False) -> View:
+def reject_modal(
+    record: CloneRequest, channel_id: str | None, *, from_home: bool = False, lang: str = "en"
+) -> View:
+    t = tr(lang)
     return View(
         type="modal",
         callback_id=REJECT_CALLBACK,
-        title="Reject request",
-        submit="Reject",
-        close="Back",
+        title=t("Reject request"),
+        submit=t("Reject"),
+        close=t("Back"),
         private_metadata=RejectMeta(
             request_id=record.id, channel_id=channel_id, from_home=from_home
         ).model_dump_json(),
         blocks=[
-            SectionBlock(text=_md(truncate(f"Reject *{record.id}* ({_names(record)})?", 2900))),
+            SectionBlock(
+                text=_md(
+                    truncate(
+                        t("Reject *{id}* ({names})?", id=record.id, names=_names(record)), 2900
+                    )
+                )
+            ),
             InputBlock(
                 block_id=BLOCK_REJECT_REASON,
-                label="Reason (the requester sees it)",
+                label=t("Reason (the requester sees it)"),
                 element=PlainTextInputElement(action_id="value", multiline=True, max_length=1000),
             ),
         ],
     )
 
 
-def requester_notice(record: CloneRequest, permalink: str | None) -> str:
-    where = f"<{permalink}|in <#{record.channel}>>" if permalink else f"in <#{record.channel}>"
-    return (
-        f"Your clone request *{record.id}* ({_names(record)}) is waiting for approval {where}. "
-        f"Follow it there, or with `/clone-model status {record.id}`."
+def requester_notice(record: CloneRequest, permalink: str | None, lang: str = "en") -> str:
+    t = tr(lang)
+    channel = f"<#{record.channel}>"
+    where = (
+        t("<{link}|in {channel}>", link=permalink, channel=channel)
+        if permalink
+        else t("in {channel}", channel=channel)
+    )
+    return t(
+        "Your clone request *{id}* ({names}) is waiting for approval {where}. "
+        "Follow it there, or with `/clone-model status {id}`.",
+        id=record.id,
+        names=_names(record),
+        where=where,
     )
 
 
-def status_text(record: CloneRequest) -> str:
+def status_text(record: CloneRequest, lang: str = "en") -> str:
+    t = tr(lang)
     lines = [
         f"*{record.id}*: {_names(record)}",
-        f"{STATE_LABELS[record.state]} · requested by <@{record.requester}> "
-        f"{slack_date(record.created_at)}",
+        state_label(record.state, lang)
+        + " · "
+        + t(
+            "requested by <@{requester}> {when}",
+            requester=record.requester,
+            when=slack_date(record.created_at),
+        ),
     ]
     if record.state == State.PENDING:
         lines.append(
-            f"Approvals: {len(record.approvals)}/{record.approvals_required} · "
-            f"expires {slack_date(record.expires_at)}"
+            t(
+                "Approvals: {have}/{need} · expires {when}",
+                have=len(record.approvals),
+                need=record.approvals_required,
+                when=slack_date(record.expires_at),
+            )
         )
     if record.job_uuid:
-        lines.append(f"ZStack job: {code(record.job_uuid)}")
+        lines.append(t("ZStack job: {job}", job=code(record.job_uuid)))
     if record.state == State.FAILED and record.error_text:
-        lines.append(f"Error: {escape(truncate(record.error_text, 1000))}")
+        lines.append(t("Error: {error}", error=escape(truncate(record.error_text, 1000))))
     if record.state == State.SUCCEEDED and record.result:
-        lines.append(f"Created {code(str(record.result.get('uuid', '?')))}")
+        lines.append(t("Created {uuid}", uuid=code(str(record.result.get("uuid", "?")))))
     return truncate("\n".join(lines), 3000)
 
 
-def list_text(records: list[CloneRequest]) -> str:
+def list_text(records: list[CloneRequest], lang: str = "en") -> str:
+    t = tr(lang)
     if not records:
-        return "You have no clone requests yet. Start one with `/clone-model [source]`."
-    lines = ["*Your recent clone requests*"]
+        return t("You have no clone requests yet. Start one with `/clone-model [source]`.")
+    lines = [t("*Your recent clone requests*")]
     for record in records:
-        lines.append(f"• *{record.id}* {_names(record)} — {STATE_LABELS[record.state]}")
+        lines.append(f"• *{record.id}* {_names(record)} — {state_label(record.state, lang)}")
     return truncate("\n".join(lines), 3000)

@@ -32,7 +32,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.clone_form import KNOWN_ARCHITECTURES, LONG_TEXT_MAX, normalise_arch
-from bot.ui.text import OPTION_TEXT_MAX, escape, one_line, truncate
+from bot.i18n import Translate, tr
+from bot.ui.text import OPTION_TEXT_MAX, one_line, truncate
 from bot.zstack_models import MODEL_SERVICE_SOURCES, MODEL_SERVICE_TYPES, ModelServiceInventory
 
 CLONE_CALLBACK = "clone_model"
@@ -176,17 +177,21 @@ def _initial_text(value: Any, limit: int) -> str | None:
     return text if "\n" in text or limit > 255 else one_line(text)
 
 
-def _text_input(block_id: str, raw: dict[str, Any]) -> InputBlock:
+def _text_input(block_id: str, raw: dict[str, Any], t: Translate) -> InputBlock:
     label, hint, multiline, limit = _TEXT_FIELDS[block_id]
     value = raw.get(block_id)
     initial = _initial_text(value, limit)
+    shown_hint = t(hint) if hint else None
     if value and initial is None:
-        hint = f"The current value is too long to edit here ({len(str(value)):,} characters)."
-        hint += " Leave empty to keep it."
+        shown_hint = t(
+            "The current value is too long to edit here ({count} characters). "
+            "Leave empty to keep it.",
+            count=f"{len(str(value)):,}",
+        )
     return InputBlock(
         block_id=block_id,
-        label=label,
-        hint=hint,
+        label=t(label),
+        hint=shown_hint,
         optional=block_id not in ("name", "reason"),
         element=PlainTextInputElement(
             action_id=VALUE, multiline=multiline or None, max_length=limit, initial_value=initial
@@ -224,7 +229,9 @@ def _select(block_id: str, label: str, choices: tuple[str, ...], raw: dict[str, 
     )
 
 
-def _source_input(raw: dict[str, Any], source: Option | None, choices: list[Option]) -> InputBlock:
+def _source_input(
+    raw: dict[str, Any], source: Option | None, choices: list[Option], t: Translate
+) -> InputBlock:
     element: StaticSelectElement | ExternalDataSelectElement
     if choices:
         initial = next((o for o in choices if o.value == raw.get("source")), None)
@@ -232,54 +239,54 @@ def _source_input(raw: dict[str, Any], source: Option | None, choices: list[Opti
             action_id=ACTION_SOURCE,
             options=choices[:100],
             initial_option=initial,
-            placeholder="Several services match; choose one",
+            placeholder=t("Several services match; choose one"),
         )
     else:
         element = ExternalDataSelectElement(
             action_id=ACTION_SOURCE,
             initial_option=source,
             min_query_length=1,
-            placeholder="Type to search model services",
+            placeholder=t("Type to search model services"),
         )
     return InputBlock(
         block_id="source",
-        label="Model service to clone",
-        hint="Only the services your ZStack login can see are listed.",
+        label=t("Model service to clone"),
+        hint=t("Only the services your ZStack login can see are listed."),
         dispatch_action=True,
         element=element,
     )
 
 
-def _field(block_id: str, raw: dict[str, Any]) -> Block:
+def _field(block_id: str, raw: dict[str, Any], t: Translate) -> Block:
     if block_id in _TEXT_FIELDS:
-        return _text_input(block_id, raw)
+        return _text_input(block_id, raw, t)
     if block_id == "type":
-        return _select("type", "Type", MODEL_SERVICE_TYPES, raw)
+        return _select("type", t("Type"), MODEL_SERVICE_TYPES, raw)
     if block_id == "model_source":
-        return _select("model_source", "Model source", MODEL_SERVICE_SOURCES, raw)
+        return _select("model_source", t("Model source"), MODEL_SERVICE_SOURCES, raw)
     if block_id == "request_cpu":
-        return _number_input("request_cpu", "CPU cores", raw, 1, 1024)
+        return _number_input("request_cpu", t("CPU cores"), raw, 1, 1024)
     if block_id == "request_memory":
-        return _number_input("request_memory", "Memory (MiB)", raw, 1, 16 * 1024 * 1024)
+        return _number_input("request_memory", t("Memory (MiB)"), raw, 1, 16 * 1024 * 1024)
     if block_id == "size":
-        return _number_input("size", "Size (bytes)", raw, 0, 2**53)
+        return _number_input("size", t("Size (bytes)"), raw, 0, 2**53)
     if block_id == "cpu_architectures":
         options = [Option(value=a, text=a) for a in KNOWN_ARCHITECTURES]
         chosen = [o for o in options if o.value in (raw.get(block_id) or [])]
         return InputBlock(
             block_id=block_id,
-            label="CPU architectures",
+            label=t("CPU architectures"),
             optional=True,
             element=StaticMultiSelectElement(
                 action_id=VALUE, options=options, initial_options=chosen or None
             ),
         )
     assert block_id == "flags"
-    options = [Option(value=k, text=v) for k, v in FLAG_OPTIONS.items()]
+    options = [Option(value=k, text=t(v)) for k, v in FLAG_OPTIONS.items()]
     chosen = [o for o in options if o.value in (raw.get(block_id) or [])]
     return InputBlock(
         block_id=block_id,
-        label="Options",
+        label=t("Options"),
         optional=True,
         element=CheckboxesElement(action_id=VALUE, options=options, initial_options=chosen or None),
     )
@@ -292,14 +299,16 @@ def clone_form_view(
     source: Option | None = None,
     choices: list[Option] | None = None,
     notice: str | None = None,
+    lang: str = "en",
 ) -> View:
     """The whole form; ``raw`` holds the values to show (from the source or from typing)."""
+    t = tr(lang)
     blocks: list[Block] = []
     if notice:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(notice, 2900))))
-    blocks.append(_source_input(raw, source, choices or []))
-    blocks += [_field(b, raw) for b in BASIC]
-    toggle = "Hide advanced options" if meta.advanced else "Show advanced options"
+    blocks.append(_source_input(raw, source, choices or [], t))
+    blocks += [_field(b, raw, t) for b in BASIC]
+    toggle = t("Hide advanced options") if meta.advanced else t("Show advanced options")
     blocks.append(
         ActionsBlock(
             block_id="advanced_toggle",
@@ -307,39 +316,46 @@ def clone_form_view(
         )
     )
     if meta.advanced:
-        blocks.append(HeaderBlock(text="Advanced options"))
-        blocks += [_field(b, raw) for b in ADVANCED]
+        blocks.append(HeaderBlock(text=t("Advanced options")))
+        blocks += [_field(b, raw, t) for b in ADVANCED]
     else:
         blocks.append(
             ContextBlock(
                 elements=[
                     MarkdownTextObject(
-                        text="Readme, YAML, commands, versions, tags and GPU specs keep the "
-                        "source's values unless you change them under advanced options."
+                        text=t(
+                            "Readme, YAML, commands, versions, tags and GPU specs keep the "
+                            "source's values unless you change them under advanced options."
+                        )
                     )
                 ]
             )
         )
-    blocks += [DividerBlock(), _text_input("reason", raw)]
+    blocks += [DividerBlock(), _text_input("reason", raw, t)]
     return View(
         type="modal",
         callback_id=CLONE_CALLBACK,
-        title="Clone model service",
-        submit="Request clone",
-        close="Cancel",
+        title=t("Clone model service"),
+        submit=t("Request clone"),
+        close=t("Cancel"),
         private_metadata=meta.dump(),
         blocks=blocks,
     )
 
 
-def loading_view(text: str = "Looking up the model service…") -> View:
+def loading_view(lang: str = "en") -> View:
+    t = tr(lang)
     return View(
         type="modal",
         callback_id=LOADING_CALLBACK,
-        title="Clone model service",
-        close="Cancel",
+        title=t("Clone model service"),
+        close=t("Cancel"),
         blocks=[
-            SectionBlock(text=MarkdownTextObject(text=f":hourglass_flowing_sand: {escape(text)}"))
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=":hourglass_flowing_sand: " + t("Looking up the model service…")
+                )
+            )
         ],
     )
 

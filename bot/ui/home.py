@@ -13,10 +13,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.i18n import Translate, tr
 from bot.request_model import CloneRequest
 from bot.session_store import StoredSession
 from bot.ui import cards
-from bot.ui.login import KIND_LABELS
+from bot.ui.login import kind_label
 from bot.ui.text import escape, one_line, slack_date, truncate
 
 ACTION_HOME_LOGIN = "home_login"
@@ -28,25 +29,35 @@ def _md(text: str) -> MarkdownTextObject:
     return MarkdownTextObject(text=truncate(text, 2900))
 
 
-def _login_block(login: StoredSession | None, endpoint: str) -> SectionBlock:
+def _login_block(
+    login: StoredSession | None, endpoint: str, t: Translate, lang: str
+) -> SectionBlock:
     if login is None:
         return SectionBlock(
             block_id="home_login",
             text=_md(
-                f":key: You are not logged in to ZStack at `{escape(endpoint)}`. Log in so the "
-                "bot can clone model services as you."
+                ":key: "
+                + t(
+                    "You are not logged in to ZStack at `{endpoint}`. Log in so the bot can "
+                    "clone model services as you.",
+                    endpoint=escape(endpoint),
+                )
             ),
-            accessory=ButtonElement(text="Log in", action_id=ACTION_HOME_LOGIN, style="primary"),
+            accessory=ButtonElement(text=t("Log in"), action_id=ACTION_HOME_LOGIN, style="primary"),
         )
-    kind = KIND_LABELS.get(login.login_kind, login.login_kind).lower()
     return SectionBlock(
         block_id="home_login",
         text=_md(
-            f":white_check_mark: Logged in to ZStack at `{escape(login.zstack_url)}` as "
-            f"*{escape(one_line(login.identity))}* ({kind}).\n"
-            f"Session expires {slack_date(login.expires_at)}."
+            ":white_check_mark: "
+            + t(
+                "Logged in to ZStack at `{endpoint}` as *{who}* ({kind}).\nSession expires {when}.",
+                endpoint=escape(login.zstack_url),
+                who=escape(one_line(login.identity)),
+                kind=kind_label(login.login_kind, lang).lower(),
+                when=slack_date(login.expires_at),
+            )
         ),
-        accessory=ButtonElement(text="Log out", action_id=ACTION_HOME_LOGOUT),
+        accessory=ButtonElement(text=t("Log out"), action_id=ACTION_HOME_LOGOUT),
     )
 
 
@@ -61,34 +72,45 @@ def home_view(
     endpoint: str,
     recent: list[CloneRequest],
     waiting: list[CloneRequest],
+    lang: str = "en",
 ) -> View:
+    t = tr(lang)
     blocks: list[Block] = [
         HeaderBlock(text="ZStack Clone Bot"),
-        _login_block(login, endpoint),
+        _login_block(login, endpoint, t, lang),
         DividerBlock(),
-        HeaderBlock(text="Waiting for your approval"),
+        HeaderBlock(text=t("Waiting for your approval")),
     ]
     if not waiting:
-        blocks.append(ContextBlock(elements=[_md("Nothing is waiting for you.")]))
+        blocks.append(ContextBlock(elements=[_md(t("Nothing is waiting for you."))]))
     for record in waiting[:MAX_LISTED]:
         reason = escape(truncate(one_line(record.reason), 200))
         blocks.append(
             SectionBlock(
                 text=_md(
-                    f"{_request_line(record)}\nfrom <@{record.requester}> · "
-                    f"{len(record.approvals)}/{record.approvals_required} approvals · "
-                    f"expires {slack_date(record.expires_at)}\n>{reason}"
+                    _request_line(record)
+                    + "\n"
+                    + t(
+                        "from <@{requester}> · {have}/{need} approvals · expires {when}",
+                        requester=record.requester,
+                        have=len(record.approvals),
+                        need=record.approvals_required,
+                        when=slack_date(record.expires_at),
+                    )
+                    + f"\n>{reason}"
                 )
             )
         )
-        blocks.append(cards.decision_buttons(record, with_cancel=False))
-    blocks += [DividerBlock(), HeaderBlock(text="Your recent requests")]
+        blocks.append(cards.decision_buttons(record, with_cancel=False, lang=lang))
+    blocks += [DividerBlock(), HeaderBlock(text=t("Your recent requests"))]
     if not recent:
         blocks.append(
-            ContextBlock(elements=[_md("No requests yet. Start one with `/clone-model [source]`.")])
+            ContextBlock(
+                elements=[_md(t("No requests yet. Start one with `/clone-model [source]`."))]
+            )
         )
     for record in recent[:MAX_LISTED]:
-        state = cards.STATE_LABELS[record.state]
+        state = cards.state_label(record.state, lang)
         blocks.append(
             SectionBlock(
                 text=_md(f"{_request_line(record)}\n{state} · {slack_date(record.created_at)}")

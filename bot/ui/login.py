@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.i18n import tr
 from bot.ui.text import escape, slack_date, truncate
 
 LOGIN_CALLBACK = "zstack_login"
@@ -76,16 +77,22 @@ def _text_input(
     )
 
 
+def kind_label(kind: str, lang: str = "en") -> str:
+    return tr(lang)(KIND_LABELS.get(kind, kind))
+
+
 def login_modal(
     endpoint: str,
     context: LoginContext,
     *,
     prefill: LoginPrefill | None = None,
     error: str | None = None,
+    lang: str = "en",
 ) -> View:
     """The login form. ``error`` (ZStack's reason, or why we could not reach it) shows on top."""
+    t = tr(lang)
     prefill = prefill or LoginPrefill()
-    options = [Option(value=k, text=v) for k, v in KIND_LABELS.items()]
+    options = [Option(value=k, text=t(v)) for k, v in KIND_LABELS.items()]
     initial = next((o for o in options if o.value == prefill.kind), options[0])
     blocks: list[Block] = []
     if error:
@@ -95,40 +102,43 @@ def login_modal(
     blocks += [
         SectionBlock(
             text=MarkdownTextObject(
-                text=f"Log in to ZStack at `{escape(endpoint)}` so the bot can act as you."
+                text=t(
+                    "Log in to ZStack at `{endpoint}` so the bot can act as you.",
+                    endpoint=escape(endpoint),
+                )
             )
         ),
         InputBlock(
             block_id=BLOCK_KIND,
-            label="Log in as",
+            label=t("Log in as"),
             element=RadioButtonsElement(
                 action_id=ACTION_KIND, options=options, initial_option=initial
             ),
         ),
         _text_input(
             BLOCK_ACCOUNT,
-            "Account name",
-            hint="Needed for an account and for an IAM user.",
+            t("Account name"),
+            hint=t("Needed for an account and for an IAM user."),
             initial=prefill.account_name,
             optional=True,
         ),
         _text_input(
             BLOCK_USER,
-            "User name",
-            hint="The IAM user name, or the project (IAM2) user name.",
+            t("User name"),
+            hint=t("The IAM user name, or the project (IAM2) user name."),
             initial=prefill.user_name,
             optional=True,
         ),
         InputBlock(
             block_id=BLOCK_PASSWORD,
-            label="Password",
-            hint="Hashed (SHA-512) on arrival and never stored. Slack shows it as you type.",
+            label=t("Password"),
+            hint=t("Hashed (SHA-512) on arrival and never stored. Slack shows it as you type."),
             element=PlainTextInputElement(action_id=ACTION_PASSWORD, max_length=256),
         ),
         ContextBlock(
             elements=[
                 MarkdownTextObject(
-                    text="The bot keeps only your ZStack session, encrypted, until it expires."
+                    text=t("The bot keeps only your ZStack session, encrypted, until it expires.")
                 )
             ]
         ),
@@ -136,17 +146,15 @@ def login_modal(
     return View(
         type="modal",
         callback_id=LOGIN_CALLBACK,
-        title="ZStack login",
-        submit="Log in",
-        close="Cancel",
+        title=t("ZStack login"),
+        submit=t("Log in"),
+        close=t("Cancel"),
         private_metadata=context.dump(),
         blocks=blocks,
     )
 
 
-def _info_modal(
-    title: str, text: str, *, close: str = "Close", metadata: str | None = None
-) -> View:
+def _info_modal(title: str, text: str, *, close: str, metadata: str | None = None) -> View:
     return View(
         type="modal",
         callback_id=f"{LOGIN_CALLBACK}_info",
@@ -157,60 +165,82 @@ def _info_modal(
     )
 
 
-def logging_in_modal(identity: str) -> View:
+def logging_in_modal(identity: str, lang: str = "en") -> View:
+    t = tr(lang)
     return _info_modal(
-        "ZStack login", f":hourglass_flowing_sand: Logging in to ZStack as *{escape(identity)}*…"
+        t("ZStack login"),
+        ":hourglass_flowing_sand: " + t("Logging in to ZStack as *{who}*…", who=escape(identity)),
+        close=t("Close"),
     )
 
 
-def login_success_modal(identity: str, kind: str, expires_at: datetime) -> View:
+def login_success_modal(identity: str, kind: str, expires_at: datetime, lang: str = "en") -> View:
+    t = tr(lang)
     return _info_modal(
-        "ZStack login",
-        f":white_check_mark: Logged in to ZStack as *{escape(identity)}* "
-        f"({KIND_LABELS.get(kind, kind).lower()}).\n"
-        f"Your session expires {slack_date(expires_at)} unless you use it; "
-        "`/zstack logout` ends it now.",
-        close="Done",
+        t("ZStack login"),
+        ":white_check_mark: "
+        + t(
+            "Logged in to ZStack as *{who}* ({kind}).\nYour session expires {when} unless you "
+            "use it; `/zstack logout` ends it now.",
+            who=escape(identity),
+            kind=kind_label(kind, lang).lower(),
+            when=slack_date(expires_at),
+        ),
+        close=t("Done"),
     )
 
 
-def loading_modal(title: str, text: str) -> View:
-    return _info_modal(title, f":hourglass_flowing_sand: {text}")
-
-
-def whoami_text(identity: str, kind: str, endpoint: str, expires_at: datetime) -> str:
-    return (
-        f"You are logged in to ZStack at `{escape(endpoint)}` as *{escape(identity)}* "
-        f"({KIND_LABELS.get(kind, kind).lower()}). Session expires {slack_date(expires_at)}."
+def whoami_text(
+    identity: str, kind: str, endpoint: str, expires_at: datetime, lang: str = "en"
+) -> str:
+    return tr(lang)(
+        "You are logged in to ZStack at `{endpoint}` as *{who}* ({kind}). Session expires {when}.",
+        endpoint=escape(endpoint),
+        who=escape(identity),
+        kind=kind_label(kind, lang).lower(),
+        when=slack_date(expires_at),
     )
 
 
-NOT_LOGGED_IN = "You are not logged in to ZStack. Run `/zstack login` to log in."
-SESSION_EXPIRED = (
-    "Your ZStack session has expired or was ended in ZStack, so the bot forgot it. "
-    "Run `/zstack login` to log in again."
-)
+def not_logged_in(lang: str = "en") -> str:
+    return tr(lang)("You are not logged in to ZStack. Run `/zstack login` to log in.")
 
 
-def logout_text(identity: str | None) -> str:
+def session_expired(lang: str = "en") -> str:
+    return tr(lang)(
+        "Your ZStack session has expired or was ended in ZStack, so the bot forgot it. "
+        "Run `/zstack login` to log in again."
+    )
+
+
+def logout_text(identity: str | None, lang: str = "en") -> str:
+    t = tr(lang)
     if identity is None:
-        return "You were not logged in to ZStack; nothing to do."
-    return (
-        f"Logged out of ZStack (*{escape(identity)}*). The bot no longer holds a session for you."
+        return t("You were not logged in to ZStack; nothing to do.")
+    return t(
+        "Logged out of ZStack (*{who}*). The bot no longer holds a session for you.",
+        who=escape(identity),
     )
 
 
-ZSTACK_HELP = "\n".join(
-    [
-        "*ZStack session commands*",
-        "• `/zstack login` — log in (account, IAM user or project user); the bot then acts as you",
-        "• `/zstack whoami` — who you are logged in as, where, and until when",
-        "• `/zstack logout` — end your ZStack session and remove it from the bot",
-        "• `/zstack help` — this help",
-        "Clone a model service with `/clone-model [source]`.",
-    ]
-)
+def zstack_help(lang: str = "en") -> str:
+    t = tr(lang)
+    return "\n".join(
+        [
+            t("*ZStack session commands*"),
+            t(
+                "• `/zstack login` — log in (account, IAM user or project user); "
+                "the bot then acts as you"
+            ),
+            t("• `/zstack whoami` — who you are logged in as, where, and until when"),
+            t("• `/zstack logout` — end your ZStack session and remove it from the bot"),
+            t("• `/zstack help` — this help"),
+            t("Clone a model service with `/clone-model [source]`."),
+        ]
+    )
 
 
-def unknown_subcommand(text: str) -> str:
-    return f"I don't know `/zstack {escape(truncate(text, 50))}`.\n\n{ZSTACK_HELP}"
+def unknown_subcommand(text: str, lang: str = "en") -> str:
+    t = tr(lang)
+    head = t("I don't know `/zstack {text}`.", text=escape(truncate(text, 50)))
+    return f"{head}\n\n{zstack_help(lang)}"

@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.i18n import Translate, tr
 from bot.request_model import CloneRequest
 from bot.ui.text import FIELD_TEXT_MAX, code, duration, escape, one_line, slack_date, truncate
 from bot.zstack_models import ErrorCode, ModelServiceInventory
@@ -34,36 +35,45 @@ def _field(label: str, value: Any) -> MarkdownTextObject:
     return _md(truncate(f"*{label}*\n{shown}", FIELD_TEXT_MAX))
 
 
-def _date(moment: Any) -> str | None:
-    return moment.strftime("%Y-%m-%d %H:%M:%S") + " (ZStack time)" if moment else None
+def _date(moment: Any, t: Translate) -> str | None:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + " " + t("(ZStack time)") if moment else None
 
 
 def success_blocks(
-    record: CloneRequest, inventory: ModelServiceInventory, console_url: str | None
+    record: CloneRequest,
+    inventory: ModelServiceInventory,
+    console_url: str | None,
+    lang: str = "en",
 ) -> list[Block]:
+    t = tr(lang)
     took = duration(record.elapsed_s() or 0)
     name = escape(truncate(one_line(inventory.name or record.new_name), 200))
+    title = t("Cloned: {name}", name=one_line(inventory.name or record.new_name))
+    ready = t(
+        "<@{requester}>, *{name}* {uuid} is ready ({id}, {took} after approval).",
+        requester=record.requester,
+        name=name,
+        uuid=code(inventory.uuid or "?"),
+        id=record.id,
+        took=took,
+    )
     blocks: list[Block] = [
-        HeaderBlock(text=truncate(f"Cloned: {one_line(inventory.name or record.new_name)}", 150)),
+        HeaderBlock(text=truncate(title, 150)),
         SectionBlock(
-            text=_md(
-                truncate(
-                    f":white_check_mark: <@{record.requester}>, *{name}* "
-                    f"{code(inventory.uuid or '?')} is ready ({record.id}, {took} after approval).",
-                    2900,
-                )
-            ),
+            text=_md(truncate(f":white_check_mark: {ready}", 2900)),
             fields=[
-                _field("Type", inventory.type),
-                _field("Framework", inventory.framework),
-                _field("Source", inventory.source),
-                _field("CPU / memory", _cpu_memory(inventory)),
-                _field("GPU compute capability", inventory.gpu_compute_capability),
-                _field("Python / Conda", _pair(inventory.python_version, inventory.conda_version)),
-                _field("Start command", inventory.start_command),
-                _field("Distributed", _yes_no(inventory.support_distributed)),
-                _field("Created", _date(inventory.create_date)),
-                _field("Architectures", ", ".join(inventory.cpu_architectures) or None),
+                _field(t("Type"), inventory.type),
+                _field(t("Framework"), inventory.framework),
+                _field(t("Source"), inventory.source),
+                _field(t("CPU / memory"), _cpu_memory(inventory, t)),
+                _field(t("GPU compute capability"), inventory.gpu_compute_capability),
+                _field(
+                    t("Python / Conda"), _pair(inventory.python_version, inventory.conda_version)
+                ),
+                _field(t("Start command"), inventory.start_command),
+                _field(t("Distributed"), _yes_no(inventory.support_distributed, t)),
+                _field(t("Created"), _date(inventory.create_date, t)),
+                _field(t("Architectures"), ", ".join(inventory.cpu_architectures) or None),
             ],
         ),
     ]
@@ -72,21 +82,23 @@ def success_blocks(
         + ", ".join(
             p
             for p in (
-                f"container {code(i.docker_image)}" if i.docker_image else "",
-                f"VM image {code(i.vm_image_uuid)}" if i.vm_image_uuid else "",
+                t("container {image}", image=code(i.docker_image)) if i.docker_image else "",
+                t("VM image {image}", image=code(i.vm_image_uuid)) if i.vm_image_uuid else "",
             )
             if p
         )
         for i in inventory.model_service_images[:20]
     ]
     if images:
-        blocks.append(SectionBlock(text=_md(truncate("*Images*\n" + "\n".join(images), 2900))))
+        blocks.append(
+            SectionBlock(text=_md(truncate(t("*Images*") + "\n" + "\n".join(images), 2900)))
+        )
     if console_url and inventory.uuid:
         blocks.append(
             ActionsBlock(
                 elements=[
                     ButtonElement(
-                        text="Open in ZStack",
+                        text=t("Open in ZStack"),
                         url=truncate(f"{console_url}/#/ai/model-services/{inventory.uuid}", 3000),
                         action_id="open_console",
                     )
@@ -96,20 +108,21 @@ def success_blocks(
     return blocks
 
 
-def failure_blocks(record: CloneRequest, error: ErrorCode | None, text: str) -> list[Block]:
+def failure_blocks(
+    record: CloneRequest, error: ErrorCode | None, text: str, lang: str = "en"
+) -> list[Block]:
+    t = tr(lang)
     took = duration(record.elapsed_s() or 0)
+    failed = t(
+        "<@{requester}>, ZStack could not clone *{source}* ({id}, after {took}).",
+        requester=record.requester,
+        source=escape(truncate(one_line(record.source_name or record.source_uuid), 200)),
+        id=record.id,
+        took=took,
+    )
     blocks: list[Block] = [
-        HeaderBlock(text=truncate(f"Clone failed: {one_line(record.new_name)}", 150)),
-        SectionBlock(
-            text=_md(
-                truncate(
-                    f":x: <@{record.requester}>, ZStack could not clone "
-                    f"*{escape(one_line(record.source_name or record.source_uuid))}* "
-                    f"({record.id}, after {took}).",
-                    2900,
-                )
-            )
-        ),
+        HeaderBlock(text=truncate(t("Clone failed: {name}", name=one_line(record.new_name)), 150)),
+        SectionBlock(text=_md(truncate(f":x: {failed}", 2900))),
     ]
     if error is None:
         blocks.append(SectionBlock(text=_md(truncate(escape(text), 2900))))
@@ -117,9 +130,9 @@ def failure_blocks(record: CloneRequest, error: ErrorCode | None, text: str) -> 
     blocks.append(
         SectionBlock(
             fields=[
-                _field("Code", error.code),
-                _field("Description", error.description),
-                _field("Details", error.details),
+                _field(t("Code"), error.code),
+                _field(t("Description"), error.description),
+                _field(t("Details"), error.details),
             ]
         )
     )
@@ -130,14 +143,13 @@ def failure_blocks(record: CloneRequest, error: ErrorCode | None, text: str) -> 
             lines.append(
                 f"{step}. `{escape(one_line(cause.code or '?'))}` "
                 f"{escape(one_line(cause.details or cause.description or ''))}"
-                + (" _(root cause)_" if step == 1 else "")
-                + ("" if depth == 1 else f" · level {depth}")
+                + (" _(" + t("root cause") + ")_" if step == 1 else "")
+                + ("" if depth == 1 else " · " + t("level {n}", n=depth))
             )
         if len(chain) > MAX_CHAIN_SHOWN:
-            lines.append(f"… and {len(chain) - MAX_CHAIN_SHOWN} more")
-        blocks.append(
-            SectionBlock(text=_md(truncate("*Cause chain, root first*\n" + "\n".join(lines), 2900)))
-        )
+            lines.append(t("… and {n} more", n=len(chain) - MAX_CHAIN_SHOWN))
+        heading = t("*Cause chain, root first*")
+        blocks.append(SectionBlock(text=_md(truncate(heading + "\n" + "\n".join(lines), 2900))))
     blocks.append(
         ActionsBlock(
             block_id=f"raw:{record.id}",
@@ -149,19 +161,18 @@ def failure_blocks(record: CloneRequest, error: ErrorCode | None, text: str) -> 
     return blocks
 
 
-def raw_error_view(record: CloneRequest) -> View:
+def raw_error_view(record: CloneRequest, lang: str = "en") -> View:
     """A modal with the error exactly as ZStack sent it, split into readable pieces."""
     raw = json.dumps(record.error or {"details": record.error_text}, indent=2, ensure_ascii=False)
     chunks = [raw[i : i + 2900] for i in range(0, min(len(raw), 2900 * 60), 2900)]
     blocks: list[Block] = [SectionBlock(text=_md(f"```{escape(chunk)}```")) for chunk in chunks]
     if len(raw) > 2900 * 60:
-        blocks.append(ContextBlock(elements=[_md("(cut: the error is very large)")]))
-    return View(
-        type="modal", title=truncate(f"Error of {record.id}", 24), close="Close", blocks=blocks
-    )
+        blocks.append(ContextBlock(elements=[_md(tr(lang)("(cut: the error is very large)"))]))
+    title = truncate(tr(lang)("Error of {id}", id=record.id), 24)
+    return View(type="modal", title=title, close=tr(lang)("Close"), blocks=blocks)
 
 
-def full_values_view(record: CloneRequest) -> View:
+def full_values_view(record: CloneRequest, lang: str = "en") -> View:
     """The request's long parameter values in full (as far as a modal can hold)."""
     params = record.body.to_wire()["params"]
     blocks: list[Block] = []
@@ -175,32 +186,33 @@ def full_values_view(record: CloneRequest) -> View:
                 break
             blocks.append(SectionBlock(text=_md(f"```{escape(text[i : i + 2900])}```")))
     if not blocks:
-        blocks.append(SectionBlock(text=_md("No long values in this request.")))
-    return View(
-        type="modal", title=truncate(f"{record.id} values", 24), close="Close", blocks=blocks[:100]
-    )
+        blocks.append(SectionBlock(text=_md(tr(lang)("No long values in this request."))))
+    title = truncate(tr(lang)("{id} values", id=record.id), 24)
+    return View(type="modal", title=title, close=tr(lang)("Close"), blocks=blocks[:100])
 
 
 def note(text: str) -> list[Block]:
     return [SectionBlock(text=_md(truncate(text, 2900)))]
 
 
-def _cpu_memory(inv: ModelServiceInventory) -> str | None:
+def _cpu_memory(inv: ModelServiceInventory, t: Translate) -> str | None:
     if inv.request_cpu is None and inv.request_memory is None:
         return None
-    return f"{inv.request_cpu if inv.request_cpu is not None else '?'} cores / " + (
-        f"{inv.request_memory:,} MiB" if inv.request_memory is not None else "?"
-    )
+    cpu = t("{n} cores", n=inv.request_cpu if inv.request_cpu is not None else "?")
+    memory = f"{inv.request_memory:,} MiB" if inv.request_memory is not None else "?"
+    return f"{cpu} / {memory}"
 
 
 def _pair(a: str | None, b: str | None) -> str | None:
     return None if a is None and b is None else f"{a or '—'} / {b or '—'}"
 
 
-def _yes_no(value: bool | None) -> str | None:
-    return None if value is None else ("yes" if value else "no")
+def _yes_no(value: bool | None, t: Translate) -> str | None:
+    return None if value is None else (t("yes") if value else t("no"))
 
 
-def expiry_note(record: CloneRequest) -> str:
+def expiry_note(record: CloneRequest, lang: str = "en") -> str:
     when = slack_date(record.expires_at)
-    return f":alarm_clock: {record.id} expired {when}: nobody decided in time."
+    return ":alarm_clock: " + tr(lang)(
+        "{id} expired {when}: nobody decided in time.", id=record.id, when=when
+    )

@@ -1,0 +1,120 @@
+"""Messages in English and Simplified Chinese.
+
+Builders write English templates and pass them through ``tr(lang)``: ``t("Log in as")`` or
+``t("Logged in as {who}", who=name)``. Chinese comes from ``ZH`` (keyed by the English template);
+a missing entry falls back to English, and a test checks that every template has one. Text that
+ZStack wrote (error details, names) is never translated.
+
+Personal surfaces (modals, ephemerals, DMs, App Home) use the reader's Slack locale
+(``users.info`` with ``include_locale``); posts in channels use ``CLONEBOT_LOCALE``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.i18n_zh import ZH
+
+logger = logging.getLogger(__name__)
+
+Lang = Literal["en", "zh"]
+LANGS: tuple[Lang, ...] = ("en", "zh")
+# A user's locale is asked of Slack at most this often.
+LOCALE_CACHE_S = 600.0
+LOCALE_CACHE_SIZE = 10_000
+
+Translate = Callable[..., str]
+
+
+def lang_of_locale(locale: str | None, default: Lang = "en") -> Lang:
+    """``zh-CN`` (and other Simplified Chinese locales) → ``zh``; ``en-*`` → ``en``."""
+    if not locale:
+        return default
+    tag = locale.replace("_", "-").lower()
+    if tag in ("zh", "zh-cn", "zh-sg", "zh-hans") or tag.startswith("zh-hans"):
+        return "zh"
+    if tag.startswith("en"):
+        return "en"
+    return default
+
+
+@dataclass(frozen=True)
+class Msg:
+    """A message to be shown later, in the reader's language: an English template + values."""
+
+    template: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, template: str, /, **values: Any) -> Msg:
+        return cls(template, values)
+
+    def render(self, lang: str) -> str:
+        return tr(lang)(self.template, **self.values)
+
+
+Text = str | Msg
+
+
+def render(text: Text, lang: str) -> str:
+    """Plain text as it is; a ``Msg`` in ``lang``."""
+    return text.render(lang) if isinstance(text, Msg) else text
+
+
+def tr(lang: str) -> Translate:
+    """The translate function for ``lang``: template (+ named values) → text."""
+
+    def t(template: str, /, **values: Any) -> str:
+        text = ZH.get(template, template) if lang == "zh" else template
+        return text.format(**values) if values else text
+
+    return t
+
+
+@dataclass
+class Locales:
+    """Which language each Slack user reads, from their Slack locale (cached)."""
+
+    default: Lang = "en"
+    clock: Callable[[], float] = time.monotonic
+    _cache: OrderedDict[str, tuple[float, Lang]] = field(default_factory=OrderedDict)
+
+    def cached(self, user: str) -> Lang:
+        """The language last seen for ``user`` (no Slack call: for the 3-second paths)."""
+        cached = self._cache.get(user)
+        return cached[1] if cached else self.default
+
+    async def quick(self, client: AsyncWebClient, user: str, budget_s: float = 0.5) -> Lang:
+        """``of`` within ``budget_s`` (before a trigger_id runs out), else the cached guess."""
+        try:
+            return await asyncio.wait_for(self.of(client, user), budget_s)
+        except TimeoutError:
+            return self.cached(user)
+
+    async def of(self, client: AsyncWebClient, user: str) -> Lang:
+        cached = self._cache.get(user)
+        now = self.clock()
+        if cached and now - cached[0] < LOCALE_CACHE_S:
+            return cached[1]
+        try:
+            answer = await client.users_info(user=user, include_locale=True)
+            lang = lang_of_locale((answer.get("user") or {}).get("locale"), self.default)
+        except SlackApiError as exc:
+            logger.info(
+                "no locale for a user", extra={"user_id": user, "error": exc.response.get("error")}
+            )
+            return cached[1] if cached else self.default
+        self._cache[user] = (now, lang)
+        self._cache.move_to_end(user)
+        while len(self._cache) > LOCALE_CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return lang
