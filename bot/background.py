@@ -46,6 +46,20 @@ class Background:
         if not self._tasks:
             return
         _done, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
+        await cancel_all(pending)
+
+
+async def cancel_all(tasks: set[asyncio.Task[Any]] | list[asyncio.Task[Any]]) -> None:
+    """Cancel tasks and wait until they are really gone.
+
+    A single ``cancel()`` is not enough on Python 3.11: ``asyncio.wait_for`` (which redis-py
+    uses for every command) can swallow a cancellation, so cancel again until each task ends.
+    """
+    pending = {task for task in tasks if not task.done()}
+    while pending:
         for task in pending:
             task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        _done, pending = await asyncio.wait(pending, timeout=0.5)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not warn about it

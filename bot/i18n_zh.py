@@ -211,7 +211,7 @@ ZH: dict[str, str] = {
     "CPU / memory": "CPU / 内存",
     "Architectures": "架构",
     "*Reason*": "*申请理由*",
-    "{n} cores": "{n} 核",
+    "{n} vCPU": "{n} 核",
     "source's CPU": "沿用源服务 CPU",
     "source's memory": "沿用源服务内存",
     "expires {when}": "{when} 过期",

@@ -45,6 +45,10 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 RETRY_BACKOFF_S = (1, 2, 5, 10, 30, 60, 120, 300)
+# States right after a decision: the thread's buttons are retired when one is reached.
+DECIDED = frozenset(
+    {State.APPROVED, State.REJECTED, State.CANCELLED, State.EXPIRED, State.AWAITING_LOGIN}
+)
 # Steps that post a new message (not idempotent): "sending:<step>" is recorded before the post.
 POSTED_STEPS = frozenset({"thread", "dm"})
 SENDING = "sending:"
@@ -80,6 +84,20 @@ class Notifier:
             logger.warning(
                 "card update failed", extra={"request_id": record.id, "error": _code(exc)}
             )
+        if record.params_ts and record.state in DECIDED:
+            await self._retire_thread_buttons(record)
+
+    async def _retire_thread_buttons(self, record: CloneRequest) -> None:
+        """Once decided, the parameter reply loses its Approve/Reject buttons."""
+        try:
+            await self.client.chat_update(
+                channel=record.channel,
+                ts=record.params_ts or "",
+                text=tr(self.locales.default)("Parameters of {id}", id=record.id),
+                blocks=cards.parameter_reply(record, self.locales.default),
+            )
+        except SlackApiError as exc:
+            self._count(exc, "chat.update")
 
     async def thread_note(self, record: CloneRequest, text: Text) -> None:
         """A short note in the card's thread, in the workspace language."""

@@ -8,12 +8,12 @@ lease, and every handler re-reads the record, so a stale schedule entry is harml
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from bot.background import cancel_all
 from bot.errors import BotError
 from bot.executor import Executor
 from bot.metrics import Metrics
@@ -49,11 +49,9 @@ class Tracker:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Stop the loops. Cancel until they are gone: on Python 3.11, ``asyncio.wait_for``
+        inside redis-py can swallow a cancellation that lands while a command is written."""
+        await cancel_all(self._tasks)
         self._tasks = []
 
     async def _loop(
@@ -99,7 +97,8 @@ class Tracker:
             self._busy.discard(key)
 
     async def _notify(self, request_id: str) -> None:
-        if not await self.store.claim(request_id, self.executor.owner, self.executor.lease_s):
+        holder = await self.executor.claim_notices(request_id)
+        if holder is None:
             return
         try:
             attempt = self._notify_attempts.get(request_id, 0)
@@ -110,7 +109,7 @@ class Tracker:
                 self._notify_attempts[request_id] = attempt + 1
                 await self.notifier.schedule_retry(request_id, attempt + 1)
         finally:
-            await self.store.release(request_id, self.executor.owner)
+            await self.store.release(request_id, holder, part="notified")
 
     async def _expire(self, request_id: str) -> None:
         def expire(current: CloneRequest) -> CloneRequest | None:

@@ -167,7 +167,7 @@ def request_card(record: CloneRequest, approvers: list[str], lang: str = "en") -
 def _cpu_memory(cpu: int | None, memory: int | None, t: Translate) -> str | None:
     if cpu is None and memory is None:
         return None
-    parts = [t("{n} cores", n=cpu) if cpu is not None else t("source's CPU")]
+    parts = [t("{n} vCPU", n=cpu) if cpu is not None else t("source's CPU")]
     parts.append(f"{memory:,} MiB" if memory is not None else t("source's memory"))
     return " / ".join(parts)
 

@@ -198,7 +198,7 @@ def note(text: str) -> list[Block]:
 def _cpu_memory(inv: ModelServiceInventory, t: Translate) -> str | None:
     if inv.request_cpu is None and inv.request_memory is None:
         return None
-    cpu = t("{n} cores", n=inv.request_cpu if inv.request_cpu is not None else "?")
+    cpu = t("{n} vCPU", n=inv.request_cpu if inv.request_cpu is not None else "?")
     memory = f"{inv.request_memory:,} MiB" if inv.request_memory is not None else "?"
     return f"{cpu} / {memory}"
 

@@ -110,6 +110,11 @@ async def test_approve_runs_and_succeeds(
     assert zstack_sim.state.counters()["clone_calls_by_job"] == {done.job_uuid: 1}
     card = slack_emu.state.message(APPROVALS, record.card_ts or "")
     assert card is not None and "Done" in blocks_text(card.blocks)
+    params_reply = slack_emu.state.thread(APPROVALS, record.card_ts or "")[0]
+    assert "requestCpu" in blocks_text(params_reply.blocks) or "name" in blocks_text(
+        params_reply.blocks
+    )
+    assert "request_approve" not in blocks_text(params_reply.blocks)  # decided: buttons retired
     assert completion_count(slack_emu, done, "Cloned: example-clone") == (1, 1)
     # The clone really exists and belongs to the requester's account.
     services = zstack_sim.state.snapshot()["model_services"]
