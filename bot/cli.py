@@ -30,8 +30,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.add_argument("--sync", action="store_true", help="answer clones with 200 at once")
     sim.add_argument("--advertised-url", default=None, help="base URL put in job locations")
     sandbox = commands.add_parser("sandbox", help="the whole product locally, no accounts needed")
-    sandbox.add_argument("--port", type=int, default=8000, help="port of the sandbox web page")
-    sandbox.add_argument("--reset", action="store_true", help="start from a clean data dir")
+    sandbox.add_argument(
+        "--port",
+        type=_port,
+        default=8000,
+        help="port of the sandbox web page; ZStack and the bot take the next two (default 8000)",
+    )
+    sandbox.add_argument(
+        "--reset", action="store_true", help="wipe the sandbox's data dir and start clean"
+    )
     sandbox.add_argument("--socket-mode", action="store_true", help="bot uses Socket Mode")
     check = commands.add_parser("check", help="check the configuration and connectivity")
     check.add_argument("--timeout", type=float, default=5.0, help="seconds allowed per check")
@@ -50,12 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )
         if args.command == "sandbox":
-            from bot.sandbox.launcher import run_sandbox
+            from bot.sandbox import launcher
 
             configure_logging()
-            return _serve(
-                lambda: run_sandbox(port=args.port, reset=args.reset, socket_mode=args.socket_mode)
-            )
+            return launcher.main(port=args.port, reset=args.reset, socket_mode=args.socket_mode)
         if args.command == "check":
             from bot.check import run_check_command
 
@@ -68,6 +73,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 1 <= port <= 65533:
+        raise argparse.ArgumentTypeError(f"{port} is not a port for the sandbox (1-65533)")
+    return port
 
 
 def _run_bot() -> int:

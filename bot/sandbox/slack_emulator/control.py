@@ -1,7 +1,8 @@
 """The control API under ``/_emu/``: act as a user and read state over HTTP (JSON in and out),
 for processes outside the test and for the emulator's web page. ``GET /_emu/state?as=U…`` is the
 state as one person sees it (:func:`.page.project`); ``POST /_emu/mode`` switches between HTTP and
-Socket Mode; ``POST /_emu/socket/disconnect`` sends Socket Mode ``disconnect`` messages.
+Socket Mode; ``POST /_emu/socket/disconnect`` sends Socket Mode ``disconnect`` messages;
+``POST /_emu/home`` opens the app's Home tab for ``user`` (``app_home_opened``).
 
 Every ``POST`` answers ``{"ok": true, "result": ...}``; a user action Slack would not allow
 answers 400 ``{"ok": false, "error": ...}``, a modal the client refuses to submit 422 with the
@@ -101,6 +102,10 @@ async def _message(emu: SlackEmulator, body: JSON) -> Any:
     return {"ts": posted.ts, "channel": posted.channel, "delivery": _delivery(delivery)}
 
 
+async def _home(emu: SlackEmulator, body: JSON) -> Any:
+    return _delivery(await emu.open_home(body["user"]))
+
+
 async def _faults(emu: SlackEmulator, body: Any) -> Any:
     specs = body if isinstance(body, list) else [body]
     emu.state.faults.extend(parse_fault(spec) for spec in specs)
@@ -144,6 +149,7 @@ ACTIONS: dict[str, Action] = {
     "/_emu/close": _close,
     "/_emu/suggest": _suggest,
     "/_emu/message": _message,
+    "/_emu/home": _home,
     "/_emu/faults": _faults,
     "/_emu/reset": _reset,
     "/_emu/app-url": _app_url,

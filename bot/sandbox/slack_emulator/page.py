@@ -55,9 +55,9 @@ def emulator_info(emu: SlackEmulator) -> JSON:
 
 def project(emu: SlackEmulator, user: str) -> JSON:
     """The state as ``user`` sees it: their channels and their DM with the bot, their ephemerals,
-    their open modals. Other people's ephemerals, DMs and views, and the raw call and delivery
-    logs, are left out. The person's DM with the bot is created if needed. ``KeyError`` for an
-    unknown user."""
+    their open modals, and the app's Home tab as published for them (``home``). Other people's
+    ephemerals, DMs and views, and the raw call and delivery logs, are left out. The person's DM
+    with the bot is created if needed. ``KeyError`` for an unknown user."""
     people = emu.state.workspace.users
     if user not in people:
         raise KeyError(user)
@@ -71,7 +71,12 @@ def project(emu: SlackEmulator, user: str) -> JSON:
                 channels.append(channel)
         elif user in channel["members"]:
             channels.append(channel)
-    views: list[Any] = [v for v in snap["views"] if v["user"] == user and v["open"]]
+    home_view = emu.state.home(user)
+    home_id = None if home_view is None else home_view.id
+    home = next((v for v in snap["views"] if v["id"] == home_id), None)
+    views: list[Any] = [
+        v for v in snap["views"] if v["user"] == user and v["open"] and v["id"] != home_id
+    ]
     stack = snap["stacks"].get(user, [])
     views.sort(key=lambda v: stack.index(v["id"]) if v["id"] in stack else len(stack))
     return {
@@ -85,6 +90,7 @@ def project(emu: SlackEmulator, user: str) -> JSON:
         "dm": snap["dms"].get(user),
         "ephemerals": snap["ephemerals"].get(user, []),
         "views": views,
+        "home": home,
         "stack": stack,
         "validation_failures": len(snap["validation_failures"]),
         "emulator": emulator_info(emu),

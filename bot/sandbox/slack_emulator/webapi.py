@@ -102,6 +102,7 @@ class WebApi:
             "views.push": self.views_push,
             "conversations.open": self.conversations_open,
             "conversations.history": self.conversations_history,
+            "conversations.replies": self.conversations_replies,
             "users.info": self.users_info,
             "usergroups.users.list": self.usergroups_users_list,
         }
@@ -527,6 +528,36 @@ class WebApi:
             "has_more": has_more,
             "pin_count": 0,
             "response_metadata": {"next_cursor": page[-1].ts if has_more else ""},
+        }
+
+    async def conversations_replies(self, params: Params) -> JSON:
+        """A thread: the parent then its replies, oldest first, the replies limited to
+        ``oldest``/``latest`` (the parent always comes first, as on Slack). Membership rules
+        as for ``conversations.history``; an unknown ``ts`` is ``thread_not_found``."""
+        channel = self._channel(params)
+        if not channel.is_im and not channel.bot_member:
+            raise ApiError("channel_not_found" if channel.is_private else "not_in_channel")
+        parent = self.state.message(channel.id, _str(params, "ts") or "")
+        if parent is None:
+            raise ApiError("thread_not_found")
+        try:
+            oldest = float(_str(params, "oldest") or 0)
+            latest = float(_str(params, "latest") or "inf")
+            limit = max(1, min(1000, int(_str(params, "limit") or 1000)))
+        except ValueError:
+            raise ApiError("invalid_arguments") from None
+        inclusive = _bool(params, "inclusive")
+
+        def within(message: Message) -> bool:
+            ts = float(message.ts)
+            return oldest <= ts <= latest if inclusive else oldest < ts < latest
+
+        replies = [m for m in parent.replies if within(m)][: limit - 1]
+        return {
+            "ok": True,
+            "messages": [parent.to_dict(), *(m.to_dict() for m in replies)],
+            "has_more": False,
+            "response_metadata": {"next_cursor": ""},
         }
 
     async def users_info(self, params: Params) -> JSON:

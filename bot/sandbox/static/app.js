@@ -175,7 +175,19 @@
   }
 
   const INLINE =
-    /(<[^<>\n]+>)|(`[^`\n]+`)|(\*[^*\n]+\*)|(_[^_\n]+_)|(~[^~\n]+~)|(\[[^\]\n]+\]\([^)\s]+\))/;
+    /(<[^<>\n]+>)|(`[^`\n]+`)|(\*[^*\n]+\*)|(_[^_\n]+_)|(~[^~\n]+~)|(\[[^\]\n]+\]\([^)\s]+\))|(:[a-z0-9_+-]+:)/;
+
+  // The emoji the bot uses (and a few common ones), drawn as coloured symbols that every system
+  // font has (a headless browser may have no emoji font); other :codes: stay text, as in Slack.
+  const EMOJI = {
+    white_check_mark: ["✔", "ok"], heavy_check_mark: ["✔", "ok"], ballot_box_with_check: ["☑", "ok"],
+    thumbsup: ["✔", "ok"], "+1": ["✔", "ok"], tada: ["★", "ok"],
+    x: ["✖", "bad"], heavy_multiplication_x: ["✖", "bad"], no_entry: ["⊘", "bad"],
+    warning: ["⚠", "warn"], hourglass_flowing_sand: ["◷", "warn"], hourglass: ["◷", "warn"],
+    alarm_clock: ["◷", "warn"], key: ["⌘", "info"], gear: ["⚙", "info"], rocket: ["▶", "info"],
+    arrow_forward: ["▶", "info"], repeat: ["↻", "info"], mag: ["⌕", "info"],
+    information_source: ["ℹ", "info"], eyes: ["◉", "info"],
+  };
 
   function mrkdwn(text, opts) {
     const container = h("span", { className: "mrkdwn" });
@@ -184,10 +196,27 @@
       if (i % 2 === 1) {
         container.appendChild(h("pre", { testid: "pre" }, unescapeSlack(part.replace(/^\n/, ""))));
       } else {
-        append(container, inline(part, opts || {}));
+        append(container, quoted(part, opts || {}));
       }
     });
     return container;
+  }
+
+  // Lines starting with ">" (sent as "&gt;") are a quote, as in Slack.
+  function quoted(text, opts) {
+    const out = [];
+    const lines = text.split("\n");
+    lines.forEach((line, i) => {
+      const last = i === lines.length - 1;
+      const quote = /^(&gt;|>) ?/.exec(line);
+      if (quote) {
+        out.push(h("span", { className: "quote", testid: "quote" }, inline(line.slice(quote[0].length), opts)));
+      } else {
+        out.push(inline(line, opts));
+        if (!last) out.push("\n");
+      }
+    });
+    return out;
   }
 
   function inline(text, opts) {
@@ -209,6 +238,14 @@
       else if (m[6] && opts.markdown) {
         const close = token.indexOf("](");
         out.push(link(token.slice(close + 2, -1), token.slice(1, close)));
+      } else if (m[7] && EMOJI[token.slice(1, -1)]) {
+        const [symbol, tone] = EMOJI[token.slice(1, -1)];
+        out.push(h("span", { className: `emoji ${tone}`, title: token, "aria-label": token }, symbol));
+      } else if (m[7]) {
+        // Not an emoji we know: keep the colon and read on after it (the rest may be *bold*…).
+        out.push(":");
+        rest = rest.slice(m.index + 1);
+        continue;
       } else out.push(unescapeSlack(token));
       rest = rest.slice(m.index + token.length);
     }
@@ -544,8 +581,11 @@
     return item;
   }
 
+  const HOME = "home"; // the app's Home tab, shown in the main pane instead of a conversation
+
   function currentChannel() {
     if (!ui.data) return null;
+    if (ui.channel === HOME) return { id: HOME, type: HOME, name: "Home", messages: [] };
     return channelById(ui.channel) || ui.data.channels.find((c) => c.type !== "im") || ui.data.channels[0] || null;
   }
 
@@ -571,6 +611,27 @@
     ui.threadSig = null;
     render();
     $("reply-box").focus();
+  }
+
+  function renderHome() {
+    const home = ui.data.home;
+    const sig = JSON.stringify([HOME, home && home.id, home && home.hash, ui.me]);
+    if (sig === ui.listSig) return;
+    ui.listSig = sig;
+    const box = clear($("messages"));
+    box.dataset.channel = HOME;
+    if (!home) {
+      box.appendChild(h("div", { className: "muted", style: "padding: 16px" }, "The app has not published a Home tab for you yet."));
+      return;
+    }
+    const ctx = {
+      surface: "home",
+      onAction: (block, el, value) => act(plainText(el.text) || el.action_id, "/_emu/view-action", {
+        view_id: home.id, action_id: el.action_id, block_id: block.block_id,
+        ...(value === null || value === undefined ? {} : { selected: value }),
+      }).catch(() => {}),
+    };
+    box.appendChild(h("div", { className: "home", testid: "app-home-view", "data-view-id": home.id }, renderBlocks(home.blocks, ctx)));
   }
 
   function renderThread(channel) {
@@ -630,13 +691,23 @@
         type: "button", testid: `channel-${dm.id}`, "data-name": "dm",
         "aria-current": dm.id === channel.id ? "true" : "false",
         onclick: () => selectChannel(dm.id),
-      }, "●", userName(data.bot.user_id), h("span", { className: "app-tag" }, "APP"))));
+      }, h("span", { className: "icon" }, "●"), userName(data.bot.user_id), h("span", { className: "app-tag" }, "APP"))));
     } else {
       dms.appendChild(h("li", { className: "muted", style: "padding: 0 16px" }, "No DM with the bot yet"));
     }
+    dms.appendChild(h("li", {}, h("button", {
+      type: "button", testid: "channel-home", "data-name": "home",
+      "aria-current": channel.id === HOME ? "true" : "false",
+      onclick: () => openHome(),
+    }, h("span", { className: "icon" }, "⌂"), `${userName(data.bot.user_id)} Home`)));
     const emu = data.emulator;
     $("mode").textContent = emu.uses_socket ? `Socket Mode (${emu.socket_connections.length})` : `${emu.mode === "http" ? "HTTP" : emu.mode}`;
     clear($("emu-info")).appendChild(h("div", {}, `mode: ${emu.mode}; sockets: ${emu.socket_connections.length}; validation failures: ${data.validation_failures}`));
+  }
+
+  function openHome() {
+    selectChannel(HOME);
+    act("Home", "/_emu/home", {}).catch(() => {}); // app_home_opened: the app (re)publishes
   }
 
   function selectChannel(id) {
@@ -998,10 +1069,13 @@
       ui.thread = null;
     }
     renderSidebar(channel);
-    $("channel-title").textContent = channel.type === "im" ? userName(ui.data.bot.user_id) : `#${channel.name}`;
+    const bot = userName(ui.data.bot.user_id);
+    $("channel-title").textContent = channel.type === HOME ? `${bot} — Home` : channel.type === "im" ? bot : `#${channel.name}`;
     $("channel-title").dataset.channel = channel.id;
-    $("message-box").placeholder = channel.type === "im" ? `Message ${userName(ui.data.bot.user_id)}` : `Message #${channel.name}, or /clone-model …`;
-    renderMessages(channel);
+    $("composer").hidden = channel.type === HOME;
+    $("message-box").placeholder = channel.type === "im" ? `Message ${bot}` : `Message #${channel.name}, or /clone-model …`;
+    if (channel.type === HOME) renderHome();
+    else renderMessages(channel);
     renderThread(channel);
     renderModal();
   }

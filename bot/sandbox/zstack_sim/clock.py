@@ -31,6 +31,11 @@ class SimClock:
     def now(self) -> datetime:
         return _to_local_naive(self._source()) + self._offset
 
+    @property
+    def offset_s(self) -> float:
+        """How far ``advance`` has moved "now", in seconds."""
+        return self._offset.total_seconds()
+
     def advance(self, seconds: float) -> None:
         """Move "now" forward (or back, with a negative value) by ``seconds``."""
         self._offset += timedelta(seconds=seconds)

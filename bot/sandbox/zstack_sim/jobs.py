@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,6 +46,8 @@ class Job:
     finished: datetime | None = None
     result: dict[str, Any] | None = None
     error: ErrorCode | None = None
+    # Real epoch seconds when the job ended (unaffected by the clock offset), for benchmarks.
+    finished_at: float | None = None
 
     def response(self) -> tuple[int, dict[str, Any]]:
         """What a poll answers now: 202 ``{}``, 200 result, or 503 ``{"error": ...}``."""
@@ -135,6 +138,7 @@ class JobStore:
         self, job: Job, *, result: dict[str, Any] | None = None, error: ErrorCode | None = None
     ) -> None:
         job.finished = self.clock.now()
+        job.finished_at = time.time()
         job.result, job.error = result, error
         job.state = JobState.FAILED if error is not None else JobState.SUCCEEDED
         if job.webhook:

@@ -21,7 +21,7 @@ from bot.sandbox.zstack_sim.clone import parse_clone_body
 from bot.sandbox.zstack_sim.errors import ApiFailure, RestError, error_to_wire
 from bot.sandbox.zstack_sim.models import new_uuid
 from bot.sandbox.zstack_sim.query import Condition, QueryOp, QuerySpec, parse_query
-from bot.sandbox.zstack_sim.state import CloneMode, FaultPhase, ZStackSimulator
+from bot.sandbox.zstack_sim.state import CloneMode, FaultPhase, RawReply, ZStackSimulator
 
 SIM_KEY = web.AppKey("zstack_sim", ZStackSimulator)
 
@@ -243,8 +243,12 @@ async def _clone_service(
         sim.counts.clone_calls_by_job[request.headers["X-Job-UUID"]] += 1
     body = await _read_body(request)
     sid = _session_id(request)
+    sim.record_clone_call(request.headers.get("X-Job-UUID"), source_uuid, sid)
     params = parse_clone_body(body, lenient=sim.config.lenient)
     job_uuid = _message_id(request, sim, claim=False)
+    reply = sim.next_clone_reply()
+    if reply is not None and not reply.accept:
+        return _raw(reply)
     fault = sim.next_clone_fault()
     if fault is not None and fault.phase is FaultPhase.BEFORE_ACCEPT:
         await asyncio.sleep(fault.seconds)
@@ -268,7 +272,15 @@ async def _clone_service(
     )
     if fault is not None:
         await asyncio.sleep(fault.seconds)  # accepted and running; only the answer is late
+    if reply is not None:
+        return _raw(reply)  # accepted and running; only the answer is spoilt
     return _accepted(sim, job_uuid)
+
+
+def _raw(reply: RawReply) -> web.Response:
+    return web.Response(
+        status=reply.status, text=reply.body, content_type=reply.content_type, charset="utf-8"
+    )
 
 
 ROUTES: tuple[Route, ...] = (
@@ -305,6 +317,9 @@ async def _job_query(request: web.Request, sim: ZStackSimulator, job_uuid: str) 
     """``/v1/api-jobs/{uuid}``: no Authorization check, GET only."""
     if request.method != "GET":
         return text_response(405, "only GET method is allowed for querying job status")
+    reply = sim.next_poll_reply()
+    if reply is not None:
+        return _raw(reply)
     job = sim.jobs.get(job_uuid)
     if job is None:
         return text_response(404, "the job has been expired")

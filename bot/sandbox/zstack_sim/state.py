@@ -72,11 +72,43 @@ class CloneFault:
     seconds: float
 
 
+@dataclass(frozen=True)
+class RawReply:
+    """An injected answer, sent as is (plain text, garbage or truncated JSON).
+
+    On a clone POST, ``accept`` says whether the clone is accepted (its job runs) before this
+    answer replaces the real one, or refused (no job)."""
+
+    status: int
+    body: str
+    content_type: str = "text/plain"
+    accept: bool = False
+
+
+@dataclass(frozen=True)
+class CloneCall:
+    """One CloneModelService POST: its job UUID, the source and whose session it carried."""
+
+    job_uuid: str | None
+    source_uuid: str
+    account: str | None  # the session's account; None when the session is not valid
+    user: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "job_uuid": self.job_uuid,
+            "source_uuid": self.source_uuid,
+            "account": self.account,
+            "user": self.user,
+        }
+
+
 @dataclass
 class Counters:
     clone_calls_by_source: Counter[str] = field(default_factory=Counter)
     clone_calls_by_job: Counter[str] = field(default_factory=Counter)
     requests_by_operation: Counter[str] = field(default_factory=Counter)
+    clone_calls: list[CloneCall] = field(default_factory=list)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -101,6 +133,8 @@ class ZStackSimulator:
         self.latency: Latency | None = None
         self._fail_queue: deque[ErrorCode | None] = deque()
         self._clone_faults: deque[CloneFault] = deque()
+        self._clone_replies: deque[RawReply] = deque()
+        self._poll_replies: deque[RawReply] = deque()
         self._message_ids: dict[str, datetime] = {}
         self._load_seed()
 
@@ -118,6 +152,8 @@ class ZStackSimulator:
         self.latency = None
         self._fail_queue.clear()
         self._clone_faults.clear()
+        self._clone_replies.clear()
+        self._poll_replies.clear()
         self._message_ids.clear()
 
     # -- control knobs (mirrored by /_sim/...) ----------------------------------------------------
@@ -140,6 +176,43 @@ class ZStackSimulator:
     def add_clone_fault(self, phase: FaultPhase | str, seconds: float, count: int = 1) -> None:
         """Make the next ``count`` clone POSTs hang ``seconds`` before or after accepting."""
         self._clone_faults.extend([CloneFault(FaultPhase(phase), seconds)] * count)
+
+    def inject_clone_reply(
+        self,
+        status: int,
+        body: str,
+        *,
+        content_type: str = "text/plain",
+        accept: bool = False,
+        count: int = 1,
+    ) -> None:
+        """The next ``count`` clone POSTs answer ``status``/``body`` as is: refused before any
+        job exists, or (``accept``) accepted and running with only the answer replaced."""
+        self._clone_replies.extend([RawReply(status, body, content_type, accept)] * count)
+
+    def inject_poll_reply(
+        self, status: int, body: str, *, content_type: str = "application/json", count: int = 1
+    ) -> None:
+        """The next ``count`` job polls answer ``status``/``body`` as is (the job goes on)."""
+        self._poll_replies.extend([RawReply(status, body, content_type)] * count)
+
+    def next_clone_reply(self) -> RawReply | None:
+        return self._clone_replies.popleft() if self._clone_replies else None
+
+    def next_poll_reply(self) -> RawReply | None:
+        return self._poll_replies.popleft() if self._poll_replies else None
+
+    def record_clone_call(self, job_uuid: str | None, source_uuid: str, session: str) -> None:
+        found = self.identity.sessions.get(session)
+        valid = found is not None and found.valid_at(self.clock.now())
+        self.counts.clone_calls.append(
+            CloneCall(
+                job_uuid,
+                source_uuid,
+                found.principal.account_name if found is not None and valid else None,
+                found.principal.name if found is not None and valid else None,
+            )
+        )
 
     def set_mode(
         self,
@@ -167,6 +240,7 @@ class ZStackSimulator:
             "clone_calls_by_source": dict(self.counts.clone_calls_by_source),
             "clone_calls_by_job": dict(self.counts.clone_calls_by_job),
             "requests_by_operation": dict(self.counts.requests_by_operation),
+            "clone_calls": [c.to_json() for c in self.counts.clone_calls],
             "webhook_deliveries": [d.to_json() for d in self.jobs.deliveries],
         }
 
@@ -216,6 +290,18 @@ class ZStackSimulator:
             "pending_failures": len(self._fail_queue),
             "pending_clone_faults": len(self._clone_faults),
         }
+
+    def export_state(self) -> dict[str, Any]:
+        """What survives a restart (services, sessions, jobs, …), JSON-ready; see ``saved``."""
+        from bot.sandbox.zstack_sim.saved import export_state
+
+        return export_state(self)
+
+    def import_state(self, data: dict[str, Any]) -> None:
+        """Resume from :meth:`export_state`'s data, before serving (``ValueError`` if unusable)."""
+        from bot.sandbox.zstack_sim.saved import import_state
+
+        import_state(self, data)
 
     async def reset(self) -> None:
         """Back to the seed: identities, services, no sessions/jobs/faults, original config."""

@@ -1,0 +1,71 @@
+"""Make the README's screenshot of the sandbox page: ``docs/sandbox.png``.
+
+Runs the browser journey of ``tests/e2e/test_sandbox_browser.py`` once (a sandbox on free ports
+with a throw-away data dir, Debian's chromium driven by Playwright) and keeps the screenshot of
+the approval thread with the completion notice::
+
+    .venv/bin/python -m tests.e2e.make_screenshot            # writes docs/sandbox.png
+    .venv/bin/python -m tests.e2e.make_screenshot --all DIR  # also keeps every step's shot in DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from bot.sandbox.launcher import Sandbox
+from tests.e2e.test_sandbox_browser import CHROMIUM, async_api, launch, run_journey
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_OUT = ROOT / "docs" / "sandbox.png"
+WANTED = "approved-completion-in-thread"
+MAX_BYTES = 300 * 1024
+
+
+async def make(out: Path, keep_all: Path | None, socket_mode: bool) -> Path:
+    with tempfile.TemporaryDirectory(prefix="clonebot-screenshot-") as tmp:
+        work = Path(tmp)
+        async with (
+            Sandbox(work / "data", port=0, socket_mode=socket_mode) as sandbox,
+            async_api.async_playwright() as pw,
+        ):
+            if socket_mode:
+                await sandbox.emulator.wait_socket_connections(1, timeout=10)
+            browser = await launch(pw)
+            try:
+                journey = await run_journey(sandbox, work, browser)
+            finally:
+                await browser.close()
+        shot = next(p for p in journey.shots if WANTED in p.name)
+        size = shot.stat().st_size
+        if size > MAX_BYTES:
+            raise SystemExit(f"{shot.name} is {size // 1024} KB, over {MAX_BYTES // 1024} KB")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, out)
+        if keep_all is not None:
+            keep_all.mkdir(parents=True, exist_ok=True)
+            for path in journey.shots:
+                shutil.copyfile(path, keep_all / path.name)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the PNG")
+    parser.add_argument("--all", type=Path, default=None, help="also keep every step's shot here")
+    parser.add_argument("--socket-mode", action="store_true", help="run the bot in Socket Mode")
+    args = parser.parse_args()
+    if not CHROMIUM.exists():
+        print(f"make_screenshot: {CHROMIUM} is missing (apt-get install chromium)", file=sys.stderr)
+        return 1
+    out = asyncio.run(make(args.out, args.all, args.socket_mode))
+    print(f"wrote {out} ({out.stat().st_size // 1024} KB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
