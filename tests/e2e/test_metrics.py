@@ -1,0 +1,59 @@
+"""A full clone flow moves the Prometheus counters an operator watches."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.request_model import State
+from bot.sandbox.slack_emulator import SlackEmulator
+from tests.e2e.helpers import APPROVALS, APPROVER
+from tests.e2e.test_approval_flow import click, request_clone, wait_completion, wait_state
+from tests.fixtures.bot import BotFactory
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+def value(found: dict, name: str, **labels: str) -> float:  # type: ignore[type-arg]
+    return float(found.get((name, tuple(sorted(labels.items()))), 0.0))
+
+
+async def test_a_clone_flow_moves_the_counters(
+    slack_emu: SlackEmulator, bot_factory: BotFactory
+) -> None:
+    bot = await bot_factory(approval_channel=APPROVALS)
+    record = await request_clone(slack_emu, bot)
+    await click(slack_emu, APPROVER, record, "request_approve")
+    done = await wait_state(bot, record.id, State.SUCCEEDED)
+    await wait_completion(slack_emu, done, "Cloned: example-clone")
+    async with httpx.AsyncClient(base_url=bot.http_url or "") as http:
+        response = await http.get("/metrics")
+    assert response.status_code == 200
+    assert re.match(r"text/plain", response.headers["content-type"])
+    found = samples(response.text)
+    for state in ("approved", "submitting", "running", "succeeded"):
+        assert value(found, "clonebot_requests_total", state=state) == 1, state
+    assert value(found, "clonebot_approval_latency_seconds_count") == 1
+    assert value(found, "clonebot_clone_duration_seconds_count", outcome="succeeded") == 1
+    assert value(found, "clonebot_zstack_logins_total", outcome="ok") == 1
+    clone_calls = value(
+        found, "clonebot_zstack_calls_total", operation="CloneModelService", status="202", code=""
+    )
+    assert clone_calls == 1
+    polls = sum(
+        v
+        for (name, labels), v in found.items()
+        if name == "clonebot_zstack_calls_total" and ("operation", "QueryJob") in labels
+    )
+    assert polls >= 1
+    assert value(found, "clonebot_zstack_call_seconds_count", operation="CloneModelService") == 1
+    assert ("clonebot_jobs_tracked", ()) in found
+    assert value(found, "clonebot_notification_retries_total") == 0
