@@ -115,3 +115,8 @@ def configure_logging(level: str = "INFO", fmt: str = "console", stream: Any = N
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+
+
+def request_context(request_id: str) -> Any:
+    """Within it (and in tasks started within it), every log line carries ``request_id``."""
+    return structlog.contextvars.bound_contextvars(request_id=request_id)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from bot.background import cancel_all
 from bot.errors import BotError
 from bot.executor import Executor
+from bot.logs import request_context
 from bot.metrics import Metrics
 from bot.notifier import DeliveryPending, Notifier
 from bot.request_model import CloneRequest, State, utc_now
@@ -74,7 +75,8 @@ class Tracker:
                 if key in self._busy:
                     continue
                 self._busy.add(key)
-                task = asyncio.ensure_future(self._run(key, handle, request_id, limit))
+                with request_context(request_id):  # every line of this work names it
+                    task = asyncio.ensure_future(self._run(key, handle, request_id, limit))
                 running.add(task)
                 task.add_done_callback(running.discard)
             await asyncio.sleep(TICK_S if due else IDLE_TICK_S)

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.i18n import Msg, tr
+from bot.logs import request_context
 from bot.ui import cards, results
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ class ApprovalHandlers:
         await ack()
         user, channel, request_id = _who(body)
         work = self._then_home(body, client, self.deps.decisions.approve(request_id, user, channel))
-        self.deps.background.spawn(work, body=body, client=client)
+        with request_context(request_id):
+            self.deps.background.spawn(work, body=body, client=client)
 
     async def _then_home(
         self, body: dict[str, Any], client: AsyncWebClient, work: Coroutine[Any, Any, None]
@@ -67,13 +69,15 @@ class ApprovalHandlers:
         await ack()
         user, channel, request_id = _who(body)
         work = self.deps.decisions.cancel(request_id, user, channel)
-        self.deps.background.spawn(work, body=body, client=client)
+        with request_context(request_id):
+            self.deps.background.spawn(work, body=body, client=client)
 
     async def retry(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         user, channel, request_id = _who(body)
         work = self.deps.decisions.retry(request_id, user, channel)
-        self.deps.background.spawn(work, body=body, client=client)
+        with request_context(request_id):
+            self.deps.background.spawn(work, body=body, client=client)
 
     async def reject_clicked(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
@@ -116,7 +120,8 @@ class ApprovalHandlers:
         if meta.from_home:
             team = str((body.get("team") or {}).get("id") or "")
             work = self._then_publish(work, client, team, user)
-        self.deps.background.spawn(work, body=body, client=client)
+        with request_context(meta.request_id):
+            self.deps.background.spawn(work, body=body, client=client)
 
     async def _then_publish(
         self, work: Coroutine[Any, Any, None], client: AsyncWebClient, team: str, user: str
@@ -179,4 +184,5 @@ class ApprovalHandlers:
                 )
                 return
             work = self.deps.decisions.reject(request_id, user, reason, channel)
-        self.deps.background.spawn(work, body=body, client=client)
+        with request_context(request_id):
+            self.deps.background.spawn(work, body=body, client=client)

@@ -14,6 +14,7 @@ from bot.clone_form import validate_form
 from bot.deps import Deps
 from bot.errors import NotLoggedIn, SessionExpired, StoreUnavailable, ZStackAPIError
 from bot.i18n import tr
+from bot.logs import request_context
 from bot.request_model import looks_like_request_id
 from bot.ui import cards
 from bot.ui import clone as ui
@@ -192,9 +193,10 @@ class CloneHandlers:
             await ack(response_action="errors", errors={"reason": store_down(lang)})
             return
         await ack()
-        self.deps.background.spawn(
-            self.deps.clone.publish(client, record), body=body, client=client
-        )
+        with request_context(record.id):
+            self.deps.background.spawn(
+                self.deps.clone.publish(client, record), body=body, client=client
+            )
 
 
 def _selected_source_name(view: dict[str, Any], fallback: str | None) -> str | None:
