@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: install run sandbox test lint fmt mypy pytest bench soak clean
+.PHONY: install run sandbox test lint fmt mypy pytest bench soak audit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,13 @@ bench: $(STAMP)
 
 soak: $(STAMP)
 	$(BIN)/python -m tests.soak
+
+# Known vulnerabilities in the installed dependencies. It needs the vulnerability database from
+# the network, so it runs where that is reachable (not in the offline CI); --strict fails when the
+# database cannot be read instead of reporting "no vulnerabilities".
+audit: $(STAMP)
+	$(BIN)/pip install -q 'pip-audit>=2.7,<3'
+	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

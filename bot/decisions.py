@@ -6,6 +6,7 @@ Buttons and thread replies ("approve", "reject <reason>") both end up here.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -44,6 +45,7 @@ class Decisions:
         if refusal:
             await self.notifier.tell(user, channel, refusal)
             return
+        await self._safety_net(request_id)
 
         def vote(current: CloneRequest) -> CloneRequest | None:
             if current.state != State.PENDING or user in current.approvals:
@@ -82,6 +84,12 @@ class Decisions:
             f":white_check_mark: <@{user}> approved. Cloning as <@{approved.requester}>…",
         )
         await self.executor.submit(request_id)
+
+    async def _safety_net(self, request_id: str) -> None:
+        """Schedule a job check before a transition into ``approved``: if this process dies
+        between that transition and ``submit``, another replica submits (a check of a request
+        that did not become approved just drops the entry)."""
+        await self.store.schedule("jobs", request_id, time.time() + self.executor.lease_s)
 
     async def reject(self, request_id: str, user: str, reason: str, channel: str | None) -> None:
         record = await self.store.get(request_id)
@@ -158,6 +166,8 @@ class Decisions:
         if refusal:
             await self.notifier.tell(user, channel, refusal)
             return
+
+        await self._safety_net(request_id)
 
         def again(current: CloneRequest) -> CloneRequest | None:
             if current.state != State.FAILED:

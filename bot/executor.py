@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.background import cancel_all
 from bot.config import Settings
 from bot.errors import (
     BotError,
@@ -31,7 +32,7 @@ from bot.errors import (
     ZStackUnavailable,
 )
 from bot.metrics import Metrics
-from bot.notifier import DeliveryPending, Notifier
+from bot.notifier import COMPLETION_STEPS, DeliveryPending, Notifier
 from bot.request_model import CloneRequest, State, utc_now
 from bot.request_store import RequestStore
 from bot.sessions import SessionService
@@ -58,6 +59,9 @@ MAX_SEND_ATTEMPTS = 8
 RESEND_DELAY_MAX_S = 60.0
 # Re-check an unanswered submission this long after it was sent (past the client's timeout).
 SUBMIT_GRACE_S = 5.0
+# Approvals submitted to ZStack at once; the rest wait their turn. httpx's pool bookkeeping is
+# quadratic in its queue: 1,000 simultaneous approvals spent a third of the CPU there (make bench).
+SUBMIT_CONCURRENCY = 32
 
 
 def instance_id() -> str:
@@ -85,6 +89,9 @@ class Executor:
     webhooks: WebhookSigner
     owner: str = field(default_factory=instance_id)
     _deliveries: set[asyncio.Task[None]] = field(default_factory=set)
+    _submit_slots: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(SUBMIT_CONCURRENCY)
+    )
 
     @property
     def lease_s(self) -> float:
@@ -97,13 +104,18 @@ class Executor:
     # --- submission ---------------------------------------------------------------------------
 
     async def submit(self, request_id: str) -> None:
-        """Send an ``approved`` request to ZStack (once, under this replica's lease)."""
-        if not await self.store.claim(request_id, self.owner, self.lease_s):
-            return
-        try:
-            await self._submit(request_id)
-        finally:
-            await self.store.release(request_id, self.owner)
+        """Send an ``approved`` request to ZStack (once, under this replica's lease).
+
+        At most ``SUBMIT_CONCURRENCY`` at a time: a burst of approvals waits here, before the
+        lease and the write-ahead, instead of queueing inside httpx's connection pool.
+        """
+        async with self._submit_slots:
+            if not await self.store.claim(request_id, self.owner, self.lease_s):
+                return
+            try:
+                await self._submit(request_id)
+            finally:
+                await self.store.release(request_id, self.owner)
 
     async def _submit(self, request_id: str) -> None:
         record = await self.store.require(request_id)
@@ -233,6 +245,11 @@ class Executor:
             elif record.state in (State.SUBMITTING, State.RUNNING):
                 await self._poll(record)
             else:
+                if record.state in (State.SUCCEEDED, State.FAILED) and not set(
+                    COMPLETION_STEPS
+                ).issubset(record.notified):
+                    # finish() stopped before its notify schedule was written (a crash).
+                    await self.store.schedule("notify", request_id, time.time())
                 await self.store.unschedule("jobs", request_id)
         finally:
             await self.store.release(request_id, self.owner)
@@ -255,26 +272,43 @@ class Executor:
         except JobNotFound:
             await self._job_unknown(record)
             return
+        except ZStackSessionInvalid:
+            # ZStack took the job, then refused the requester's session (ID.1001): nothing was
+            # cloned, so the request waits for their next login instead of failing.
+            await self.park(record, from_states=(State.SUBMITTING, State.RUNNING))
+            return
         except ZStackAPIError as exc:
             await self.finish(request_id, job_uuid, Outcome(error=exc.error))
             return
-        except ZStackError:
-            await self._reschedule(record)
-            return
-        if isinstance(status, JobRunning):
-            if record.state == State.SUBMITTING:
-                await self._mark_running(request_id, CloneAccepted(self.zstack.job_ref(job_uuid)))
-                return
+        except (ZStackProtocolError, ZStackRESTError) as exc:
+            # ZStack answers, but not readably: give up at the job's deadline, not never.
             if self._timed_out(record):
                 text = (
-                    f"ZStack's job {job_uuid} did not finish within {self._deadline_s(record):g} s."
+                    f"ZStack's answers about job {job_uuid} could not be read for"
+                    f" {self._deadline_s(record):g} s: {exc}"
                 )
                 await self.finish(request_id, job_uuid, Outcome(error_text=text))
                 return
             await self._reschedule(record)
             return
+        except ZStackError:
+            await self._reschedule(record)
+            return
+        if isinstance(status, JobRunning):
+            await self._still_running(record, job_uuid)
+            return
         assert isinstance(status, JobDone)
         await self.finish(request_id, job_uuid, outcome_of(status.result))
+
+    async def _still_running(self, record: CloneRequest, job_uuid: str) -> None:
+        if record.state == State.SUBMITTING:
+            await self._mark_running(record.id, CloneAccepted(self.zstack.job_ref(job_uuid)))
+            return
+        if self._timed_out(record):
+            text = f"ZStack's job {job_uuid} did not finish within {self._deadline_s(record):g} s."
+            await self.finish(record.id, job_uuid, Outcome(error_text=text))
+            return
+        await self._reschedule(record)
 
     async def _job_unknown(self, record: CloneRequest) -> None:
         job_uuid = record.job_uuid or ""
@@ -343,8 +377,10 @@ class Executor:
         self.metrics.requests.labels(target.value).inc()
         if (elapsed := record.elapsed_s()) is not None:
             self.metrics.clone_duration.labels(target.value).observe(elapsed)
-        await self.store.unschedule("jobs", request_id)
+        # Notify schedule first: until it is written, the jobs entry still leads a tracker here
+        # (``follow`` schedules the notices of a finished request), so a crash loses nothing.
         await self.store.schedule("notify", request_id, time.time())
+        await self.store.unschedule("jobs", request_id)
         # Deliver now, off the caller's path (a webhook answers ZStack at once); the notify
         # schedule covers a crash in between.
         task = asyncio.ensure_future(self.deliver(request_id))
@@ -353,17 +389,34 @@ class Executor:
         return True
 
     async def drain(self) -> None:
-        """Wait for deliveries in flight (at shutdown)."""
+        """Let deliveries in flight finish (a few seconds at most); the notify schedule brings
+        back any that are cut short."""
         if self._deliveries:
-            await asyncio.gather(*self._deliveries, return_exceptions=True)
+            _done, pending = await asyncio.wait(set(self._deliveries), timeout=5.0)
+            await cancel_all(pending)
 
     async def deliver(self, request_id: str, attempt: int = 0) -> None:
+        """Deliver the completion notices now, unless another delivery holds their lease
+        (it finishes them, or the notify schedule, still due, brings them back)."""
         try:
-            await self.notifier.deliver_completion(request_id)
-        except DeliveryPending:
-            await self.notifier.schedule_retry(request_id, attempt)
+            holder = await self.claim_notices(request_id)
+            if holder is None:
+                return
+            try:
+                await self.notifier.deliver_completion(request_id)
+            except DeliveryPending:
+                await self.notifier.schedule_retry(request_id, attempt)
+            finally:
+                await self.store.release(request_id, holder, part="notified")
         except BotError as exc:  # Redis trouble: the notify schedule brings it back
             logger.warning("delivery deferred", extra={"request_id": request_id, "error": str(exc)})
+
+    async def claim_notices(self, request_id: str) -> str | None:
+        """The notices' lease (one deliverer at a time, across replicas): its holder token."""
+        holder = f"{self.owner}:{secrets.token_hex(4)}"
+        if await self.store.claim(request_id, holder, self.lease_s, part="notified"):
+            return holder
+        return None
 
     # --- sessions -----------------------------------------------------------------------------
 
@@ -397,10 +450,20 @@ class Executor:
             "expired. Run `/zstack login`; the clone starts right after.",
         )
 
+    async def session_lost(self, request_id: str, job_uuid: str) -> bool:
+        """A job ended with ID.1001 (reported by webhook): park the request, as a poll would."""
+        record = await self.store.get(request_id)
+        if record is None or record.job_uuid != job_uuid:
+            return False
+        await self.park(record, from_states=(State.SUBMITTING, State.RUNNING))
+        return True
+
     async def resume_parked(self, team_id: str, user_id: str) -> list[str]:
         """After a login: every parked request of the user goes ahead (unless expired)."""
         resumed = []
         for request_id in await self.store.parked(team_id, user_id):
+            # A safety net written before the transition: a crash right after it is picked up.
+            await self.store.schedule("jobs", request_id, time.time() + self.lease_s)
 
             def go(current: CloneRequest) -> CloneRequest | None:
                 if current.state != State.AWAITING_LOGIN or current.expires_at <= utc_now():

@@ -11,7 +11,7 @@ import logging
 import re
 import sys
 from collections import OrderedDict
-from collections.abc import Iterable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -30,33 +30,51 @@ _PATTERNS = (
 _MAX_KNOWN = 10_000
 
 
+_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
+
+
 class SecretRegistry:
-    """Exact secret values seen by this process (tokens, session UUIDs), newest kept."""
+    """Exact secret values seen by this process (tokens, session UUIDs), newest kept.
+
+    Session UUIDs (32 hex) are found in a line with one regex pass and looked up in a set, so
+    scrubbing costs the same with ten or ten thousand known sessions.
+    """
 
     def __init__(self, limit: int = _MAX_KNOWN) -> None:
         self._values: OrderedDict[str, None] = OrderedDict()
+        self._others: OrderedDict[str, None] = OrderedDict()
         self._limit = limit
 
     def add(self, *values: str | None) -> None:
         for value in values:
-            if value and len(value) >= 8:
-                self._values[value] = None
-                self._values.move_to_end(value)
-                while len(self._values) > self._limit:
-                    self._values.popitem(last=False)
+            if not value or len(value) < 8:
+                continue
+            bucket = self._values if _HEX32.fullmatch(value) else self._others
+            bucket[value] = None
+            bucket.move_to_end(value)
+            while len(bucket) > self._limit:
+                bucket.popitem(last=False)
+
+    def redact(self, text: str) -> str:
+        for value in self._others:
+            if value in text:
+                text = text.replace(value, "[redacted]")
+        if self._values:
+            text = _HEX32.sub(
+                lambda m: "[redacted]" if m.group(0) in self._values else m.group(0), text
+            )
+        return text
 
     def __iter__(self) -> Any:
-        return iter(list(self._values))
+        return iter([*self._values, *self._others])
 
 
 secrets = SecretRegistry()
 
 
-def scrub(text: str, known: Iterable[str] | None = None) -> str:
+def scrub(text: str, known: SecretRegistry | None = None) -> str:
     """``text`` with every secret pattern and every registered secret value redacted."""
-    for value in secrets if known is None else known:
-        if value in text:
-            text = text.replace(value, "[redacted]")
+    text = (secrets if known is None else known).redact(text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

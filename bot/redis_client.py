@@ -53,7 +53,11 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import redis.exceptions as redis_exceptions
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
-from redis.asyncio.connection import parse_url
+from redis.asyncio.connection import (
+    BlockingConnectionPool,
+    UnixDomainSocketConnection,
+    parse_url,
+)
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
@@ -310,6 +314,12 @@ def parse_redis_url(url: str) -> RedisTarget:
 # --- the handle ------------------------------------------------------------------------------
 
 
+# A burst waits for a free connection (up to POOL_WAIT_S) instead of failing at once: redis-py's
+# default pool raises "Too many connections" on the first command over the limit.
+MAX_CONNECTIONS = 100
+POOL_WAIT_S = 30.0
+
+
 def _retry() -> Retry:
     return Retry(ExponentialBackoff(cap=BACKOFF_CAP_S, base=BACKOFF_BASE_S), RETRIES)
 
@@ -395,7 +405,14 @@ async def connect_redis(settings: Settings) -> RedisHandle:
     prefix = settings.key_prefix
     if not settings.redis_url:
         embedded = await asyncio.to_thread(EmbeddedRedis.start, settings.data_dir)
-        client = Redis(unix_socket_path=embedded.socket_path, **_common_kwargs())
+        pool = BlockingConnectionPool(
+            connection_class=UnixDomainSocketConnection,
+            path=embedded.socket_path,
+            max_connections=MAX_CONNECTIONS,
+            timeout=POOL_WAIT_S,
+            **_common_kwargs(),
+        )
+        client = Redis.from_pool(pool)  # the client owns (and closes) its pool
         logger.info("Using embedded Redis with data in %s", embedded.data_dir)
         return RedisHandle(
             client,
@@ -412,7 +429,10 @@ def build_handle(target: RedisTarget, *, prefix: str) -> RedisHandle:
     """A ``RedisHandle`` for a parsed URL (no network call)."""
     common = _common_kwargs()
     if target.kind in ("redis", "unix"):
-        client = Redis.from_url(target.url, **common)
+        pool = BlockingConnectionPool.from_url(
+            target.url, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT_S, **common
+        )
+        client = Redis.from_pool(pool)  # the client owns (and closes) its pool
         return RedisHandle(client, kind=target.kind, prefix=prefix, description=target.redacted)
     if target.kind == "sentinel":
         assert target.service_name is not None

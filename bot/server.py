@@ -19,6 +19,7 @@ from bot.errors import StoreUnavailable, ZStackError
 from bot.executor import Outcome, outcome_of
 from bot.metrics import CONTENT_TYPE_LATEST
 from bot.webhooks import WEBHOOK_PATH
+from bot.zstack import SESSION_INVALID
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,9 @@ async def receive_webhook(request: web.Request, deps: Deps) -> web.Response:
     if await deps.requests.get(request_id) is None:
         return web.json_response({"error": "unknown request"}, status=404)
     outcome = outcome_of(body)
+    if outcome.error is not None and outcome.error.code == SESSION_INVALID:
+        parked = await deps.executor.session_lost(request_id, job_uuid)
+        return web.json_response({"ok": True, "applied": parked})
     if success == "false" and outcome.error is None:
         outcome = Outcome(error_text="ZStack reported that the job failed.")
     won = await deps.executor.finish(request_id, job_uuid, outcome)

@@ -209,7 +209,8 @@ class ZStackClient:
             timeout=timeout,
             verify=verify_arg,
             transport=transport,
-            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            # Keep every pooled connection alive: the tracker polls many jobs at once.
+            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=100),
             headers={"Accept": "application/json"},
             follow_redirects=False,
         )

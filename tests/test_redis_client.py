@@ -402,3 +402,19 @@ async def test_ping_is_false_for_an_unreachable_server() -> None:
         assert await handle.ping() is False
     finally:
         await handle.aclose()
+
+
+async def test_a_burst_larger_than_the_pool_waits_instead_of_failing(redis_url: str) -> None:
+    """More concurrent commands than connections: they queue for the pool, none fails."""
+    import asyncio
+
+    from bot.config import Settings
+    from bot.redis_client import MAX_CONNECTIONS, connect_redis
+
+    handle = await connect_redis(Settings(redis_url=redis_url))
+    try:
+        burst = [handle.client.blpop(f"burst:{i}", timeout=0.2) for i in range(MAX_CONNECTIONS * 2)]
+        results = await asyncio.gather(*burst)
+        assert results == [None] * (MAX_CONNECTIONS * 2)
+    finally:
+        await handle.aclose()

@@ -1,0 +1,190 @@
+"""Ack path: signed ``/clone-model`` commands at fixed concurrency, bot vs. bare Bolt.
+
+Both servers run as their own processes (``python -m bot run`` and ``tests.bench.bare``); the
+emulator is their Slack, so the bot's ``views.open``/``views.update`` after the ack really happen.
+The load generator is the emulator's own delivery (signed as Slack signs, one aiohttp session):
+each of ``concurrency`` workers sends a command, waits for the HTTP response, sends the next.
+Latency is the command POST's response time; throughput counts responses in the window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.bench.common import (
+    GENERAL,
+    Row,
+    ServerProcess,
+    Stack,
+    bench_users,
+    cpu_seconds,
+    log,
+    ms,
+    percentile,
+    verdict,
+)
+from tests.fixtures.redis_server import RedisServer
+
+CONCURRENCY = (1, 16, 64)
+QUICK_CONCURRENCY = (1, 16)
+# Per measured point: warm-up (discarded), then the window.
+WARMUP_S = 1.0
+WINDOW_S = 6.0
+QUICK_WINDOW_S = 2.0
+# Distinct callers, so a user's next command does not replace a form still being filled in.
+USERS = 1024
+QUICK_USERS = 128
+P99_RATIO_MAX = 1.5
+THROUGHPUT_RATIO_MIN = 0.7
+# The emulator scans its command records on every views call: keep the list short.
+_KEEP_COMMANDS = 256
+
+
+@dataclass
+class Point:
+    target: str
+    concurrency: int
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    window_s: float = 0.0
+    # CPU used during the window (seconds per second): the server, and this process.
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.window_s if self.window_s else 0.0
+
+    def p(self, q: float) -> float:
+        return percentile(self.latencies, q)
+
+
+async def drive(
+    stack: Stack,
+    server: ServerProcess,
+    users: list[str],
+    target: str,
+    concurrency: int,
+    window_s: float,
+) -> Point:
+    """``concurrency`` workers for ``WARMUP_S + window_s`` seconds; only the window counts."""
+    emu = stack.emu
+    emu.app_url = f"{server.url}/slack/events"
+    point = Point(target, concurrency, window_s=window_s)
+    begin = time.perf_counter() + WARMUP_S
+    end = begin + window_s
+
+    async def worker(index: int) -> None:
+        n = index
+        while True:
+            user = users[n % len(users)]
+            n += concurrency
+            delivery = await emu.slash_command(user, GENERAL, "/clone-model", "")
+            done = time.perf_counter()
+            if done > end:
+                return
+            if done >= begin:
+                if delivery.ok:
+                    point.latencies.append(delivery.latency)
+                else:
+                    point.errors += 1
+            if len(emu.state.commands) > 4 * _KEEP_COMMANDS:
+                del emu.state.commands[:-_KEEP_COMMANDS]
+
+    workers = asyncio.gather(*(worker(i) for i in range(concurrency)))
+    await asyncio.sleep(WARMUP_S)
+    spy = server.profile(f"ack-{target}-c{concurrency}", window_s)
+    cpu = (server.cpu(), cpu_seconds())
+    await workers
+    point.server_cpu = (server.cpu() - cpu[0]) / window_s
+    point.client_cpu = (cpu_seconds() - cpu[1]) / window_s
+    if spy is not None:
+        await asyncio.to_thread(spy.wait)
+    return point
+
+
+async def warm(stack: Stack, server: ServerProcess, users: list[str]) -> None:
+    """Point the emulator at ``server`` and send a few commands (the first one runs auth.test)."""
+    stack.emu.app_url = f"{server.url}/slack/events"
+    for user in users[:20]:
+        delivery = await stack.emu.slash_command(user, GENERAL, "/clone-model", "")
+        if not delivery.ok:
+            raise RuntimeError(f"{server.argv} did not ack: {delivery.status} {delivery.error}")
+    await stack.quiet(idle_s=0.3)
+
+
+async def run(redis_server: RedisServer, workdir: Path, *, quick: bool) -> list[Row]:
+    levels = QUICK_CONCURRENCY if quick else CONCURRENCY
+    window = QUICK_WINDOW_S if quick else WINDOW_S
+    user_count = QUICK_USERS if quick else USERS
+    async with Stack(redis_server, workdir / "ack", users=user_count) as stack:
+        users = bench_users(user_count)
+        async with stack.tools() as tools:
+            await tools.login(users)  # callers are logged in: the form path, not the login modal
+        bot = await stack.start_bot("ack-bot")
+        bare = await stack.start_bare()
+        await warm(stack, bot, users)
+        await warm(stack, bare, users)
+        points: list[tuple[Point, Point]] = []
+        for level in levels:
+            # Alternate the order so slow drift (caches, Redis growth) does not favour one side.
+            order = [("bare", bare), ("bot", bot)] if level % 2 else [("bot", bot), ("bare", bare)]
+            measured: dict[str, Point] = {}
+            for name, server in order:
+                measured[name] = await drive(stack, server, users, name, level, window)
+                await stack.quiet(idle_s=0.3)
+                stack.emu.state.commands.clear()
+                log(
+                    f"ack c={level} {name}: {measured[name].throughput:.0f} req/s, "
+                    f"p50 {ms(measured[name].p(50))}, p99 {ms(measured[name].p(99))}, "
+                    f"errors {measured[name].errors}, CPU server {measured[name].server_cpu:.0%} "
+                    f"load generator + emulator {measured[name].client_cpu:.0%}"
+                )
+            points.append((measured["bot"], measured["bare"]))
+    return rows(points)
+
+
+def rows(points: list[tuple[Point, Point]]) -> list[Row]:
+    out: list[Row] = []
+    for bot, bare in points:
+        c = bot.concurrency
+        t_ratio = bot.throughput / bare.throughput if bare.throughput else 0.0
+        p50_ratio = bot.p(50) / bare.p(50) if bare.latencies else float("nan")
+        p99_ratio = bot.p(99) / bare.p(99) if bare.latencies else float("nan")
+        out += [
+            Row(
+                "Ack path",
+                f"c={c} throughput",
+                f"{bot.throughput:.0f} req/s",
+                f"{bare.throughput:.0f} req/s (bare Bolt)",
+                f"{t_ratio:.2f}× " + verdict(t_ratio >= THROUGHPUT_RATIO_MIN, "≥ 0.7×"),
+            ),
+            Row(
+                "Ack path",
+                f"c={c} p50 ack latency",
+                ms(bot.p(50)),
+                f"{ms(bare.p(50))} (bare Bolt)",
+                f"{p50_ratio:.2f}×",
+            ),
+            Row(
+                "Ack path",
+                f"c={c} p99 ack latency",
+                ms(bot.p(99)),
+                f"{ms(bare.p(99))} (bare Bolt)",
+                f"{p99_ratio:.2f}× " + verdict(p99_ratio <= P99_RATIO_MAX, "≤ 1.5×"),
+            ),
+        ]
+        if bot.errors or bare.errors:
+            out.append(
+                Row(
+                    "Ack path",
+                    f"c={c} failed acks",
+                    str(bot.errors),
+                    f"{bare.errors} (bare Bolt)",
+                    verdict(bot.errors == 0, "0 expected"),
+                )
+            )
+    return out

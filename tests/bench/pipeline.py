@@ -1,0 +1,296 @@
+"""Pipeline: 1,000 approved clones at once, 5-second ZStack jobs, polling and then webhooks.
+
+Set-up goes through the bot's own code (``CloneFlow.create`` + ``CloneFlow.publish`` in this
+process: the records and cards are exactly what a submitted form produces). Then an approver
+clicks Approve on every card at once, through the emulator, and the bot (its own process) does
+the rest: approval, submission as the requester, tracking, completion notices.
+
+Measured: wall time from the clicks to the last completion DM; per request, the delay from the
+simulator finishing the job to the requester's completion DM; ZStack requests per job (the
+simulator's counters); Redis commands per request (``INFO commandstats``, commands inside Lua
+scripts included); duplicates and losses (exactly one completion notice in the thread and one DM
+per request); Redis memory of one finished request (``MEMORY USAGE`` of each of its keys).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot import keys
+from bot.clone_flow import CloneFlow
+from bot.clone_form import validate_form
+from bot.request_model import CloneRequest, State
+from tests.bench.common import (
+    APPROVALS,
+    APPROVER,
+    EXAMPLE_SOURCE,
+    POLL_MAX_S,
+    REQUESTER,
+    TEAM,
+    Row,
+    Stack,
+    Tools,
+    command_stats,
+    log,
+    percentile,
+    secs,
+    verdict,
+)
+from tests.fixtures.redis_server import RedisServer
+
+CLONES = 1000
+QUICK_CLONES = 100
+JOB_S = 5.0
+QUICK_JOB_S = 2.0
+PREPARE_CONCURRENCY = 50
+# Stop waiting for the rest when no new notice came for this long (after the jobs' duration).
+STALL_S = 30.0
+# After the last notice: how long late duplicates still count.
+DUPLICATE_WATCH_S = 3.0
+MAX_ZSTACK_PER_JOB = 8
+WEBHOOK_P99_MAX_S = 1.0
+MEMORY_SAMPLE = 50
+MAX_BYTES_PER_RECORD = 4096
+_NOTICE = re.compile(r"^(CR-[0-9A-Z]{6})\b")
+# Redis commands the benchmark itself sends while measuring.
+_OWN_COMMANDS = ("info", "config|resetstat", "config")
+
+
+@dataclass
+class Outcome:
+    mode: str
+    count: int
+    wall_s: float = float("nan")
+    delays: list[float] = field(default_factory=list)
+    zstack_per_job: float = 0.0  # per clone job ZStack accepted
+    redis_per_request: float = 0.0
+    redis_top: list[tuple[str, int]] = field(default_factory=list)
+    duplicates: int = 0
+    losses: int = 0
+    not_succeeded: int = 0
+    bytes_per_record: float = 0.0
+
+
+async def prepare(stack: Stack, tools: Tools, count: int) -> list[CloneRequest]:
+    """``count`` pending requests, created and posted exactly as a submitted form does."""
+    flow = CloneFlow(
+        settings=tools.settings, zstack=tools.zstack, store=tools.requests, sessions=tools.sessions
+    )
+    client = tools.slack
+    limit = asyncio.Semaphore(PREPARE_CONCURRENCY)
+
+    async def one(index: int) -> CloneRequest:
+        form, errors = validate_form(
+            {"source": EXAMPLE_SOURCE, "name": f"bench-{index:05d}", "reason": "benchmark"}
+        )
+        assert form is not None, errors
+        async with limit:
+            record = await flow.create(
+                team_id=TEAM,
+                requester=REQUESTER,
+                origin_channel=APPROVALS,
+                form=form,
+                source_name="example",
+            )
+            return await flow.publish(client, record)
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+def _notices(stack: Stack, start: int) -> tuple[dict[str, list[float]], dict[str, int], int]:
+    """Completion DMs (request id → arrival times), thread notices per request, calls seen."""
+    calls = stack.emu.state.api_calls
+    dms: dict[str, list[float]] = {}
+    threads: Counter[str] = Counter()
+    for call in calls[start:]:
+        if call.method != "chat.postMessage" or not call.ok or not call.params.get("blocks"):
+            continue
+        match = _NOTICE.match(str(call.params.get("text") or ""))
+        if match is None:
+            continue
+        channel = call.params.get("channel")
+        if channel == REQUESTER:
+            dms.setdefault(match[1], []).append(call.received_wall)
+        elif channel == APPROVALS and call.params.get("thread_ts"):
+            threads[match[1]] += 1
+    return dms, dict(threads), len(calls)
+
+
+async def _drain(stack: Stack, mark: int, ids: set[str], job_s: float) -> None:
+    """Until every request's completion DM arrived, or none came for ``STALL_S``."""
+    seen, progress = 0, time.monotonic() + job_s
+    while True:
+        dms, _threads, _ = _notices(stack, mark)
+        if ids.issubset(dms):
+            return
+        if len(dms) > seen:
+            seen, progress = len(dms), max(progress, time.monotonic())
+        elif time.monotonic() - progress > STALL_S:
+            log(f"pipeline: {len(ids - set(dms))} completion notices never came")
+            return
+        await asyncio.sleep(0.25)
+
+
+async def one_mode(
+    redis_server: RedisServer, workdir: Path, *, count: int, job_s: float, webhooks: bool
+) -> Outcome:
+    mode = "webhooks" if webhooks else "polling"
+    outcome = Outcome(mode, count)
+    async with Stack(redis_server, workdir / f"pipeline-{mode}") as stack:
+        stack.sim.state.set_mode(job_duration_s=job_s)
+        bot = await stack.start_bot(f"pipeline-{mode}", webhooks=webhooks)
+        async with stack.tools() as tools:
+            await tools.login([REQUESTER])
+            began = time.monotonic()
+            records = await prepare(stack, tools, count)
+            posted_s = time.monotonic() - began
+            log(f"pipeline/{mode}: {count} pending requests posted in {posted_s:.1f} s")
+            await stack.quiet(idle_s=0.3)
+            ids = {r.id for r in records}
+            sync = stack.sync_redis()
+            sync.config_resetstat()
+            zstack_before = stack.sim_requests()
+            mark = len(stack.emu.state.api_calls)
+            started = time.time()
+            spy = bot.profile(f"pipeline-{mode}", job_s + 15)
+            clicks = await asyncio.gather(
+                *(
+                    stack.emu.click(
+                        APPROVER, channel=APPROVALS, ts=r.card_ts or "", action_id="request_approve"
+                    )
+                    for r in records
+                )
+            )
+            refused = sum(not c.ok for c in clicks)
+            clicked_s = time.time() - started
+            log(f"pipeline/{mode}: {count} clicks in {clicked_s:.1f} s ({refused} not acked)")
+            await _drain(stack, mark, ids, job_s)
+            stats = command_stats(sync)
+            if spy is not None:
+                spy.terminate()
+            zstack_total = stack.sim_requests() - zstack_before
+            await asyncio.sleep(DUPLICATE_WATCH_S)
+            dms, threads, _ = _notices(stack, mark)
+            jobs = stack.sim.state.jobs.jobs
+            stored = [await tools.requests.get(i) for i in sorted(ids)]
+            finished = [r for r in stored if r and r.state == State.SUCCEEDED]
+            outcome.bytes_per_record = _bytes_per_record(sync, finished[:MEMORY_SAMPLE])
+            sync.close()
+    last = max((min(times) for times in dms.values()), default=float("nan"))
+    outcome.wall_s = last - started
+    for record in stored:
+        if record is None:
+            outcome.losses += 1
+            continue
+        if record.state != State.SUCCEEDED:
+            outcome.not_succeeded += 1
+        got = dms.get(record.id, [])
+        job = jobs.get(record.job_uuid or "")
+        if got and job is not None and job.finished_at is not None:
+            outcome.delays.append(min(got) - job.finished_at)
+        in_thread = threads.get(record.id, 0)
+        if not got or not in_thread:
+            outcome.losses += 1
+        outcome.duplicates += max(0, len(got) - 1) + max(0, in_thread - 1)
+    own = sum(stats.get(name, 0) for name in _OWN_COMMANDS)
+    outcome.redis_per_request = (sum(stats.values()) - own) / count
+    outcome.redis_top = Counter(
+        {k: v for k, v in stats.items() if k not in _OWN_COMMANDS}
+    ).most_common(8)
+    outcome.zstack_per_job = zstack_total / max(1, len(jobs))
+    log(
+        f"pipeline/{mode}: wall {secs(outcome.wall_s)}, delay p50 "
+        f"{secs(percentile(outcome.delays, 50))} p99 {secs(percentile(outcome.delays, 99))}, "
+        f"ZStack/job {outcome.zstack_per_job:.2f} "
+        f"{dict(stack.sim.state.counters()['requests_by_operation'])}, "
+        f"Redis/request {outcome.redis_per_request:.1f} top {outcome.redis_top}, "
+        f"duplicates {outcome.duplicates}, losses {outcome.losses}, "
+        f"not succeeded {outcome.not_succeeded}, {outcome.bytes_per_record:.0f} B/record"
+    )
+    return outcome
+
+
+def _bytes_per_record(client: object, records: list[CloneRequest]) -> float:
+    """Average ``MEMORY USAGE`` over every key one finished request keeps."""
+    import redis
+
+    assert isinstance(client, redis.Redis)
+    prefix = "clonebot:"
+    total = 0
+    for record in records:
+        names = [keys.request_key(prefix, record.id, part) for part in keys.REQUEST_PARTS]
+        if record.card_ts:
+            names.append(keys.thread_key(prefix, record.channel, record.card_ts))
+        if record.job_uuid:
+            names.append(keys.job_index_key(prefix, record.job_uuid))
+        total += sum(int(client.memory_usage(name, samples=0) or 0) for name in names)
+    return total / len(records) if records else float("nan")
+
+
+async def run(redis_server: RedisServer, workdir: Path, *, quick: bool) -> list[Row]:
+    count = QUICK_CLONES if quick else CLONES
+    job_s = QUICK_JOB_S if quick else JOB_S
+    outcomes = [
+        await one_mode(redis_server, workdir, count=count, job_s=job_s, webhooks=webhooks)
+        for webhooks in (False, True)
+    ]
+    rows: list[Row] = []
+    for o in outcomes:
+        name = f"Pipeline ({o.mode})"
+        p99 = percentile(o.delays, 99)
+        limit = WEBHOOK_P99_MAX_S if o.mode == "webhooks" else POLL_MAX_S
+        rows += [
+            Row(
+                name,
+                f"wall time, {count} approvals → last completion DM ({job_s:g} s jobs)",
+                secs(o.wall_s),
+                "info",
+            ),
+            Row(
+                name,
+                "job done → completion DM p50 / p99",
+                f"{secs(percentile(o.delays, 50))} / {secs(p99)} ({len(o.delays)} of {count})",
+                f"p99 ≤ {limit:g} s" + (" (poll cap)" if o.mode == "polling" else ""),
+                verdict(p99 <= limit if o.delays else False),
+            ),
+            Row(
+                name,
+                "ZStack requests per job",
+                f"{o.zstack_per_job:.2f}",
+                f"≤ {MAX_ZSTACK_PER_JOB}",
+                verdict(o.zstack_per_job <= MAX_ZSTACK_PER_JOB),
+            ),
+            Row(
+                name,
+                "Redis commands per request (incl. inside Lua)",
+                f"{o.redis_per_request:.0f}",
+                "info",
+            ),
+            Row(
+                name,
+                "duplicates / losses",
+                f"{o.duplicates} / {o.losses}",
+                "0 / 0",
+                verdict(o.duplicates == 0 and o.losses == 0),
+            ),
+        ]
+        if o.not_succeeded:
+            rows.append(
+                Row(name, "requests not succeeded", str(o.not_succeeded), "0", verdict(False))
+            )
+    finished = outcomes[0].bytes_per_record
+    rows.append(
+        Row(
+            "Footprint",
+            "Redis per request record (finished request, all its keys)",
+            f"{finished / 1024:.2f} KB",
+            "≤ 4 KB",
+            verdict(finished <= MAX_BYTES_PER_RECORD),
+        )
+    )
+    return rows

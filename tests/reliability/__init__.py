@@ -1,0 +1,1 @@
+"""Reliability and security suite: replicas under SIGKILL, Redis/ZStack/Slack faults, security."""

@@ -1,0 +1,426 @@
+"""Security: replayed Slack requests, webhook HMACs, whose ZStack session is used, secrets at
+rest and in logs, and fuzzing of every command and modal through the real Bolt request path.
+
+Already covered (tests/e2e/test_slack_security.py): missing, wrong, stale and forged signatures;
+(tests/e2e/test_approval_flow.py): self-approval, outsiders, quorum, a forged webhook MAC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Iterator
+from concurrent.futures import Future
+from hashlib import sha512
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.config import Settings
+from bot.logs import configure_logging
+from bot.request_model import State
+from bot.runtime import Runtime
+from bot.sandbox.slack_emulator import (
+    InputRejected,
+    SlackEmulator,
+    UserActionError,
+    default_workspace,
+)
+from bot.sandbox.slack_emulator.signing import signature_headers
+from bot.sandbox.slack_emulator.transport import encode
+from bot.sandbox.zstack_sim import SimServer
+from tests.e2e.helpers import (
+    APPROVALS,
+    APPROVER,
+    APPROVER2,
+    EXAMPLE,
+    GENERAL,
+    REQUESTER,
+    login,
+    top_view,
+)
+from tests.e2e.test_approval_flow import click, request_clone, wait_state
+from tests.e2e.test_zstack_login import LOGINS
+from tests.fixtures.bot import SESSION_KEY, BotFactory
+from tests.fixtures.slack import BOT_TOKEN, SIGNING_SECRET
+
+T = TypeVar("T")
+
+
+# -- replays -----------------------------------------------------------------------------------
+
+
+async def replay(bot: Runtime, kind: str, payload: dict[str, Any], times: int) -> list[int]:
+    """POST one signed body ``times`` times, byte for byte (a replay inside Slack's 5 min)."""
+    content_type, body = encode(kind, payload)  # type: ignore[arg-type]
+    headers = {"Content-Type": content_type}
+    headers.update(signature_headers(SIGNING_SECRET, body, int(time.time())))
+    async with httpx.AsyncClient(base_url=bot.http_url or "") as http:
+        answers = [await http.post("/slack/events", content=body, headers=headers)]
+        answers += await asyncio.gather(
+            *(http.post("/slack/events", content=body, headers=headers) for _ in range(times - 1))
+        )
+    return [a.status_code for a in answers]
+
+
+async def test_a_replayed_approval_counts_once(
+    slack_emu: SlackEmulator, bot_factory: BotFactory, zstack_sim: SimServer
+) -> None:
+    """Slack's scheme accepts a captured request again within 5 minutes. The bot answers it
+    (200), but an approval is a vote of one person: replayed, it neither reaches a quorum of
+    two nor sends a second clone."""
+    bot = await bot_factory(approval_channel=APPROVALS, approvals_required=2)
+    record = await request_clone(slack_emu, bot)
+    await click(slack_emu, APPROVER, record, "request_approve")
+    captured = slack_emu.state.deliveries[-1]
+    assert captured.type == "block_actions"
+    statuses = await replay(bot, "interactive", captured.payload, 5)
+    assert statuses == [200] * 5
+    await asyncio.sleep(1.0)
+    after = await bot.deps.requests.require(record.id)
+    assert after.state == State.PENDING and after.approvals == [APPROVER]
+    await click(slack_emu, APPROVER2, record, "request_approve")
+    second = slack_emu.state.deliveries[-1]
+    await wait_state(bot, record.id, State.SUCCEEDED)
+    await replay(bot, "interactive", second.payload, 5)
+    await asyncio.sleep(1.0)
+    history = [h["to"] for h in await bot.deps.requests.history(record.id)]
+    assert history.count("approved") == 1 and history.count("submitting") == 1
+    assert sum(zstack_sim.state.counters()["clone_calls_by_source"].values()) == 1
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+
+
+async def test_webhook_urls_are_good_for_their_own_request_and_job_only(
+    slack_emu: SlackEmulator, bot_factory: BotFactory, zstack_sim: SimServer
+) -> None:
+    zstack_sim.state.set_mode(job_duration_s=2.0, webhook_retry_interval_s=0.2)
+    bot = await bot_factory(approval_channel=APPROVALS, poll_initial_s=30, poll_max_s=60)
+    bot.deps.webhooks.use_public_url(bot.http_url)
+    first = await request_clone(slack_emu, bot)
+    other = await request_clone(slack_emu, bot, name="other-clone")
+    await click(slack_emu, APPROVER, first, "request_approve")
+    running = await wait_state(bot, first.id, State.RUNNING)
+    job = running.job_uuid or ""
+    signer = bot.deps.webhooks
+    good = signer.url_for(first.id, job) or ""
+    mac = good.rsplit("/", 1)[1]
+    body = json.dumps({"inventory": {"uuid": "e" * 32, "name": "forged"}})
+    ok = {"X-Job-Success": "true"}
+    async with httpx.AsyncClient() as http:
+        # Another request's id under this job's MAC.
+        stolen = f"{bot.http_url}/zstack/webhook/{other.id}/{job}/{mac}"
+        assert (
+            await http.post(stolen, content=body, headers={**ok, "X-Job-UUID": job})
+        ).status_code == 403
+        # This request, another job's UUID under this job's MAC.
+        swapped = f"{bot.http_url}/zstack/webhook/{first.id}/{'f' * 32}/{mac}"
+        answer = await http.post(swapped, content=body, headers={**ok, "X-Job-UUID": "f" * 32})
+        assert answer.status_code == 403
+        # A genuine URL of this request for a job it no longer runs (e.g. before a retry).
+        stale = signer.url_for(first.id, "a" * 32) or ""
+        answer = await http.post(stale, content=body, headers={**ok, "X-Job-UUID": "a" * 32})
+        assert answer.status_code == 200 and answer.json()["applied"] is False
+        # The right URL with another job in the header.
+        answer = await http.post(good, content=body, headers={**ok, "X-Job-UUID": "b" * 32})
+        assert answer.status_code == 400
+    assert (await bot.deps.requests.require(first.id)).state == State.RUNNING
+    assert (await bot.deps.requests.require(other.id)).state == State.PENDING
+    done = await wait_state(bot, first.id, State.SUCCEEDED, timeout=10)
+    assert done.result and done.result["name"] == "example-clone"  # ZStack's own webhook
+
+
+# -- whose session ---------------------------------------------------------------------------
+
+
+async def test_the_clone_carries_the_requesters_session_not_the_approvers(
+    slack_emu: SlackEmulator, bot_factory: BotFactory, zstack_sim: SimServer
+) -> None:
+    bot = await bot_factory(approval_channel=APPROVALS)
+    await login(slack_emu, APPROVER, LOGINS["user"])  # the approver is alice/bob in ZStack
+    await login(slack_emu, APPROVER2, LOGINS["iam2"])  # and this one carol
+    record = await request_clone(slack_emu, bot)  # the requester is alice (account)
+    await click(slack_emu, APPROVER, record, "request_approve")
+    done = await wait_state(bot, record.id, State.SUCCEEDED)
+    calls = zstack_sim.state.counters()["clone_calls"]
+    assert calls == [
+        {"job_uuid": done.job_uuid, "source_uuid": EXAMPLE, "account": "alice", "user": "alice"}
+    ]
+    services = zstack_sim.state.snapshot()["model_services"]
+    assert (
+        next(s for s in services if s["inventory"]["name"] == "example-clone")["owner_account"]
+        == "alice"
+    )
+
+
+# -- secrets at rest and in logs -------------------------------------------------------------
+
+
+async def dump_redis(bot: Runtime) -> str:
+    """Every key and every value of every type, as text."""
+    client = bot.deps.redis.client
+    out: list[str] = []
+    async for key in client.scan_iter("*"):
+        out.append(repr(key))
+        kind = (await client.type(key)).decode()
+        if kind == "string":
+            out.append(repr(await client.get(key)))
+        elif kind == "hash":
+            out.append(repr(await client.hgetall(key)))
+        elif kind == "list":
+            out.append(repr(await client.lrange(key, 0, -1)))
+        elif kind == "set":
+            out.append(repr(await client.smembers(key)))
+        elif kind == "zset":
+            out.append(repr(await client.zrange(key, 0, -1, withscores=True)))
+        elif kind == "stream":
+            out.append(repr(await client.xrange(key)))
+        else:
+            raise AssertionError(f"unexpected Redis type {kind} for {key!r}")
+    return "\n".join(out)
+
+
+async def test_no_secret_in_redis_or_logs_after_a_full_run(
+    slack_emu: SlackEmulator, bot_factory: BotFactory, zstack_sim: SimServer
+) -> None:
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", stream=stream)
+    try:
+        zstack_sim.state.set_mode(webhook_retry_interval_s=0.1)
+        bot = await bot_factory(approval_channel=APPROVALS)
+        bot.deps.webhooks.use_public_url(bot.http_url)
+        await login(slack_emu, APPROVER, LOGINS["user"])
+        await login(slack_emu, APPROVER2, LOGINS["iam2"])
+        ok = await request_clone(slack_emu, bot)
+        await click(slack_emu, APPROVER, ok, "request_approve")
+        await wait_state(bot, ok.id, State.SUCCEEDED)
+        zstack_sim.state.fail_next_clones(1)
+        bad = await request_clone(slack_emu, bot, name="failing-clone")
+        await click(slack_emu, APPROVER2, bad, "request_approve")
+        await wait_state(bot, bad.id, State.FAILED)
+        await slack_emu.slash_command(REQUESTER, GENERAL, "/zstack", "whoami")
+        sessions = set(zstack_sim.state.identity.sessions)
+        await slack_emu.slash_command(APPROVER, GENERAL, "/zstack", "logout")
+        await asyncio.sleep(0.5)
+        everything = await dump_redis(bot)
+    finally:
+        logging.getLogger().handlers.clear()
+    logs = stream.getvalue()
+    assert len(sessions) >= 3
+    passwords = {"alice-pass", "bob-pass", "carol-pass"}
+    forbidden = (
+        sessions
+        | passwords
+        | {sha512(p.encode()).hexdigest() for p in passwords}
+        | {BOT_TOKEN, SIGNING_SECRET, SESSION_KEY}
+    )
+    assert "request transition" in logs
+    for secret in forbidden:
+        assert secret not in everything, "a secret is stored in clear in Redis"
+        assert secret not in logs, "a secret is in the logs"
+
+
+# -- fuzzing through Bolt ----------------------------------------------------------------------
+
+
+class Stack:
+    """Simulator, emulator and bot in a background event loop, for synchronous hypothesis
+    tests (hypothesis drives plain functions; each example runs a coroutine here)."""
+
+    def __init__(self, redis_url: str, data_dir: Path) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.redis_url = redis_url
+        self.data_dir = data_dir
+        self.emu: SlackEmulator
+        self.sim: SimServer
+        self.bot: Runtime
+
+    def run(self, coro: Awaitable[T], timeout: float = 30.0) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+        return future.result(timeout)
+
+    async def start(self) -> None:
+        self.sim = await SimServer("127.0.0.1", 0).__aenter__()
+        self.emu = await SlackEmulator(
+            signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, workspace=default_workspace()
+        ).__aenter__()
+        settings = Settings(
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=self.emu.api_url,
+            zstack_url=self.sim.url,
+            redis_url=self.redis_url,
+            session_key=Fernet.generate_key().decode(),
+            data_dir=self.data_dir,
+            approval_channel=APPROVALS,
+            poll_initial_s=0.05,
+            poll_max_s=0.2,
+        )
+        self.bot = await Runtime.start(settings)
+        port = await self.bot.serve_http("127.0.0.1", 0)
+        self.emu.app_url = f"http://127.0.0.1:{port}/slack/events"
+        await login(self.emu)
+
+    async def stop(self) -> None:
+        await self.bot.aclose()
+        await self.emu.__aexit__(None, None, None)
+        await self.sim.__aexit__(None, None, None)
+
+    def crashes(self) -> float:
+        samples = self.bot.deps.metrics.handler_errors.collect()[0].samples
+        return sum(s.value for s in samples if s.name.endswith("_total"))
+
+    def said(self, user: str) -> list[str]:
+        texts = [m.text for m in self.emu.state.ephemerals(user)]
+        texts += [m.text for m in self.emu.state.dms(user)]
+        texts += [str(c.params.get("text", "")) for c in self.emu.state.calls("response_url")]
+        return texts
+
+
+@pytest.fixture
+def stack(redis_url: str, tmp_path: Path) -> Iterator[Stack]:
+    running = Stack(redis_url, tmp_path / "data")
+    running.run(running.start())
+    try:
+        yield running
+    finally:
+        running.run(running.stop())
+        running.loop.call_soon_threadsafe(running.loop.stop)
+        running.thread.join(5)
+        running.loop.close()
+
+
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+TEXT = st.one_of(
+    st.text(max_size=200),
+    st.sampled_from(
+        [
+            "status CR-AAAAAA",
+            "status ../../etc/passwd",
+            "list extra",
+            "help me",
+            "logout now",
+            "<@U0APP1> <!channel> &lt;script&gt;",
+            "' OR 1=1 --",
+            "name~=%25",
+            "90d425a802ff44eeb530f21587633700 extra words",
+            "x" * 3000,
+            "\u202eevil\u0000",
+        ]
+    ),
+)
+
+
+def check_answer(stack: Stack, status: int | None, before: float) -> None:
+    assert status == 200
+    assert stack.crashes() == before, "a listener crashed (ERR- reference given to the user)"
+    for text in stack.said(REQUESTER) + stack.said(APPROVER):
+        assert "Traceback" not in text and 'File "' not in text
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("command", ["/zstack", "/clone-model"])
+def test_fuzz_command_text(stack: Stack, command: str) -> None:
+    @FUZZ
+    @given(text=TEXT)
+    def one(text: str) -> None:
+        if text.split()[:1] == ["logout"]:
+            return  # keeps the session the other examples use
+        before = stack.crashes()
+        try:
+            delivery = stack.run(stack.emu.slash_command(REQUESTER, GENERAL, command, text))
+        except UserActionError:
+            return  # Slack's client would not send it
+        stack.run(asyncio.sleep(0.05))
+        check_answer(stack, delivery.status, before)
+        stack.emu.modals.clear(REQUESTER, reason="close")
+
+    one()
+
+
+def text_inputs(definition: dict[str, Any]) -> list[tuple[str, str]]:
+    """(block_id, action_id) of every plain-text input of a modal."""
+    found = []
+    for block in definition.get("blocks", []):
+        element = block.get("element") or {}
+        if block.get("type") == "input" and element.get("type") == "plain_text_input":
+            found.append((block["block_id"], element["action_id"]))
+    return found
+
+
+async def open_modal(stack: Stack, callback_id: str) -> Any:
+    emu = stack.emu
+    emu.modals.clear(REQUESTER, reason="close")
+    if callback_id == "zstack_login":
+        await emu.slash_command(REQUESTER, GENERAL, "/zstack", "login")
+    elif callback_id == "clone_model":
+        await emu.slash_command(REQUESTER, GENERAL, "/clone-model", EXAMPLE)
+    return await top_view(emu, REQUESTER, callback_id, timeout=10)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("callback_id", ["zstack_login", "clone_model"])
+def test_fuzz_modal_submissions(stack: Stack, callback_id: str) -> None:
+    view = stack.run(open_modal(stack, callback_id))
+    inputs = text_inputs(view.definition)
+    assert inputs
+    answered: list[int | None] = []
+
+    @FUZZ
+    @given(values=st.lists(TEXT, min_size=len(inputs), max_size=len(inputs)))
+    def one(values: list[str]) -> None:
+        before = stack.crashes()
+        current = stack.run(open_modal(stack, callback_id))
+        filled = {b: {a: v} for (b, a), v in zip(inputs, values, strict=True)}
+        try:
+            delivery = stack.run(stack.emu.submit_view(REQUESTER, current.id, filled))
+        except (InputRejected, UserActionError):
+            return  # Slack's client refuses it (required, too long...)
+        stack.run(asyncio.sleep(0.05))
+        check_answer(stack, delivery.status, before)
+        answered.append(delivery.status)
+        if delivery.body:
+            answer = json.loads(delivery.body)
+            assert answer.get("response_action") in ("errors", "update", "clear", None)
+
+    one()
+    assert len(answered) >= 3, "the examples never reached the bot"
+
+
+@pytest.mark.timeout(300)
+def test_fuzz_reject_reason(stack: Stack) -> None:
+    @FUZZ
+    @given(reason=TEXT)
+    def one(reason: str) -> None:
+        record = stack.run(request_clone(stack.emu, stack.bot))
+        before = stack.crashes()
+        stack.run(click(stack.emu, APPROVER, record, "request_reject"))
+        view = stack.run(top_view(stack.emu, APPROVER, "reject_request"))
+        try:
+            delivery = stack.run(
+                stack.emu.submit_view(APPROVER, view.id, {"reject_reason": {"value": reason}})
+            )
+        except (InputRejected, UserActionError):
+            stack.emu.modals.clear(APPROVER, reason="close")
+            return
+        check_answer(stack, delivery.status, before)
+        stack.emu.modals.clear(APPROVER, reason="close")
+
+    one()
