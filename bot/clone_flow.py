@@ -236,11 +236,14 @@ class CloneFlow:
         )
         if outcome.changed:
             await self.store.unschedule("expiry", record.id)
-        text = (
-            f":warning: Your clone request {record.id} could not be posted in <#{record.channel}>"
-            f" (Slack said `{code}`), so nobody could approve it; it was withdrawn. Ask an admin"
-            " to invite the bot to that channel (or to check CLONEBOT_APPROVAL_CHANNEL), then"
-            " submit it again."
+        lang = await self.locales.of(client, record.requester)
+        text = ":warning: " + tr(lang)(
+            "Your clone request {id} could not be posted in <#{channel}> (Slack said `{code}`), "
+            "so nobody could approve it; it was withdrawn. Ask an admin to invite the bot to that "
+            "channel (or to check CLONEBOT_APPROVAL_CHANNEL), then submit it again.",
+            id=record.id,
+            channel=record.channel,
+            code=code,
         )
         try:
             await client.chat_postMessage(channel=record.requester, text=text)

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approval import ApprovalPolicy
 from bot.executor import Executor
+from bot.i18n import Msg
 from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.request_model import CloneRequest, State, utc_now
@@ -39,7 +40,9 @@ class Decisions:
     async def approve(self, request_id: str, user: str, channel: str | None) -> None:
         record = await self.store.get(request_id)
         if record is None:
-            await self.notifier.tell(user, channel, f"There is no request {request_id}.")
+            await self.notifier.tell(
+                user, channel, Msg.of("There is no request {id}.", id=request_id)
+            )
             return
         refusal = await self.policy.why_not_approve(self.client, user, record)
         if refusal:
@@ -73,7 +76,13 @@ class Decisions:
         if approved.state != State.APPROVED:
             count = f"{len(approved.approvals)}/{approved.approvals_required}"
             await self.notifier.thread_note(
-                approved, f":ballot_box_with_check: <@{user}> approved ({count} approvals)."
+                approved,
+                Msg.marked(
+                    ":ballot_box_with_check:",
+                    "<@{user}> approved ({count} approvals).",
+                    user=user,
+                    count=count,
+                ),
             )
             return
         self.metrics.requests.labels(State.APPROVED.value).inc()
@@ -81,7 +90,12 @@ class Decisions:
         await self.store.unschedule("expiry", request_id)
         await self.notifier.thread_note(
             approved,
-            f":white_check_mark: <@{user}> approved. Cloning as <@{approved.requester}>…",
+            Msg.marked(
+                ":white_check_mark:",
+                "<@{user}> approved. Cloning as <@{requester}>…",
+                user=user,
+                requester=approved.requester,
+            ),
         )
         await self.executor.submit(request_id)
 
@@ -94,7 +108,9 @@ class Decisions:
     async def reject(self, request_id: str, user: str, reason: str, channel: str | None) -> None:
         record = await self.store.get(request_id)
         if record is None:
-            await self.notifier.tell(user, channel, f"There is no request {request_id}.")
+            await self.notifier.tell(
+                user, channel, Msg.of("There is no request {id}.", id=request_id)
+            )
             return
         refusal = await self.policy.why_not_reject(self.client, user, record)
         if refusal:
@@ -122,7 +138,9 @@ class Decisions:
         self.metrics.requests.labels(State.REJECTED.value).inc()
         await self.store.unschedule("expiry", request_id)
         why = f": {escape(one_line(reason))}" if reason else ""
-        text = f":no_entry: <@{user}> rejected {request_id}{why}"
+        text = Msg.marked(
+            ":no_entry:", "<@{user}> rejected {id}{why}", user=user, id=request_id, why=why
+        )
         await self.notifier.refresh_card(rejected)
         await self.notifier.thread_note(rejected, text)
         await self.notifier.dm(rejected.requester, text)
@@ -130,7 +148,9 @@ class Decisions:
     async def cancel(self, request_id: str, user: str, channel: str | None) -> None:
         record = await self.store.get(request_id)
         if record is None:
-            await self.notifier.tell(user, channel, f"There is no request {request_id}.")
+            await self.notifier.tell(
+                user, channel, Msg.of("There is no request {id}.", id=request_id)
+            )
             return
         refusal = self.policy.why_not_cancel(user, record)
         if refusal:
@@ -154,13 +174,18 @@ class Decisions:
         await self.store.unpark(cancelled.team_id, cancelled.requester, request_id)
         await self.notifier.refresh_card(cancelled)
         await self.notifier.thread_note(
-            cancelled, f":heavy_multiplication_x: <@{user}> cancelled {request_id}."
+            cancelled,
+            Msg.marked(
+                ":heavy_multiplication_x:", "<@{user}> cancelled {id}.", user=user, id=request_id
+            ),
         )
 
     async def retry(self, request_id: str, user: str, channel: str | None) -> None:
         record = await self.store.get(request_id)
         if record is None:
-            await self.notifier.tell(user, channel, f"There is no request {request_id}.")
+            await self.notifier.tell(
+                user, channel, Msg.of("There is no request {id}.", id=request_id)
+            )
             return
         refusal = await self.policy.why_not_retry(self.client, user, record)
         if refusal:
@@ -191,11 +216,18 @@ class Decisions:
             return
         self.metrics.requests.labels(State.APPROVED.value).inc()
         await self.notifier.refresh_card(outcome.record)
-        await self.notifier.thread_note(outcome.record, f":repeat: <@{user}> retried {request_id}.")
+        await self.notifier.thread_note(
+            outcome.record,
+            Msg.marked(":repeat:", "<@{user}> retried {id}.", user=user, id=request_id),
+        )
         await self.executor.submit(request_id)
 
 
-def _too_late(record: CloneRequest, user: str) -> str:
+def _too_late(record: CloneRequest, user: str) -> Msg:
     if user in record.approvals and record.state == State.PENDING:
-        return f"You already approved {record.id}."
-    return f"{record.id} was already decided: it is {record.state.value.replace('_', ' ')}."
+        return Msg.of("You already approved {id}.", id=record.id)
+    return Msg.of(
+        "{id} was already decided: it is {state}.",
+        id=record.id,
+        state=record.state.value.replace("_", " "),
+    )

@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.errors import BotError, NotLoggedIn, SessionExpired, StoreUnavailable, ZStackUnavailable
-from bot.i18n import Locales
+from bot.i18n import Locales, tr
 from bot.metrics import Metrics
 from bot.ui import login as login_ui
 from bot.ui.messages import internal_error, store_down, zstack_unreachable
@@ -35,7 +35,23 @@ def user_message_for(
         return login_ui.not_logged_in(lang)
     if isinstance(error, SessionExpired):
         return login_ui.session_expired(lang)
+    if isinstance(error, SlackApiError) and _slack_error(error) in TRIGGER_ERRORS:
+        return tr(lang)(
+            "Slack's time to open that dialog ran out before the bot could open it. "
+            "Please try again."
+        )
     return internal_error(reference, lang)
+
+
+# views.open answered that the trigger_id can no longer open a modal (3 s, single use).
+TRIGGER_ERRORS = frozenset({"expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id"})
+
+
+def _slack_error(error: SlackApiError) -> str:
+    try:
+        return str(error.response.get("error") or "")
+    except Exception:  # an unreadable response is simply not a trigger error
+        return ""
 
 
 class ErrorReporter:

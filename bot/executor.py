@@ -31,6 +31,7 @@ from bot.errors import (
     ZStackSessionInvalid,
     ZStackUnavailable,
 )
+from bot.i18n import Msg
 from bot.metrics import Metrics
 from bot.notifier import COMPLETION_STEPS, DeliveryPending, Notifier
 from bot.request_model import CloneRequest, State, utc_now
@@ -438,16 +439,23 @@ class Executor:
         await self.store.park(parked.team_id, parked.requester, parked.id)
         await self.store.unschedule("jobs", parked.id)
         await self.store.schedule("expiry", parked.id, parked.expires_at.timestamp())
-        text = (
-            f":key: {parked.id} is approved, but <@{parked.requester}>'s ZStack session has "
-            "expired. It goes ahead as soon as they run `/zstack login`."
+        text = Msg.marked(
+            ":key:",
+            "{id} is approved, but <@{requester}>'s ZStack session has expired. It goes ahead as "
+            "soon as they run `/zstack login`.",
+            id=parked.id,
+            requester=parked.requester,
         )
         await self.notifier.refresh_card(parked)
         await self.notifier.thread_note(parked, text)
         await self.notifier.dm(
             parked.requester,
-            f":key: Your clone request {parked.id} was approved, but your ZStack session has "
-            "expired. Run `/zstack login`; the clone starts right after.",
+            Msg.marked(
+                ":key:",
+                "Your clone request {id} was approved, but your ZStack session has expired. Run "
+                "`/zstack login`; the clone starts right after.",
+                id=parked.id,
+            ),
         )
 
     async def session_lost(self, request_id: str, job_uuid: str) -> bool:
@@ -476,7 +484,12 @@ class Executor:
                 resumed.append(request_id)
                 await self.notifier.thread_note(
                     outcome.record,
-                    f":arrow_forward: <@{user_id}> logged in; cloning {request_id} now.",
+                    Msg.marked(
+                        ":arrow_forward:",
+                        "<@{user}> logged in; cloning {id} now.",
+                        user=user_id,
+                        id=request_id,
+                    ),
                 )
                 await self.submit(request_id)
         return resumed

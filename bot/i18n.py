@@ -53,13 +53,20 @@ class Msg:
 
     template: str
     values: dict[str, Any] = field(default_factory=dict)
+    emoji: str = ""
 
     @classmethod
     def of(cls, template: str, /, **values: Any) -> Msg:
         return cls(template, values)
 
+    @classmethod
+    def marked(cls, emoji: str, template: str, /, **values: Any) -> Msg:
+        """A message shown after an emoji (``:key: …``), the emoji left out of the catalog."""
+        return cls(template, values, emoji)
+
     def render(self, lang: str) -> str:
-        return tr(lang)(self.template, **self.values)
+        text = tr(lang)(self.template, **self.values)
+        return f"{self.emoji} {text}" if self.emoji else text
 
 
 Text = str | Msg

@@ -87,6 +87,15 @@ ZH: dict[str, str] = {
         "机器人内部出错，你刚才的操作可能没有完成。请重试；如果问题持续，请将此编号提供给机器人运维人员："
         "`{reference}`。"
     ),
+    "Slack's time to open that dialog ran out before the bot could open it. Please try again.": (
+        "Slack 打开对话框的时限已过，机器人没来得及打开。请重试。"
+    ),
+    "Your clone request {id} could not be posted in <#{channel}> (Slack said `{code}`), so "
+    "nobody could approve it; it was withdrawn. Ask an admin to invite the bot to that channel "
+    "(or to check CLONEBOT_APPROVAL_CHANNEL), then submit it again.": (
+        "你的克隆申请 {id} 无法发布到 <#{channel}>（Slack 返回 `{code}`），没有人能审批，申请已撤回。"
+        "请联系管理员把机器人邀请到该频道（或检查 CLONEBOT_APPROVAL_CHANNEL），然后重新提交。"
+    ),
     # --- clone form -----------------------------------------------------------------------------
     "Clone model service": "克隆模型服务",
     "Request clone": "提交申请",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,11 +31,13 @@ REQUEST_AUDIT_MAXLEN = 200
 # Compare-and-set retries before giving up on a very contended request.
 CAS_ATTEMPTS = 20
 
+# The audit trail is a capped list of small JSON entries: a Redis stream would take a 4 KB block
+# per request however few entries it holds.
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'state', ARGV[2], 'data', ARGV[3])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*',
-  'from', '', 'to', ARGV[2], 'by', ARGV[4], 'job', '', 'at', ARGV[6], 'note', 'created')
+redis.call('RPUSH', KEYS[2],
+  cjson.encode({f='', t=ARGV[2], b=ARGV[4], j='', a=ARGV[6], n='created'}))
 return 1
 """
 
@@ -43,14 +46,30 @@ local cur = redis.call('HMGET', KEYS[1], 'v', 'state')
 if not cur[1] then return {-1, '', ''} end
 if cur[1] ~= ARGV[1] then return {0, cur[1], cur[2]} end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'state', ARGV[3], 'data', ARGV[4])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], '*',
-  'from', cur[2], 'to', ARGV[3], 'by', ARGV[5], 'job', ARGV[6], 'at', ARGV[7], 'note', ARGV[8])
+redis.call('RPUSH', KEYS[2],
+  cjson.encode({f=cur[2], t=ARGV[3], b=ARGV[5], j=ARGV[6], a=ARGV[7], n=ARGV[8]}))
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[9]), -1)
 if ARGV[10] ~= '' then
   redis.call('EXPIRE', KEYS[1], ARGV[10])
   redis.call('EXPIRE', KEYS[2], ARGV[10])
 end
 return {1, ARGV[2], ARGV[3]}
 """
+
+
+_AUDIT_FIELDS = (("f", "from"), ("t", "to"), ("b", "by"), ("j", "job"), ("a", "at"), ("n", "note"))
+
+
+def encode_record(record: CloneRequest) -> bytes:
+    """The stored form of a record: compressed JSON (about a third of the plain size)."""
+    return zlib.compress(record.model_dump_json().encode(), level=6)
+
+
+def decode_record(raw: bytes | str) -> CloneRequest:
+    data = raw.encode() if isinstance(raw, str) else raw
+    if data[:1] != b"{":  # compressed (plain JSON is still read, e.g. after a downgrade)
+        data = zlib.decompress(data)
+    return CloneRequest.model_validate_json(data)
 
 
 class RequestNotFound(BotError):
@@ -93,7 +112,7 @@ class RequestStore:
         """Store a new pending request; ``build(id)`` makes it (retried on an id collision)."""
         for _ in range(5):
             record = build(new_request_id())
-            data = record.model_dump_json()
+            data = encode_record(record)
             with store_errors("requests.create"):
                 created = await self._create(
                     keys=self._keys(record.id),
@@ -127,7 +146,7 @@ class RequestStore:
             raw = await self._redis.hget(self._keys(request_id)[0], "data")
         if raw is None:
             return None
-        return CloneRequest.model_validate_json(raw)
+        return decode_record(raw)
 
     async def require(self, request_id: str) -> CloneRequest:
         record = await self.get(request_id)
@@ -164,7 +183,7 @@ class RequestStore:
                         current.version,
                         proposed.version,
                         proposed.state.value,
-                        proposed.model_dump_json(),
+                        encode_record(proposed),
                         actor,
                         proposed.job_uuid or "",
                         now.isoformat(),
@@ -182,13 +201,15 @@ class RequestStore:
         raise ConcurrentUpdate(f"request {request_id} kept changing; try again")
 
     async def history(self, request_id: str) -> list[dict[str, str]]:
-        """The request's audit entries, oldest first."""
+        """The request's audit entries, oldest first: from, to, by, job, at, note."""
         with store_errors("requests.history"):
-            entries = await self._redis.xrange(self._keys(request_id)[1])
-        return [
-            {_text(k): _text(v) for k, v in (fields or {}).items()} | {"id": _text(entry_id)}
-            for entry_id, fields in entries or []
-        ]
+            entries = await self._redis.lrange(self._keys(request_id)[1], 0, -1)
+        history = []
+        for number, raw in enumerate(entries or []):
+            entry = json.loads(raw)
+            history.append({name: str(entry.get(short, "")) for short, name in _AUDIT_FIELDS})
+            history[-1]["id"] = str(number)
+        return history
 
     async def recent(self, team_id: str, user_id: str, limit: int = 10) -> list[CloneRequest]:
         with store_errors("requests.recent"):

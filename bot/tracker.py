@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from bot.background import cancel_all
 from bot.errors import BotError
 from bot.executor import Executor
+from bot.i18n import Msg
 from bot.logs import request_context
 from bot.metrics import Metrics
 from bot.notifier import DeliveryPending, Notifier
 from bot.request_model import CloneRequest, State, utc_now
 from bot.request_store import RequestStore
-from bot.ui import results
+from bot.ui.text import slack_date
 
 logger = logging.getLogger(__name__)
 
@@ -136,5 +137,11 @@ class Tracker:
         self.metrics.requests.labels(State.EXPIRED.value).inc()
         await self.store.unpark(expired.team_id, expired.requester, expired.id)
         await self.notifier.refresh_card(expired)
-        await self.notifier.thread_note(expired, results.expiry_note(expired))
-        await self.notifier.dm(expired.requester, results.expiry_note(expired))
+        note = Msg.marked(
+            ":alarm_clock:",
+            "{id} expired {when}: nobody decided in time.",
+            id=expired.id,
+            when=slack_date(expired.expires_at),
+        )
+        await self.notifier.thread_note(expired, note)
+        await self.notifier.dm(expired.requester, note)

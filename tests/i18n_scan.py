@@ -8,6 +8,7 @@ from pathlib import Path
 ROOTS = ("bot", "handlers")
 SKIP = ("bot/sandbox",)
 CALLS = {"t", "Problem", "of"}  # t("..."), Problem("..."), Msg.of("...")
+MARKED = "marked"  # Msg.marked(":emoji:", "...")
 
 
 def _literal(node: ast.AST) -> str | None:
@@ -31,6 +32,8 @@ def templates(base: Path) -> set[str]:
                     if isinstance(func, ast.Call) and getattr(func.func, "id", None) == "tr":
                         name = "t"
                     if name in CALLS and (text := _literal(node.args[0])):
+                        found.add(text)
+                    if name == MARKED and len(node.args) > 1 and (text := _literal(node.args[1])):
                         found.add(text)
             found |= _catalog_dicts(tree)
     return found

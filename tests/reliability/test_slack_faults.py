@@ -143,4 +143,5 @@ async def test_expired_trigger_id_tells_the_user(
 
     texts = await slack_emu.wait_for(told)
     assert not any("Traceback" in t or "SlackApiError" in t for t in texts)
+    assert any("Please try again" in t and "ERR-" not in t for t in texts)  # says what to do
     assert not slack_emu.state.open_views(REQUESTER)
