@@ -6,6 +6,8 @@ Handlers call this; it talks to ZStack (as the caller), Redis and the Slack Web 
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -19,6 +21,7 @@ from bot.clone_form import CloneForm
 from bot.config import Settings
 from bot.errors import NotLoggedIn, SessionExpired, ZStackAPIError
 from bot.i18n import Locales, tr
+from bot.notifier import PERMANENT_ERRORS
 from bot.request_model import CloneRequest, State, utc_now
 from bot.request_store import RequestStore
 from bot.sessions import SessionService
@@ -39,6 +42,9 @@ from bot.zstack_query import Query, like_contains
 logger = logging.getLogger(__name__)
 
 SUGGESTION_LIMIT = 20
+# A card not posted (crash, Slack trouble) is tried again after this long, under this lease.
+PUBLISH_RETRY_S = 60.0
+PUBLISH_LEASE_S = 30.0
 CHOICES_LIMIT = 50
 
 
@@ -167,10 +173,39 @@ class CloneFlow:
                 approvals_required=self.settings.approvals_required,
             )
 
-        return await self.store.create(build)
+        record = await self.store.create(build)
+        # Until the card is posted, this brings the request back (e.g. after a crash now).
+        await self.store.schedule("publish", record.id, time.time() + PUBLISH_RETRY_S)
+        return record
 
     async def publish(self, client: AsyncWebClient, record: CloneRequest) -> CloneRequest:
-        """Post the card and its parameter reply, remember where, tell the requester."""
+        """Post the card and its parameter reply, remember where, tell the requester.
+
+        Runs under the request's lease, once: a card already posted is not posted again. Until
+        it is posted, the ``publish`` schedule brings the request back (after a crash, or when
+        Slack failed for a reason that passes).
+        """
+        owner = f"publish:{secrets.token_hex(4)}"
+        if not await self.store.claim(record.id, owner, PUBLISH_LEASE_S):
+            return record
+        try:
+            current = await self.store.require(record.id)
+            if current.card_ts or current.state != State.PENDING:
+                await self.store.unschedule("publish", record.id)
+                return current
+            return await self._publish(client, current)
+        finally:
+            await self.store.release(record.id, owner)
+
+    async def republish(self, client: AsyncWebClient, request_id: str) -> None:
+        """The publish schedule's step: post a card that is still missing."""
+        record = await self.store.get(request_id)
+        if record is None:
+            await self.store.unschedule("publish", request_id)
+            return
+        await self.publish(client, record)
+
+    async def _publish(self, client: AsyncWebClient, record: CloneRequest) -> CloneRequest:
         try:
             card = await client.chat_postMessage(
                 channel=record.channel,
@@ -179,7 +214,15 @@ class CloneFlow:
                 unfurl_links=False,
             )
         except SlackApiError as exc:
-            return await self._not_posted(client, record, exc)
+            if str(exc.response.get("error")) in PERMANENT_ERRORS:
+                await self.store.unschedule("publish", record.id)
+                return await self._not_posted(client, record, exc)
+            logger.warning(
+                "request card not posted yet; will retry",
+                extra={"request_id": record.id, "error": exc.response.get("error")},
+            )
+            await self.store.schedule("publish", record.id, time.time() + PUBLISH_RETRY_S)
+            return record
         channel, ts = str(card["channel"]), str(card["ts"])
         params_ts: str | None = None
         try:
@@ -205,6 +248,7 @@ class CloneFlow:
             record.id, placed, actor=record.requester, note="posted"
         )
         await self.store.index_thread(channel, ts, record.id)
+        await self.store.unschedule("publish", record.id)
         await self._tell_requester(client, outcome.record)
         return outcome.record
 

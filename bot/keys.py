@@ -160,3 +160,8 @@ DRAFT_TTL_S = 3600
 def thread_key(prefix: str, channel_id: str, thread_ts: str) -> str:
     """A request card's thread (channel + ts) → request id, for replies like "approve"."""
     return f"{prefix}thread:{_check('channel_id', channel_id)}:{_check('thread_ts', thread_ts)}"
+
+
+def publish_due_key(prefix: str) -> str:
+    """Sorted set of request ids whose card is not posted yet, by the time to (re)try."""
+    return f"{prefix}publish:due"

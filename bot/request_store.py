@@ -247,6 +247,8 @@ class RequestStore:
             return keys.expiring_requests_key(self._prefix)
         if which == "notify":
             return keys.notify_due_key(self._prefix)
+        if which == "publish":
+            return keys.publish_due_key(self._prefix)
         raise ValueError(f"unknown schedule {which!r}")
 
     async def undecided(self, limit: int) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -135,7 +136,13 @@ class Runtime:
             ),
             locales=locales,
         )
-        tracker = Tracker(store=requests, executor=executor, notifier=notifier, metrics=metrics)
+        tracker = Tracker(
+            store=requests,
+            executor=executor,
+            notifier=notifier,
+            metrics=metrics,
+            publisher=partial(deps.clone.republish, client),
+        )
         tracker.start()
         return cls(
             deps=deps,

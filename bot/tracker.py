@@ -8,6 +8,7 @@ lease, and every handler re-reads the record, so a stale schedule entry is harml
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -38,9 +39,13 @@ class Tracker:
     executor: Executor
     notifier: Notifier
     metrics: Metrics
+    # Posts a request card that is still missing (``CloneFlow.republish`` bound to a client).
+    publisher: Callable[[str], Awaitable[None]] | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _busy: set[str] = field(default_factory=set)
     _notify_attempts: dict[str, int] = field(default_factory=dict)
+    _steps: set[asyncio.Task[None]] = field(default_factory=set)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def start(self) -> None:
         limit = asyncio.Semaphore(CONCURRENCY)
@@ -48,19 +53,27 @@ class Tracker:
             asyncio.ensure_future(self._loop("jobs", self.executor.follow, limit)),
             asyncio.ensure_future(self._loop("notify", self._notify, limit)),
             asyncio.ensure_future(self._loop("expiry", self._expire, limit)),
+            asyncio.ensure_future(self._loop("publish", self._publish, limit)),
         ]
 
-    async def stop(self) -> None:
-        """Stop the loops. Cancel until they are gone: on Python 3.11, ``asyncio.wait_for``
-        inside redis-py can swallow a cancellation that lands while a command is written."""
-        await cancel_all(self._tasks)
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Stop taking work, let steps in flight finish (up to ``grace_s``), then cancel.
+
+        Cancelling in the middle of a Redis command can leave a half-open connection behind,
+        and on Python 3.11 ``asyncio.wait_for`` (inside redis-py) can swallow a cancellation;
+        so loops stop by themselves first, and ``cancel_all`` handles what is left.
+        """
+        self._stopping.set()
+        for group in (self._tasks, self._steps):
+            if group:
+                await asyncio.wait(set(group), timeout=grace_s)
+        await cancel_all([*self._tasks, *self._steps])
         self._tasks = []
 
     async def _loop(
         self, which: str, handle: Callable[[str], Awaitable[None]], limit: asyncio.Semaphore
     ) -> None:
-        running: set[asyncio.Task[None]] = set()
-        while True:
+        while not self._stopping.is_set():
             try:
                 due = await self.store.due(which, time.time(), BATCH)
                 if which == "jobs":
@@ -69,7 +82,7 @@ class Tracker:
                 logger.warning(
                     "tracker cannot read its schedule", extra={"schedule": which, "error": str(exc)}
                 )
-                await asyncio.sleep(1.0)
+                await self._pause(1.0)
                 continue
             for request_id in due:
                 key = f"{which}:{request_id}"
@@ -78,9 +91,15 @@ class Tracker:
                 self._busy.add(key)
                 with request_context(request_id):  # every line of this work names it
                     task = asyncio.ensure_future(self._run(key, handle, request_id, limit))
-                running.add(task)
-                task.add_done_callback(running.discard)
-            await asyncio.sleep(TICK_S if due else IDLE_TICK_S)
+                self._steps.add(task)
+                task.add_done_callback(self._steps.discard)
+            await self._pause(TICK_S if due else IDLE_TICK_S)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake at once when the tracker is stopping."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
 
     async def _run(
         self,
@@ -113,6 +132,12 @@ class Tracker:
                 await self.notifier.schedule_retry(request_id, attempt + 1)
         finally:
             await self.store.release(request_id, holder, part="notified")
+
+    async def _publish(self, request_id: str) -> None:
+        if self.publisher is not None:
+            await self.publisher(request_id)
+        else:
+            await self.store.unschedule("publish", request_id)
 
     async def _expire(self, request_id: str) -> None:
         def expire(current: CloneRequest) -> CloneRequest | None:

@@ -435,21 +435,9 @@ class Sandbox:
 
 
 async def _stop_tracker(runtime: Runtime) -> None:
-    """Stop the bot's background loops before :meth:`Runtime.aclose` does, cancelling until
-    they end: on Python 3.11 ``asyncio.wait_for`` (which redis-py awaits for every command) can
-    swallow a cancellation, and a loop that lost its cancellation would hold the shutdown."""
-    tracker = runtime.tracker
-    if tracker is None:
-        return
-    pending = set(tracker._tasks)
-    while pending:
-        for task in pending:
-            task.cancel()
-        done, pending = await asyncio.wait(pending, timeout=0.1)
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                logger.error("a tracker loop failed", exc_info=task.exception())
-    tracker._tasks = []
+    """Stop the bot's background loops first (the tracker stops gracefully, then cancels)."""
+    if runtime.tracker is not None:
+        await runtime.tracker.stop()
 
 
 # -- the command ---------------------------------------------------------------------------------
