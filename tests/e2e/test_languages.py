@@ -41,5 +41,10 @@ async def test_workspace_locale_for_cards_and_personal_language_for_refusals(
     assert not CJK.search(refusal[-1])
     await click(slack_emu, JORDAN, record, "request_approve")
     done = await wait_state(bot, record.id, State.SUCCEEDED)
-    thread = slack_emu.state.thread(APPROVALS, done.card_ts or "")
-    assert any("克隆完成" in blocks_text(m.blocks) for m in thread)
+    # The notice is delivered right after the state change: wait for it.
+    await slack_emu.wait_for(
+        lambda: any(
+            "克隆完成" in blocks_text(m.blocks)
+            for m in slack_emu.state.thread(APPROVALS, done.card_ts or "")
+        )
+    )
