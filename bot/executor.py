@@ -241,7 +241,9 @@ class Executor:
             if record is None:
                 await self.store.unschedule("jobs", request_id)
             elif record.state == State.APPROVED:
-                await self.store.unschedule("jobs", request_id)
+                # Keep an entry while submitting: if this process dies before the write-ahead,
+                # another replica comes back to the request (an unscheduled one was stranded).
+                await self.store.schedule("jobs", request_id, time.time() + self.lease_s)
                 await self._submit(request_id)
             elif record.state in (State.SUBMITTING, State.RUNNING):
                 await self._poll(record)
