@@ -42,10 +42,10 @@ pytest: $(STAMP)
 test: lint mypy pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 soak: $(STAMP)
-	$(BIN)/python -m tests.soak
+	$(BIN)/python -m tests.soak $(SOAK_ARGS)
 
 # Known vulnerabilities in the installed dependencies. It needs the vulnerability database from
 # the network, so it runs where that is reachable (not in the offline CI); --strict fails when the
