@@ -63,12 +63,13 @@ BGE_SERVICE_UUID = "c4d8e2f61a3b4e7d9c0f5b8a2e6d1f47"
 _MODEL_CENTER_UUID = "432c5fdd49374bb0a2fd7877f0a877cf"
 _ACCOUNTS = {a.name: a.uuid for a in DEMO_ACCOUNTS}
 
+# The API page's example YAML, with its package-mirror host replaced by an example.com name.
 _EXAMPLE_YAML = (
     "services:\n - ports:\n - 3000\n name: qwen1.5-7b-chat:2b34xhrmqwhomjkd\n livez: /livez\n"
     " readyz: /readyz\n serviceBootupTime: 30\nenv:\n - key:value\n - key:value\ndistro:\n"
     " packages: vim,nfs-utils\npython:\n requirements_txt: ./requirements.txt\n"
-    " index_url: https://pypi.tuna.tsinghua.edu.cn/simple\n"
-    " trusted_host: pypi.tuna.tsinghua.edu.cn\n"
+    " index_url: https://pip-mirror.example.com/simple\n"
+    " trusted_host: pip-mirror.example.com\n"
 )
 
 
