@@ -27,7 +27,8 @@ from slack_sdk.models.views import View
 
 from bot.i18n import Translate, tr
 from bot.request_model import CloneRequest, State
-from bot.ui.text import FIELD_TEXT_MAX, code, duration, escape, one_line, slack_date, truncate
+from bot.ui.parts import labelled, md
+from bot.ui.text import code, duration, escape, one_line, slack_date, truncate
 
 ACTION_APPROVE = "request_approve"
 ACTION_REJECT = "request_reject"
@@ -70,15 +71,6 @@ def state_name(state: State, lang: str = "en") -> str:
 def state_label(state: State, lang: str = "en") -> str:
     """Emoji and name, e.g. ``:gear: Cloning in ZStack``."""
     return f"{STATE_EMOJI[state]} {state_name(state, lang)}"
-
-
-def _md(text: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=text)
-
-
-def _field(label: str, value: Any) -> MarkdownTextObject:
-    shown = "—" if value in (None, "", []) else escape(one_line(str(value)))
-    return _md(truncate(f"*{label}*\n{shown}", FIELD_TEXT_MAX))
 
 
 def approvers_text(approvers: list[str], required: int, lang: str = "en") -> str:
@@ -141,22 +133,22 @@ def request_card(record: CloneRequest, approvers: list[str], lang: str = "en") -
     blocks: list[Block] = [
         HeaderBlock(text=truncate(t("Clone request {id}", id=record.id), 150)),
         SectionBlock(
-            text=_md(truncate(asks, 2900)),
+            text=md(truncate(asks, 2900)),
             fields=[
-                _field(t("State"), state_name(record.state, lang)),
-                _field(t("Type"), params.type),
-                _field(t("Framework"), params.framework),
-                _field(
+                labelled(t("State"), state_name(record.state, lang)),
+                labelled(t("Type"), params.type),
+                labelled(t("Framework"), params.framework),
+                labelled(
                     t("CPU / memory"), _cpu_memory(params.request_cpu, params.request_memory, t)
                 ),
-                _field(t("Architectures"), ", ".join(params.cpu_architectures or [])),
-                _field(t("GPU compute capability"), params.gpu_compute_capability),
+                labelled(t("Architectures"), ", ".join(params.cpu_architectures or [])),
+                labelled(t("GPU compute capability"), params.gpu_compute_capability),
             ],
         ),
-        SectionBlock(text=_md(truncate(t("*Reason*") + "\n" + _quote(record.reason), 2900))),
+        SectionBlock(text=md(truncate(t("*Reason*") + "\n" + _quote(record.reason), 2900))),
         ContextBlock(
             elements=[
-                _md(truncate(approvers_text(approvers, record.approvals_required, lang), 2000))
+                md(truncate(approvers_text(approvers, record.approvals_required, lang), 2000))
             ]
         ),
     ]
@@ -180,13 +172,13 @@ def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]
         extra = f" ({len(record.approvals)}/{record.approvals_required}: {votes})" if votes else ""
         text = f"{label}{extra} · " + t("expires {when}", when=slack_date(record.expires_at))
         blocks += [
-            ContextBlock(elements=[_md(text)]),
+            ContextBlock(elements=[md(text)]),
             decision_buttons(record, with_cancel=True, lang=lang),
         ]
     elif record.state == State.AWAITING_LOGIN:
         waiting = t("<@{requester}> runs `/zstack login`.", requester=record.requester)
         blocks += [
-            ContextBlock(elements=[_md(f"{label}: {waiting}")]),
+            ContextBlock(elements=[md(f"{label}: {waiting}")]),
             ActionsBlock(
                 block_id=f"parked:{record.id}",
                 elements=[
@@ -199,7 +191,7 @@ def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]
     elif record.state in (State.APPROVED, State.SUBMITTING, State.RUNNING):
         job = f" · {t('job')} {code(record.job_uuid)}" if record.job_uuid else ""
         by = t("approved by {who}", who=_voters(record))
-        blocks.append(ContextBlock(elements=[_md(f"{label}{job} · {by}")]))
+        blocks.append(ContextBlock(elements=[md(f"{label}{job} · {by}")]))
     elif record.state == State.SUCCEEDED:
         inventory = record.result or {}
         created = t(
@@ -208,11 +200,11 @@ def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]
             uuid=code(str(inventory.get("uuid", "?"))),
             took=duration(record.elapsed_s() or 0),
         )
-        blocks.append(SectionBlock(text=_md(truncate(f"{label}: {created}", 2900))))
+        blocks.append(SectionBlock(text=md(truncate(f"{label}: {created}", 2900))))
     elif record.state == State.FAILED:
         error = escape(record.error_text or t("unknown error"))
         blocks += [
-            SectionBlock(text=_md(truncate(f"{label}: {error}", 2900))),
+            SectionBlock(text=md(truncate(f"{label}: {error}", 2900))),
             ActionsBlock(
                 block_id=f"retry:{record.id}",
                 elements=[ButtonElement(text=t("Retry"), action_id=ACTION_RETRY, value=record.id)],
@@ -221,12 +213,12 @@ def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]
     elif record.state == State.REJECTED:
         why = f": {escape(one_line(record.decision_reason))}" if record.decision_reason else ""
         by = t("by <@{who}>", who=record.decided_by)
-        blocks.append(ContextBlock(elements=[_md(truncate(f"{label} {by}{why}", 2000))]))
+        blocks.append(ContextBlock(elements=[md(truncate(f"{label} {by}{why}", 2000))]))
     elif record.state == State.CANCELLED:
         by = t("by <@{who}>", who=record.decided_by)
-        blocks.append(ContextBlock(elements=[_md(f"{label} {by}")]))
+        blocks.append(ContextBlock(elements=[md(f"{label} {by}")]))
     else:
-        blocks.append(ContextBlock(elements=[_md(f"{label}: " + t("nobody decided in time"))]))
+        blocks.append(ContextBlock(elements=[md(f"{label}: " + t("nobody decided in time"))]))
     return blocks
 
 
@@ -271,13 +263,13 @@ def parameter_reply(record: CloneRequest, lang: str = "en") -> list[Block]:
         if key in ("readme", "yaml") or len(text) > 120:
             long_values.append((key, text))
         else:
-            shown.append(_field(key, text))
+            shown.append(labelled(key, text))
     for key in ("systemTags", "userTags"):
         if wire.get(key):
-            shown.append(_field(key, ", ".join(wire[key])))
+            shown.append(labelled(key, ", ".join(wire[key])))
     blocks: list[Block] = [
         SectionBlock(
-            text=_md(
+            text=md(
                 t("*Parameters of {id}* (sent inside `params` to CloneModelService)", id=record.id)
             )
         )
@@ -287,7 +279,7 @@ def parameter_reply(record: CloneRequest, lang: str = "en") -> list[Block]:
     for key, text in long_values[:10]:
         preview = truncate(text, PREVIEW_CHARS).replace("```", "ˋˋˋ")
         size = t("{count} characters", count=f"{len(text):,}")
-        blocks.append(SectionBlock(text=_md(f"*{key}* ({size})\n```{escape(preview)}```")))
+        blocks.append(SectionBlock(text=md(f"*{key}* ({size})\n```{escape(preview)}```")))
     if any(len(text) > PREVIEW_CHARS for _key, text in long_values):
         blocks.append(
             ActionsBlock(
@@ -329,7 +321,7 @@ def reject_modal(
         ).model_dump_json(),
         blocks=[
             SectionBlock(
-                text=_md(
+                text=md(
                     truncate(
                         t("Reject *{id}* ({names})?", id=record.id, names=_names(record)), 2900
                     )

@@ -12,27 +12,18 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     ContextBlock,
     HeaderBlock,
-    MarkdownTextObject,
     SectionBlock,
 )
 from slack_sdk.models.views import View
 
 from bot.i18n import Translate, tr
 from bot.request_model import CloneRequest
-from bot.ui.text import FIELD_TEXT_MAX, code, duration, escape, one_line, slack_date, truncate
+from bot.ui.parts import labelled, md
+from bot.ui.text import code, duration, escape, one_line, slack_date, truncate
 from bot.zstack_models import ErrorCode, ModelServiceInventory
 
 ACTION_RAW_ERROR = "request_raw_error"
 MAX_CHAIN_SHOWN = 12
-
-
-def _md(text: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=text)
-
-
-def _field(label: str, value: Any) -> MarkdownTextObject:
-    shown = "—" if value in (None, "", []) else escape(one_line(str(value)))
-    return _md(truncate(f"*{label}*\n{shown}", FIELD_TEXT_MAX))
 
 
 def _date(moment: Any, t: Translate) -> str | None:
@@ -60,20 +51,20 @@ def success_blocks(
     blocks: list[Block] = [
         HeaderBlock(text=truncate(title, 150)),
         SectionBlock(
-            text=_md(truncate(f":white_check_mark: {ready}", 2900)),
+            text=md(truncate(f":white_check_mark: {ready}", 2900)),
             fields=[
-                _field(t("Type"), inventory.type),
-                _field(t("Framework"), inventory.framework),
-                _field(t("Source"), inventory.source),
-                _field(t("CPU / memory"), _cpu_memory(inventory, t)),
-                _field(t("GPU compute capability"), inventory.gpu_compute_capability),
-                _field(
+                labelled(t("Type"), inventory.type),
+                labelled(t("Framework"), inventory.framework),
+                labelled(t("Source"), inventory.source),
+                labelled(t("CPU / memory"), _cpu_memory(inventory, t)),
+                labelled(t("GPU compute capability"), inventory.gpu_compute_capability),
+                labelled(
                     t("Python / Conda"), _pair(inventory.python_version, inventory.conda_version)
                 ),
-                _field(t("Start command"), inventory.start_command),
-                _field(t("Distributed"), _yes_no(inventory.support_distributed, t)),
-                _field(t("Created"), _date(inventory.create_date, t)),
-                _field(t("Architectures"), ", ".join(inventory.cpu_architectures) or None),
+                labelled(t("Start command"), inventory.start_command),
+                labelled(t("Distributed"), _yes_no(inventory.support_distributed, t)),
+                labelled(t("Created"), _date(inventory.create_date, t)),
+                labelled(t("Architectures"), ", ".join(inventory.cpu_architectures) or None),
             ],
         ),
     ]
@@ -91,7 +82,7 @@ def success_blocks(
     ]
     if images:
         blocks.append(
-            SectionBlock(text=_md(truncate(t("*Images*") + "\n" + "\n".join(images), 2900)))
+            SectionBlock(text=md(truncate(t("*Images*") + "\n" + "\n".join(images), 2900)))
         )
     if console_url and inventory.uuid:
         blocks.append(
@@ -122,17 +113,17 @@ def failure_blocks(
     )
     blocks: list[Block] = [
         HeaderBlock(text=truncate(t("Clone failed: {name}", name=one_line(record.new_name)), 150)),
-        SectionBlock(text=_md(truncate(f":x: {failed}", 2900))),
+        SectionBlock(text=md(truncate(f":x: {failed}", 2900))),
     ]
     if error is None:
-        blocks.append(SectionBlock(text=_md(truncate(escape(text), 2900))))
+        blocks.append(SectionBlock(text=md(truncate(escape(text), 2900))))
         return blocks
     blocks.append(
         SectionBlock(
             fields=[
-                _field(t("Code"), error.code),
-                _field(t("Description"), error.description),
-                _field(t("Details"), error.details),
+                labelled(t("Code"), error.code),
+                labelled(t("Description"), error.description),
+                labelled(t("Details"), error.details),
             ]
         )
     )
@@ -149,7 +140,7 @@ def failure_blocks(
         if len(chain) > MAX_CHAIN_SHOWN:
             lines.append(t("… and {n} more", n=len(chain) - MAX_CHAIN_SHOWN))
         heading = t("*Cause chain, root first*")
-        blocks.append(SectionBlock(text=_md(truncate(heading + "\n" + "\n".join(lines), 2900))))
+        blocks.append(SectionBlock(text=md(truncate(heading + "\n" + "\n".join(lines), 2900))))
     blocks.append(
         ActionsBlock(
             block_id=f"raw:{record.id}",
@@ -165,9 +156,9 @@ def raw_error_view(record: CloneRequest, lang: str = "en") -> View:
     """A modal with the error exactly as ZStack sent it, split into readable pieces."""
     raw = json.dumps(record.error or {"details": record.error_text}, indent=2, ensure_ascii=False)
     chunks = [raw[i : i + 2900] for i in range(0, min(len(raw), 2900 * 60), 2900)]
-    blocks: list[Block] = [SectionBlock(text=_md(f"```{escape(chunk)}```")) for chunk in chunks]
+    blocks: list[Block] = [SectionBlock(text=md(f"```{escape(chunk)}```")) for chunk in chunks]
     if len(raw) > 2900 * 60:
-        blocks.append(ContextBlock(elements=[_md(tr(lang)("(cut: the error is very large)"))]))
+        blocks.append(ContextBlock(elements=[md(tr(lang)("(cut: the error is very large)"))]))
     title = truncate(tr(lang)("Error of {id}", id=record.id), 24)
     return View(type="modal", title=title, close=tr(lang)("Close"), blocks=blocks)
 
@@ -180,19 +171,19 @@ def full_values_view(record: CloneRequest, lang: str = "en") -> View:
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1)
         if len(text) <= 120 and key not in ("readme", "yaml"):
             continue
-        blocks.append(SectionBlock(text=_md(f"*{key}*")))
+        blocks.append(SectionBlock(text=md(f"*{key}*")))
         for i in range(0, len(text), 2900):
             if len(blocks) >= 95:
                 break
-            blocks.append(SectionBlock(text=_md(f"```{escape(text[i : i + 2900])}```")))
+            blocks.append(SectionBlock(text=md(f"```{escape(text[i : i + 2900])}```")))
     if not blocks:
-        blocks.append(SectionBlock(text=_md(tr(lang)("No long values in this request."))))
+        blocks.append(SectionBlock(text=md(tr(lang)("No long values in this request."))))
     title = truncate(tr(lang)("{id} values", id=record.id), 24)
     return View(type="modal", title=title, close=tr(lang)("Close"), blocks=blocks[:100])
 
 
 def note(text: str) -> list[Block]:
-    return [SectionBlock(text=_md(truncate(text, 2900)))]
+    return [SectionBlock(text=md(truncate(text, 2900)))]
 
 
 def _cpu_memory(inv: ModelServiceInventory, t: Translate) -> str | None:
