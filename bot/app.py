@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
+from bot.idempotency import skip_repeats
 from handlers import approval, clone, home, zstack
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,9 @@ def create_app(deps: Deps, client: AsyncWebClient) -> AsyncApp:
         logger=logging.getLogger("slack_bolt.app"),
     )
     app.error(_error_handler(deps))
+    # Before any listener: a delivery already acted on (a replay, a retry) is acknowledged
+    # without acting again.
+    app.use(skip_repeats(deps.deliveries))
     for family in HANDLER_FAMILIES:
         family.register(app, deps)
     return app

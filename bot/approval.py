@@ -1,4 +1,9 @@
-"""Who may approve, reject, cancel or retry a request (DESIGN §3 "Approval")."""
+"""Who may approve, reject, cancel or retry a request (DESIGN §3 "Approval").
+
+People are compared as ``(team_id, user_id)``: only members of the workspace a request was made in
+decide on it (a Slack Connect guest from another organisation never does), and the requester is
+the same person only in the same workspace.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,20 @@ logger = logging.getLogger(__name__)
 
 # User-group membership is looked up in Slack and trusted this long.
 GROUP_CACHE_S = 60.0
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who clicked or replied: their own workspace and their user id there."""
+
+    team_id: str
+    user_id: str
+
+    def is_requester_of(self, record: CloneRequest) -> bool:
+        return (self.team_id, self.user_id) == (record.team_id, record.requester)
+
+
+_OUTSIDER = Msg.of("Only members of the workspace this request was made in can decide on it.")
 
 
 @dataclass
@@ -60,16 +79,19 @@ class ApprovalPolicy:
         return members
 
     async def why_not_approve(
-        self, client: AsyncWebClient, user: str, record: CloneRequest
+        self, client: AsyncWebClient, actor: Actor, record: CloneRequest
     ) -> Msg | None:
-        """None when ``user`` may approve ``record`` now, else the reason to show them."""
+        """None when ``actor`` may approve ``record`` now, else the reason to show them."""
+        user = actor.user_id
+        if actor.team_id != record.team_id:
+            return _OUTSIDER
         if record.state != State.PENDING:
             return Msg.of(
                 "{id} is no longer waiting for approval (it is {state}).",
                 id=record.id,
                 state=record.state.value,
             )
-        if user == record.requester and not self.settings.allow_self_approval:
+        if actor.is_requester_of(record) and not self.settings.allow_self_approval:
             return Msg.of("You can't approve your own request; another approver has to.")
         if user in record.approvals:
             return Msg.of("You already approved {id}; it needs another approver.", id=record.id)
@@ -78,23 +100,25 @@ class ApprovalPolicy:
         return None
 
     async def why_not_reject(
-        self, client: AsyncWebClient, user: str, record: CloneRequest
+        self, client: AsyncWebClient, actor: Actor, record: CloneRequest
     ) -> Msg | None:
+        if actor.team_id != record.team_id:
+            return _OUTSIDER
         if record.state != State.PENDING:
             return Msg.of(
                 "{id} is no longer waiting for a decision (it is {state}).",
                 id=record.id,
                 state=record.state.value,
             )
-        if user == record.requester:
+        if actor.is_requester_of(record):
             return Msg.of("To withdraw your own request, use Cancel.")
-        if not await self.is_approver(client, user):
+        if not await self.is_approver(client, actor.user_id):
             return Msg.of("You are not on the approver list for clone requests.")
         return None
 
     @staticmethod
-    def why_not_cancel(user: str, record: CloneRequest) -> Msg | None:
-        if user != record.requester:
+    def why_not_cancel(actor: Actor, record: CloneRequest) -> Msg | None:
+        if not actor.is_requester_of(record):
             return Msg.of("Only the requester can cancel a request.")
         if record.state not in (State.PENDING, State.AWAITING_LOGIN):
             return Msg.of(
@@ -105,14 +129,16 @@ class ApprovalPolicy:
         return None
 
     async def why_not_retry(
-        self, client: AsyncWebClient, user: str, record: CloneRequest
+        self, client: AsyncWebClient, actor: Actor, record: CloneRequest
     ) -> Msg | None:
+        if actor.team_id != record.team_id:
+            return _OUTSIDER
         if record.state != State.FAILED:
             return Msg.of(
                 "Only a failed request can be retried ({id} is {state}).",
                 id=record.id,
                 state=record.state.value,
             )
-        if user == record.requester or await self.is_approver(client, user):
+        if actor.is_requester_of(record) or await self.is_approver(client, actor.user_id):
             return None
         return Msg.of("Only the requester or an approver can retry a request.")

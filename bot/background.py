@@ -41,6 +41,11 @@ class Background:
         except Exception as error:  # reported to the user and logged with a reference
             await self._reporter.report(error, body, client)
 
+    @property
+    def in_flight(self) -> int:
+        """How many pieces of work are still running."""
+        return len(self._tasks)
+
     async def drain(self, grace_s: float = 5.0) -> None:
         """Let running work finish (up to ``grace_s``), then cancel what is left."""
         if not self._tasks:

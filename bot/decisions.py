@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.approval import ApprovalPolicy
+from bot.approval import Actor, ApprovalPolicy
 from bot.executor import Executor
 from bot.i18n import Msg
 from bot.metrics import Metrics
@@ -37,14 +37,15 @@ class Decisions:
     def client(self) -> AsyncWebClient:
         return self.notifier.client
 
-    async def approve(self, request_id: str, user: str, channel: str | None) -> None:
+    async def approve(self, request_id: str, actor: Actor, channel: str | None) -> None:
+        user = actor.user_id
         record = await self.store.get(request_id)
         if record is None:
             await self.notifier.tell(
                 user, channel, Msg.of("There is no request {id}.", id=request_id)
             )
             return
-        refusal = await self.policy.why_not_approve(self.client, user, record)
+        refusal = await self.policy.why_not_approve(self.client, actor, record)
         if refusal:
             await self.notifier.tell(user, channel, refusal)
             return
@@ -105,14 +106,15 @@ class Decisions:
         that did not become approved just drops the entry)."""
         await self.store.schedule("jobs", request_id, time.time() + self.executor.lease_s)
 
-    async def reject(self, request_id: str, user: str, reason: str, channel: str | None) -> None:
+    async def reject(self, request_id: str, actor: Actor, reason: str, channel: str | None) -> None:
+        user = actor.user_id
         record = await self.store.get(request_id)
         if record is None:
             await self.notifier.tell(
                 user, channel, Msg.of("There is no request {id}.", id=request_id)
             )
             return
-        refusal = await self.policy.why_not_reject(self.client, user, record)
+        refusal = await self.policy.why_not_reject(self.client, actor, record)
         if refusal:
             await self.notifier.tell(user, channel, refusal)
             return
@@ -145,14 +147,15 @@ class Decisions:
         await self.notifier.thread_note(rejected, text)
         await self.notifier.dm(rejected.requester, text)
 
-    async def cancel(self, request_id: str, user: str, channel: str | None) -> None:
+    async def cancel(self, request_id: str, actor: Actor, channel: str | None) -> None:
+        user = actor.user_id
         record = await self.store.get(request_id)
         if record is None:
             await self.notifier.tell(
                 user, channel, Msg.of("There is no request {id}.", id=request_id)
             )
             return
-        refusal = self.policy.why_not_cancel(user, record)
+        refusal = self.policy.why_not_cancel(actor, record)
         if refusal:
             await self.notifier.tell(user, channel, refusal)
             return
@@ -180,14 +183,15 @@ class Decisions:
             ),
         )
 
-    async def retry(self, request_id: str, user: str, channel: str | None) -> None:
+    async def retry(self, request_id: str, actor: Actor, channel: str | None) -> None:
+        user = actor.user_id
         record = await self.store.get(request_id)
         if record is None:
             await self.notifier.tell(
                 user, channel, Msg.of("There is no request {id}.", id=request_id)
             )
             return
-        refusal = await self.policy.why_not_retry(self.client, user, record)
+        refusal = await self.policy.why_not_retry(self.client, actor, record)
         if refusal:
             await self.notifier.tell(user, channel, refusal)
             return

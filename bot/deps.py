@@ -13,6 +13,7 @@ from bot.error_reporting import ErrorReporter
 from bot.executor import Executor
 from bot.home import HomeService
 from bot.i18n import Locales
+from bot.idempotency import Deliveries
 from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.redis_client import RedisHandle
@@ -40,3 +41,4 @@ class Deps:
     webhooks: WebhookSigner
     home: HomeService
     locales: Locales
+    deliveries: Deliveries

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -54,11 +56,40 @@ def _slack_error(error: SlackApiError) -> str:
         return ""
 
 
+# Where Slack's response_urls point (commercial and GovSlack); the configured Web API host too.
+SLACK_RESPONSE_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
+
+
+def response_url_check(api_url: str) -> Callable[[str], bool]:
+    """Whether a ``response_url`` is Slack's: https on Slack's hooks host, or the configured Web
+    API's own scheme and host (an emulator, a proxy). Any other URL is never called."""
+    api = urlsplit(api_url)
+
+    def trusted(url: str) -> bool:
+        try:
+            parts = urlsplit(url)
+            netloc = (parts.hostname or "", parts.port)
+        except ValueError:
+            return False
+        if parts.scheme == "https" and netloc[0] in SLACK_RESPONSE_HOSTS and netloc[1] is None:
+            return True
+        return (parts.scheme, netloc) == (api.scheme, (api.hostname or "", api.port))
+
+    return trusted
+
+
 class ErrorReporter:
-    def __init__(self, zstack_url: str, metrics: Metrics, locales: Locales) -> None:
+    def __init__(
+        self,
+        zstack_url: str,
+        metrics: Metrics,
+        locales: Locales,
+        trusted_response_url: Callable[[str], bool],
+    ) -> None:
         self.zstack_url = zstack_url
         self.metrics = metrics
         self.locales = locales
+        self.trusted_response_url = trusted_response_url
 
     async def report(
         self, error: BaseException, body: dict[str, Any], client: AsyncWebClient
@@ -74,8 +105,33 @@ class ErrorReporter:
         user = body.get("user_id") or (body.get("user") or {}).get("id")
         lang = self.locales.cached(str(user)) if user else self.locales.default
         text = user_message_for(error, self.zstack_url, reference, lang)
-        await _tell_user(client, body, text, reference)
+        await self._tell_user(client, body, text, reference)
         return reference
+
+    async def _tell_user(
+        self, client: AsyncWebClient, body: dict[str, Any], text: str, ref: str
+    ) -> None:
+        """By the payload's response_url (works in any channel), else an ephemeral, else a DM."""
+        user = body.get("user_id") or (body.get("user") or {}).get("id")
+        channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
+        response_url = body.get("response_url")
+        try:
+            if isinstance(response_url, str) and self.trusted_response_url(response_url):
+                answer = await AsyncWebhookClient(response_url).send(
+                    text=text, response_type="ephemeral", replace_original=False
+                )
+                if answer.status_code == 200:
+                    return
+            if user and channel:
+                try:
+                    await client.chat_postEphemeral(channel=channel, user=user, text=text)
+                    return
+                except SlackApiError:
+                    pass  # e.g. not_in_channel: fall back to a DM
+            if user:
+                await client.chat_postMessage(channel=user, text=text)
+        except Exception:  # the error path itself must never raise; its failure is logged
+            logger.exception("could not tell the user about an error", extra={"ref": ref})
 
 
 def _describe(body: dict[str, Any]) -> dict[str, str]:
@@ -83,27 +139,3 @@ def _describe(body: dict[str, Any]) -> dict[str, str]:
     kind = body.get("command") or body.get("type") or ""
     callback = (body.get("view") or {}).get("callback_id") or ""
     return {"user_id": str(user), "kind": str(kind), "callback_id": str(callback)}
-
-
-async def _tell_user(client: AsyncWebClient, body: dict[str, Any], text: str, ref: str) -> None:
-    """By the payload's response_url (works in any channel), else an ephemeral, else a DM."""
-    user = body.get("user_id") or (body.get("user") or {}).get("id")
-    channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
-    response_url = body.get("response_url")
-    try:
-        if isinstance(response_url, str) and response_url:
-            answer = await AsyncWebhookClient(response_url).send(
-                text=text, response_type="ephemeral", replace_original=False
-            )
-            if answer.status_code == 200:
-                return
-        if user and channel:
-            try:
-                await client.chat_postEphemeral(channel=channel, user=user, text=text)
-                return
-            except SlackApiError:
-                pass  # e.g. not_in_channel: fall back to a DM
-        if user:
-            await client.chat_postMessage(channel=user, text=text)
-    except Exception:  # the error path itself must never raise; its failure is logged
-        logger.exception("could not tell the user about an error", extra={"ref": ref})

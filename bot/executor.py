@@ -391,6 +391,10 @@ class Executor:
         task.add_done_callback(self._deliveries.discard)
         return True
 
+    @property
+    def deliveries_in_flight(self) -> int:
+        return len(self._deliveries)
+
     async def drain(self) -> None:
         """Let deliveries in flight finish (a few seconds at most); the notify schedule brings
         back any that are cut short."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.approval import ApprovalPolicy
+from bot.approval import Actor, ApprovalPolicy
 from bot.i18n import Locales
 from bot.request_model import CloneRequest, State
 from bot.request_store import RequestStore
@@ -29,13 +29,13 @@ class HomeService:
     endpoint: str
     locales: Locales = field(default_factory=Locales)
 
-    async def waiting_for(self, client: AsyncWebClient, user: str) -> list[CloneRequest]:
+    async def waiting_for(self, client: AsyncWebClient, actor: Actor) -> list[CloneRequest]:
         found: list[CloneRequest] = []
         for request_id in await self.store.undecided(SCAN_LIMIT):
             record = await self.store.get(request_id)
             if record is None or record.state != State.PENDING:
                 continue
-            if await self.policy.why_not_approve(client, user, record) is None:
+            if await self.policy.why_not_approve(client, actor, record) is None:
                 found.append(record)
             if len(found) >= MAX_LISTED:
                 break
@@ -45,7 +45,7 @@ class HomeService:
         """Render and publish the user's Home (best effort: the next open renders it again)."""
         login = await self.sessions.peek(team_id, user)
         recent = await self.store.recent(team_id, user, MAX_LISTED)
-        waiting = await self.waiting_for(client, user)
+        waiting = await self.waiting_for(client, Actor(team_id, user))
         lang = await self.locales.of(client, user)
         try:
             await client.views_publish(

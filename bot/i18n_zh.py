@@ -314,6 +314,9 @@ ZH: dict[str, str] = {
     "You can't approve your own request; another approver has to.": "你不能批准自己的申请，需要其他审批人批准。",
     "You already approved {id}; it needs another approver.": "你已批准过 {id}，还需要其他审批人。",
     "You are not on the approver list for clone requests.": "你不在克隆申请的审批人名单中。",
+    "Only members of the workspace this request was made in can decide on it.": (
+        "只有提出此申请的工作区的成员才能审批它。"
+    ),
     "To withdraw your own request, use Cancel.": "要撤回自己的申请，请使用“取消申请”。",
     "Only the requester can cancel a request.": "只有申请人可以取消申请。",
     "{id} can't be cancelled any more (it is {state}).": "{id} 已无法取消（当前状态：{state}）。",

@@ -12,6 +12,7 @@ multi-key command, transaction and Lua script touching them stays in one slot:
 ``clonebot:jobs:due``                   sorted set: request ids by next poll time
 ``clonebot:{user:T1:U1}:requests``      a user's recent request ids
 ``clonebot:{user:T1:U1}:parked``        the user's requests waiting for a login
+``clonebot:seen:<kind>:<digest>``       a Slack delivery already acted on (replays, retries)
 ``clonebot:audit``                      audit stream (XADD, capped)
 ``clonebot:outbox``                     notification outbox (stream)
 ======================================  =====================================================
@@ -160,6 +161,16 @@ DRAFT_TTL_S = 3600
 def thread_key(prefix: str, channel_id: str, thread_ts: str) -> str:
     """A request card's thread (channel + ts) → request id, for replies like "approve"."""
     return f"{prefix}thread:{_check('channel_id', channel_id)}:{_check('thread_ts', thread_ts)}"
+
+
+def seen_key(prefix: str, kind: str, digest: str) -> str:
+    """ "This Slack delivery was already acted on" (string, TTL ``SEEN_TTL_S``)."""
+    return f"{prefix}seen:{_check('kind', kind)}:{_check('digest', digest)}"
+
+
+# How long a delivery is remembered: well past Slack's 5-minute signature window and its last
+# Events API retry (about 5 minutes after the first delivery).
+SEEN_TTL_S = 3600
 
 
 def publish_due_key(prefix: str) -> str:

@@ -67,6 +67,18 @@ class Metrics:
             "ZStack jobs waiting in the tracker's schedule.",
             registry=self.registry,
         )
+        self.rejected_requests = Counter(
+            "clonebot_rejected_slack_requests_total",
+            "HTTP requests turned away before Bolt (not signed by Slack, or not a payload).",
+            ["status"],
+            registry=self.registry,
+        )
+        self.repeated_deliveries = Counter(
+            "clonebot_repeated_slack_deliveries_total",
+            "Slack deliveries already acted on (replays, retries), acknowledged and ignored.",
+            ["kind"],
+            registry=self.registry,
+        )
         self.notification_retries = Counter(
             "clonebot_notification_retries_total",
             "Completion notices that had to be retried.",

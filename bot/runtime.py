@@ -9,7 +9,6 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -21,10 +20,11 @@ from bot.config import Settings
 from bot.crypto import aload_secret_box
 from bot.decisions import Decisions
 from bot.deps import Deps
-from bot.error_reporting import ErrorReporter
+from bot.error_reporting import ErrorReporter, response_url_check
 from bot.executor import Executor
 from bot.home import HomeService
 from bot.i18n import Locales
+from bot.idempotency import Deliveries
 from bot.logs import secrets
 from bot.metrics import Metrics
 from bot.notifier import Notifier
@@ -34,6 +34,7 @@ from bot.server import build_web_app
 from bot.session_store import SessionStore
 from bot.sessions import SessionService
 from bot.slack_client import build_web_client
+from bot.slack_payloads import CheckedSocketModeHandler
 from bot.tracker import Tracker
 from bot.webhooks import WebhookSigner
 from bot.zstack import ZStackClient, default_timeout
@@ -60,7 +61,7 @@ class Runtime:
     bolt: AsyncApp
     web_session: aiohttp.ClientSession
     runners: list[web.AppRunner] = field(default_factory=list)
-    socket_handler: AsyncSocketModeHandler | None = None
+    socket_handler: CheckedSocketModeHandler | None = None
     http_url: str | None = None
     tracker: Tracker | None = None
 
@@ -82,7 +83,9 @@ class Runtime:
         client = build_web_client(settings, session=web_session)
         store = SessionStore(redis, box, prefix=settings.key_prefix)
         locales = Locales(default=settings.locale)
-        reporter = ErrorReporter(zstack.base_url, metrics, locales)
+        reporter = ErrorReporter(
+            zstack.base_url, metrics, locales, response_url_check(settings.slack_api_url)
+        )
         requests = RequestStore(redis)
         sessions = SessionService(store=store, zstack=zstack)
         notifier = Notifier(
@@ -135,6 +138,7 @@ class Runtime:
                 locales=locales,
             ),
             locales=locales,
+            deliveries=Deliveries(redis, metrics),
         )
         tracker = Tracker(
             store=requests,
@@ -168,7 +172,7 @@ class Runtime:
         token = self.deps.settings.slack_app_token
         if token is None:
             raise ValueError("Socket Mode needs SLACK_APP_TOKEN")
-        self.socket_handler = AsyncSocketModeHandler(
+        self.socket_handler = CheckedSocketModeHandler(
             self.bolt, app_token=token.get_secret_value(), web_client=self.client
         )
         await self.socket_handler.connect_async()  # type: ignore[no-untyped-call]

@@ -11,13 +11,15 @@ import json
 import logging
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.deps import Deps
 from bot.errors import StoreUnavailable, ZStackError
 from bot.executor import Outcome, outcome_of
 from bot.metrics import CONTENT_TYPE_LATEST
+from bot.slack_gate import Rejection, SlackRequestGate
 from bot.webhooks import WEBHOOK_PATH
 from bot.zstack import SESSION_INVALID
 
@@ -29,8 +31,22 @@ MAX_BODY_BYTES = 1024 * 1024
 
 
 def build_web_app(bolt_app: AsyncApp, deps: Deps) -> web.Application:
+    secret = deps.settings.slack_signing_secret
+    gate = SlackRequestGate(
+        secret.get_secret_value() if secret else None,
+        on_reject=lambda r: deps.metrics.rejected_requests.labels(str(r.status)).inc(),
+    )
+
     async def slack_events(request: web.Request) -> web.Response:
-        bolt_request = await to_bolt_request(request)
+        # Verified before parsed: an unsigned request never reaches Bolt (nor its error handler).
+        verdict = gate.check(request.headers, await request.read())
+        if isinstance(verdict, Rejection):
+            return web.json_response({"error": verdict.reason}, status=verdict.status)
+        bolt_request = AsyncBoltRequest(
+            body=verdict.text,
+            query=request.query_string,
+            headers=dict(request.headers),
+        )
         bolt_response = await bolt_app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 

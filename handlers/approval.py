@@ -11,9 +11,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.approval import Actor
 from bot.deps import Deps
 from bot.i18n import Msg, tr
 from bot.logs import request_context
+from bot.slack_payloads import interaction_actor, message_author
 from bot.ui import cards, results
 
 logger = logging.getLogger(__name__)
@@ -35,14 +37,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.event("message")(handlers.thread_reply)
 
 
-def _who(body: dict[str, Any]) -> tuple[str, str | None, str]:
-    """(user, channel, request id) of a button click."""
-    user = body["user"]["id"]
+def _who(body: dict[str, Any]) -> tuple[Actor, str | None, str]:
+    """(who clicked, channel, request id) of a button click."""
+    actor = interaction_actor(body)
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
         "channel_id"
     )
     request_id = str(body["actions"][0].get("value") or "")
-    return user, channel, request_id
+    return actor, channel, request_id
 
 
 class ApprovalHandlers:
@@ -51,8 +53,10 @@ class ApprovalHandlers:
 
     async def approve(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        user, channel, request_id = _who(body)
-        work = self._then_home(body, client, self.deps.decisions.approve(request_id, user, channel))
+        actor, channel, request_id = _who(body)
+        work = self._then_home(
+            body, client, self.deps.decisions.approve(request_id, actor, channel)
+        )
         with request_context(request_id):
             self.deps.background.spawn(work, body=body, client=client)
 
@@ -67,15 +71,15 @@ class ApprovalHandlers:
 
     async def cancel(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        user, channel, request_id = _who(body)
-        work = self.deps.decisions.cancel(request_id, user, channel)
+        actor, channel, request_id = _who(body)
+        work = self.deps.decisions.cancel(request_id, actor, channel)
         with request_context(request_id):
             self.deps.background.spawn(work, body=body, client=client)
 
     async def retry(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        user, channel, request_id = _who(body)
-        work = self.deps.decisions.retry(request_id, user, channel)
+        actor, channel, request_id = _who(body)
+        work = self.deps.decisions.retry(request_id, actor, channel)
         with request_context(request_id):
             self.deps.background.spawn(work, body=body, client=client)
 
@@ -86,14 +90,15 @@ class ApprovalHandlers:
         self.deps.background.spawn(self._open_reject(body, client), body=body, client=client)
 
     async def _open_reject(self, body: dict[str, Any], client: AsyncWebClient) -> None:
-        user, channel, request_id = _who(body)
+        actor, channel, request_id = _who(body)
+        user = actor.user_id
         record = await self.deps.requests.get(request_id)
         if record is None:
             await self.deps.notifier.tell(
                 user, channel, Msg.of("There is no request {id}.", id=request_id)
             )
             return
-        refusal = await self.deps.policy.why_not_reject(client, user, record)
+        refusal = await self.deps.policy.why_not_reject(client, actor, record)
         if refusal:
             await self.deps.notifier.tell(user, channel, refusal)
             return
@@ -113,10 +118,14 @@ class ApprovalHandlers:
             message = tr(lang)("Say why, so the requester can fix it.")
             await ack(response_action="errors", errors={cards.BLOCK_REJECT_REASON: message})
             return
+        if await self.deps.deliveries.repeated("view", view["id"]):
+            await ack()  # already decided by this very dialog
+            return
         await ack()
         meta = cards.RejectMeta.model_validate_json(view.get("private_metadata") or "{}")
-        user = body["user"]["id"]
-        work = self.deps.decisions.reject(meta.request_id, user, reason, meta.channel_id)
+        actor = interaction_actor(body)
+        user = actor.user_id
+        work = self.deps.decisions.reject(meta.request_id, actor, reason, meta.channel_id)
         if meta.from_home:
             team = str((body.get("team") or {}).get("id") or "")
             work = self._then_publish(work, client, team, user)
@@ -140,7 +149,8 @@ class ApprovalHandlers:
         self.deps.background.spawn(self._show(body, client, raw=True), body=body, client=client)
 
     async def _show(self, body: dict[str, Any], client: AsyncWebClient, *, raw: bool) -> None:
-        user, channel, request_id = _who(body)
+        actor, channel, request_id = _who(body)
+        user = actor.user_id
         record = await self.deps.requests.get(request_id)
         if record is None:
             await self.deps.notifier.tell(
@@ -159,30 +169,35 @@ class ApprovalHandlers:
     async def thread_reply(
         self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        """A reply in a request card's thread: ``approve`` or ``reject <reason>``."""
-        if event.get("subtype") or event.get("bot_id") or not event.get("thread_ts"):
+        """A reply in a request card's thread: ``approve`` or ``reject <reason>``, counted only
+        when a person of the workspace wrote it (never a bot, an edit or a deletion)."""
+        if not event.get("thread_ts"):
             return
         text = str(event.get("text") or "")
         approve = _APPROVE_WORDS.match(text)
         reject = None if approve else _REJECT_WORDS.match(text)
         if not approve and not reject:
             return
-        channel, user = str(event.get("channel")), str(event.get("user"))
+        author = message_author(event, body)
+        if author is None:
+            logger.info("decision in a thread not written by a person of the workspace: ignored")
+            return
+        channel = str(event.get("channel"))
         request_id = await self.deps.requests.by_thread(channel, str(event["thread_ts"]))
         if request_id is None:
             return
         if approve:
-            work = self.deps.decisions.approve(request_id, user, channel)
+            work = self.deps.decisions.approve(request_id, author, channel)
         else:
             assert reject is not None
             reason = reject.group("reason").strip()
             if not reason:
                 await self.deps.notifier.tell(
-                    user,
+                    author.user_id,
                     channel,
                     Msg.of("Say why: reply `reject <reason>` so the requester can fix it."),
                 )
                 return
-            work = self.deps.decisions.reject(request_id, user, reason, channel)
+            work = self.deps.decisions.reject(request_id, author, reason, channel)
         with request_context(request_id):
             self.deps.background.spawn(work, body=body, client=client)

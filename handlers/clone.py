@@ -4,6 +4,7 @@ advanced-options toggle, submission, and ``help`` / ``status`` / ``list``."""
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -181,6 +182,9 @@ class CloneHandlers:
             return
         team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
         source_name = meta.source_name if typed.get("source") else None
+        if await self.deps.deliveries.repeated("view", view["id"]):
+            await ack()  # this form already became a request: a replay creates nothing
+            return
         try:
             record = await self.deps.clone.create(
                 team_id=team,
@@ -190,6 +194,8 @@ class CloneHandlers:
                 source_name=_selected_source_name(view, source_name),
             )
         except StoreUnavailable:
+            with suppress(StoreUnavailable):
+                await self.deps.deliveries.forget("view", view["id"])
             await ack(response_action="errors", errors={"reason": store_down(lang)})
             return
         await ack()

@@ -109,6 +109,10 @@ class ZStackHandlers:
         if creds is None:
             await ack(response_action="errors", errors=errors)
             return
+        # A view updated since (the form again, after a refused login) is a new submission.
+        if await self.deps.deliveries.repeated("login", f"{view['id']}:{view.get('hash')}"):
+            await ack()
+            return
         context = ui.LoginContext.load(view.get("private_metadata"))
         user = body["user"]
         team_id = (body.get("team") or {}).get("id") or user.get("team_id", "")

@@ -17,7 +17,10 @@ from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
 from tests.e2e.test_zstack_login import LOGINS, open_login, run, submit_login
+from tests.fixtures.bot import BotFactory
+from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.slack import SIGNING_SECRET
+from tests.support import Canary, redis_snapshot, signed_delivery
 
 COMMAND = urlencode(
     {
@@ -100,3 +103,119 @@ async def test_redis_and_logs_never_hold_a_session_uuid_or_password(
     assert stream.getvalue(), "the flow logged something"
     for secret in forbidden:
         assert secret not in everything
+
+
+# -- nothing acts on an unverified request ------------------------------------------------------
+
+
+def hostile_command(response_url: str) -> str:
+    """A command body naming an outside response_url and real user ids, as an attacker sends."""
+    return urlencode(
+        {
+            "team_id": "T0CLONE",
+            "channel_id": "C0GENERAL",
+            "user_id": "U0REQ",
+            "command": "/clone-model",
+            "text": "status CR-AAAAAA",
+            "trigger_id": "1.2.abc",
+            "response_url": response_url,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["abc", "1.5", "", "+5", "0x10", "1_700_000_000", "9" * 40, "-5"]
+)
+async def test_a_malformed_timestamp_is_refused_before_anything_reads_the_body(
+    bot: Runtime, slack_emu: SlackEmulator, timestamp: str
+) -> None:
+    """Bolt's verifier raises on such a timestamp and its error handler then answered the
+    unverified body's response_url; now the request stops at the door."""
+    async with Canary() as canary:
+        body = hostile_command(canary.url)
+        before = await redis_snapshot(bot.deps.redis.client)
+        calls_before = len(slack_emu.state.calls())
+        headers = {
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": "v0=" + "0" * 64,
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        async with httpx.AsyncClient(base_url=bot.http_url or "") as http:
+            response = await http.post("/slack/events", content=body, headers=headers)
+        assert response.status_code == 401
+        assert canary.hits == []
+    assert len(slack_emu.state.calls()) == calls_before
+    assert await redis_snapshot(bot.deps.redis.client) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"\xff\xfe\x00garbage", b"{not json", b"payload=%7Bnot-json", b"[1,2,3]", b"x" * 5000],
+    ids=["binary", "broken-json", "broken-payload", "json-list", "noise"],
+)
+async def test_unsigned_garbage_gets_401_and_one_warning_line_not_a_traceback(
+    bot: Runtime, body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with httpx.AsyncClient(base_url=bot.http_url or "") as http:
+        statuses = [
+            (
+                await http.post("/slack/events", content=body, headers={"Content-Type": ct})
+            ).status_code
+            for ct in ("application/json", "application/x-www-form-urlencoded") * 10
+        ]
+    assert statuses == [401] * 20
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) <= 1, [r.getMessage() for r in warnings]
+    assert not any(r.exc_info for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/json", "{not json"),
+        ("application/json", "[1, 2]"),
+        ("application/x-www-form-urlencoded", "payload=%7Bbroken"),
+        ("application/json", "[" * 5000),
+    ],
+    ids=["broken-json", "json-list", "broken-payload", "deep-json"],
+)
+async def test_a_signed_body_that_is_not_a_payload_gets_400(
+    bot: Runtime, slack_emu: SlackEmulator, content_type: str, body: str
+) -> None:
+    calls_before = len(slack_emu.state.calls())
+    headers = {**signed(body), "Content-Type": content_type}
+    async with httpx.AsyncClient(base_url=bot.http_url or "") as http:
+        response = await http.post("/slack/events", content=body, headers=headers)
+    assert response.status_code == 400
+    assert len(slack_emu.state.calls()) == calls_before
+
+
+async def test_a_signed_payload_missing_what_listeners_read_gets_400(
+    bot: Runtime, slack_emu: SlackEmulator
+) -> None:
+    """Signed but not what Slack sends (no user on a view submission): no listener runs, no 500."""
+    payload = {"type": "view_submission", "view": {"id": "V1", "callback_id": "clone_model"}}
+    body, headers = signed_delivery(SIGNING_SECRET, "interactive", payload)
+    calls_before = len(slack_emu.state.calls())
+    async with httpx.AsyncClient(base_url=bot.http_url or "") as http:
+        response = await http.post("/slack/events", content=body, headers=headers)
+    assert response.status_code == 400
+    assert len(slack_emu.state.calls()) == calls_before
+
+
+async def test_the_error_handler_never_calls_a_response_url_outside_slack(
+    slack_emu: SlackEmulator, bot_factory: BotFactory, restartable_redis: RedisServer
+) -> None:
+    """A signed command whose listener fails (Redis is down) is answered, but an outside
+    response_url is never called: the answer goes by the Web API instead."""
+    bot = await bot_factory(redis_url=restartable_redis.url)
+    async with Canary() as canary:
+        body = hostile_command(canary.url).replace("status+CR-AAAAAA", "list")
+        await restartable_redis.astop()
+        async with httpx.AsyncClient(base_url=bot.http_url or "") as http:
+            response = await http.post("/slack/events", content=body, headers=signed(body))
+        assert response.status_code == 200
+        told = await slack_emu.wait_for(lambda: slack_emu.state.ephemerals("U0REQ"))
+        assert "storage is unavailable" in told[-1].text
+        assert canary.hits == []

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.approval import ApprovalPolicy
+from bot.approval import Actor, ApprovalPolicy
 from bot.clone_form import validate_form
 from bot.config import Settings
 from bot.i18n import Msg, lang_of_locale, tr
@@ -190,6 +190,7 @@ def test_texts_and_field_errors_in_chinese() -> None:
 
 async def test_policy_refusals_translate() -> None:
     policy = ApprovalPolicy(Settings())
-    refusal = await policy.why_not_approve(None, "U1", _record(State.PENDING))  # type: ignore[arg-type]
+    record = _record(State.PENDING)
+    refusal = await policy.why_not_approve(None, Actor(record.team_id, "U1"), record)  # type: ignore[arg-type]
     assert refusal is not None
     assert refusal.render("zh") == "你不能批准自己的申请，需要其他审批人批准。"

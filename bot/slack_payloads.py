@@ -1,0 +1,176 @@
+"""The parts of Slack's payloads the listeners read, checked before any listener runs.
+
+Slack documents these shapes (reference slack-platform.md §2–§6); a payload that lacks them is not
+one Slack would send, whoever signed it. ``shape_problem`` names what is wrong; such a payload is
+refused before Bolt dispatches it (Bolt itself reads ``view.type`` and the like while building a
+listener's arguments), over HTTP (``bot.slack_gate``) and Socket Mode (``CheckedSocketModeHandler``)
+alike, so a ``KeyError`` never turns into a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+
+from bot.approval import Actor
+
+logger = logging.getLogger(__name__)
+
+# Slack's ids (users, teams, channels, enterprises) are short upper-case alphanumerics; they go
+# into Redis key names, which must not carry braces, colons or whitespace.
+_SLACK_ID = re.compile(r"^[A-Z0-9]{1,40}$")
+SlackId = Annotated[str, StringConstraints(pattern=_SLACK_ID.pattern)]
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _User(_Part):
+    id: SlackId
+    team_id: SlackId | None = None
+
+
+class _Team(_Part):
+    id: SlackId | None = None
+
+
+class _Action(_Part):
+    action_id: str
+    block_id: str | None = None
+    value: str | None = None
+
+
+class _ViewState(_Part):
+    values: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
+
+
+class _View(_Part):
+    id: str = Field(min_length=1, max_length=64)
+    hash: str | None = None
+    type: str | None = None
+    callback_id: str = ""
+    private_metadata: str | None = None
+    state: _ViewState = Field(default_factory=_ViewState)
+
+
+class _Interaction(_Part):
+    user: _User
+    team: _Team | None = None
+    trigger_id: str | None = None
+    channel: dict[str, Any] | None = None
+    container: dict[str, Any] | None = None
+    response_url: str | None = None
+
+
+class _BlockActions(_Interaction):
+    actions: list[_Action] = Field(min_length=1)
+    view: _View | None = None
+
+
+class _ViewSubmission(_Interaction):
+    view: _View
+
+
+class _Suggestion(_Interaction):
+    action_id: str
+    value: str = ""
+
+
+class _Event(_Part):
+    type: str
+    user: str | None = None
+    channel: str | None = None
+    text: str | None = None
+    thread_ts: str | None = None
+    tab: str | None = None
+
+
+class _EventCallback(_Part):
+    event: _Event
+    event_id: str = Field(min_length=1)
+    team_id: SlackId | None = None
+
+
+class _Command(_Part):
+    command: str
+    user_id: SlackId
+    team_id: SlackId | None = None
+    channel_id: SlackId | None = None
+    text: str = ""
+    trigger_id: str = ""
+    response_url: str | None = None
+
+
+_SHAPES: dict[str, type[_Part]] = {
+    "block_actions": _BlockActions,
+    "view_submission": _ViewSubmission,
+    "view_closed": _ViewSubmission,
+    "block_suggestion": _Suggestion,
+    "shortcut": _Interaction,
+    "message_action": _Interaction,
+    "event_callback": _EventCallback,
+}
+
+
+def shape_problem(payload: dict[str, Any]) -> str | None:
+    """None when the payload has every part our listeners read, else what is missing."""
+    kind = payload.get("type")
+    if kind is None and "command" in payload:
+        shape: type[_Part] | None = _Command
+    elif kind == "url_verification":
+        return None if isinstance(payload.get("challenge"), str) else "url_verification: challenge"
+    else:
+        shape = _SHAPES.get(kind) if isinstance(kind, str) else None
+    if shape is None:
+        return None  # nothing listens to it: Bolt answers 404
+    try:
+        shape.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "payload"
+        return f"{kind or 'command'}: {where}"
+    return None
+
+
+def interaction_actor(body: dict[str, Any]) -> Actor:
+    """Who clicked or submitted: ``user.team_id`` is the clicker's own workspace (it differs from
+    the installation's ``team.id`` for a Slack Connect guest)."""
+    user = body["user"]
+    team = user.get("team_id") or (body.get("team") or {}).get("id") or ""
+    return Actor(team_id=str(team), user_id=str(user["id"]))
+
+
+def message_author(event: dict[str, Any], body: dict[str, Any]) -> Actor | None:
+    """The person of the installing workspace who wrote a message event, or None: bot posts,
+    edits, deletions and other subtypes, events without a user id and messages written from
+    another organisation never speak for anyone."""
+    if event.get("subtype") or event.get("bot_id") or event.get("bot_profile"):
+        return None
+    user = event.get("user")
+    if not isinstance(user, str) or not _SLACK_ID.match(user):
+        return None
+    installation = str(body.get("team_id") or "")
+    teams = {str(t) for t in (event.get("user_team"), event.get("team")) if t}
+    if teams - {installation}:
+        return None  # written from another organisation (Slack Connect)
+    return Actor(team_id=installation, user_id=user)
+
+
+class CheckedSocketModeHandler(AsyncSocketModeHandler):
+    """Socket Mode with the same check as the HTTP door: a malformed envelope is logged and
+    dropped unacknowledged instead of reaching Bolt."""
+
+    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]  # Bolt narrows it the same way
+        payload = req.payload if isinstance(req.payload, dict) else {}
+        problem = shape_problem(payload) if payload else "not a JSON object"
+        if problem is not None:
+            logger.warning("dropped a malformed Socket Mode envelope", extra={"where": problem})
+            return
+        await super().handle(client, req)
