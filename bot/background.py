@@ -2,6 +2,8 @@
 
 Bolt's asyncio runner loses the ack if a listener fails within a few milliseconds of calling it
 (it then answers Slack 404), so slow work after ``ack()`` runs here instead, as its own task.
+Listeners spawn the work first and ack last: by the time Slack has its answer, the work is
+registered here (``in_flight``), which is what "nothing is left to do" is judged by.
 """
 
 from __future__ import annotations

@@ -20,11 +20,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clone_form import CloneForm
 from bot.config import Settings
 from bot.errors import NotLoggedIn, SessionExpired, ZStackAPIError
-from bot.i18n import Locales, tr
+from bot.i18n import Locales, Msg, tr
 from bot.notifier import PERMANENT_ERRORS
 from bot.request_model import CloneRequest, State, utc_now
 from bot.request_store import RequestStore
 from bot.sessions import SessionService
+from bot.slack_client import slack_error_code
 from bot.ui import cards
 from bot.ui import login as login_ui
 from bot.ui.clone import (
@@ -34,10 +35,10 @@ from bot.ui.clone import (
     defaults_from_source,
     source_option,
 )
-from bot.ui.text import escape, one_line, truncate
+from bot.ui.text import Mrkdwn, one_line, truncate
 from bot.zstack import ZStackClient
 from bot.zstack_models import UUID_RE, ModelServiceInventory
-from bot.zstack_query import Query, like_contains
+from bot.zstack_query import Query, name_search
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ SUGGESTION_LIMIT = 20
 PUBLISH_RETRY_S = 60.0
 PUBLISH_LEASE_S = 30.0
 CHOICES_LIMIT = 50
+# Answers looked through when a name can only be searched by a fragment and filtered here.
+FILTERED_SCAN_LIMIT = 200
 
 
 @dataclass
@@ -54,7 +57,7 @@ class SourceLookup:
 
     found: ModelServiceInventory | None = None
     choices: list[ModelServiceInventory] = field(default_factory=list)
-    notice: str | None = None
+    notice: Mrkdwn | None = None
 
 
 @dataclass
@@ -71,7 +74,9 @@ class CloneFlow:
         """The clone form for ``text`` as this user sees it, or the login modal first."""
         t = tr(lang)
         try:
-            session = await self.sessions.current(team, user)
+            lookup = await self.sessions.call(
+                team, user, lambda session: self.lookup(session, text, lang)
+            )
         except (NotLoggedIn, SessionExpired) as exc:
             context = login_ui.LoginContext(channel_id=channel, then_clone=text)
             reason = (
@@ -80,12 +85,9 @@ class CloneFlow:
                 else t("Log in to ZStack first; the clone form opens right after.")
             )
             return login_ui.login_modal(self.zstack.base_url, context, error=reason, lang=lang)
-        meta = CloneViewMeta(channel_id=channel)
-        try:
-            lookup = await self.lookup(session.inventory.uuid, text, lang)
         except ZStackAPIError as exc:
             lookup = SourceLookup(notice=describe_lookup_error(exc, lang))
-        return self.form(lookup, meta, lang=lang)
+        return self.form(lookup, CloneViewMeta(channel_id=channel), lang=lang)
 
     async def lookup(self, session: SecretStr, text: str, lang: str = "en") -> SourceLookup:
         """A source by UUID or by name (exact first, then partial), as the caller sees it."""
@@ -97,31 +99,33 @@ class CloneFlow:
             if found:
                 return SourceLookup(found=found)
             return SourceLookup(notice=_not_found(text, lang))
-        for query in (
-            Query().where("name", "=", text),
-            Query().where("name", "~=", like_contains(text)),
-        ):
-            result = await self.zstack.query_model_services(
-                session, query.page(limit=CHOICES_LIMIT, with_total=False).sorted("+name")
-            )
-            usable = [i for i in result.inventories if i.uuid]
+        for exact in (True, False):
+            usable = await self._named(session, text, exact=exact, limit=CHOICES_LIMIT)
             if len(usable) == 1:
                 return SourceLookup(found=usable[0])
             if usable:
                 notice = tr(lang)(
                     "Several model services match *{text}*; choose one.",
-                    text=escape(truncate(one_line(text), 80)),
+                    text=truncate(one_line(text), 80),
                 )
                 return SourceLookup(choices=usable, notice=notice)
         return SourceLookup(notice=_not_found(text, lang))
 
     async def suggest(self, session: SecretStr, text: str) -> list[ModelServiceInventory]:
         """Type-ahead for the source select: names containing ``text``."""
-        query = Query().page(limit=SUGGESTION_LIMIT, with_total=False).sorted("+name")
-        if text.strip():
-            query = query.where("name", "~=", like_contains(text.strip()))
-        result = await self.zstack.query_model_services(session, query)
-        return [i for i in result.inventories if i.uuid]
+        return await self._named(session, text.strip(), exact=False, limit=SUGGESTION_LIMIT)
+
+    async def _named(
+        self, session: SecretStr, text: str, *, exact: bool, limit: int
+    ) -> list[ModelServiceInventory]:
+        """Services named ``text`` or containing it, whatever characters it holds."""
+        query, keep = name_search(text, exact=exact) if text else (Query(), None)
+        page = limit if keep is None else FILTERED_SCAN_LIMIT
+        result = await self.zstack.query_model_services(
+            session, query.page(limit=page, with_total=False).sorted("+name")
+        )
+        found = [i for i in result.inventories if i.uuid and (keep is None or keep(i.name or ""))]
+        return found[:limit]
 
     def form(
         self,
@@ -214,12 +218,12 @@ class CloneFlow:
                 unfurl_links=False,
             )
         except SlackApiError as exc:
-            if str(exc.response.get("error")) in PERMANENT_ERRORS:
+            if slack_error_code(exc) in PERMANENT_ERRORS:
                 await self.store.unschedule("publish", record.id)
                 return await self._not_posted(client, record, exc)
             logger.warning(
                 "request card not posted yet; will retry",
-                extra={"request_id": record.id, "error": exc.response.get("error")},
+                extra={"request_id": record.id, "error": slack_error_code(exc)},
             )
             await self.store.schedule("publish", record.id, time.time() + PUBLISH_RETRY_S)
             return record
@@ -236,7 +240,7 @@ class CloneFlow:
         except SlackApiError as exc:  # the card stands and works without its parameter reply
             logger.warning(
                 "parameter reply not posted",
-                extra={"request_id": record.id, "error": exc.response.get("error")},
+                extra={"request_id": record.id, "error": slack_error_code(exc)},
             )
 
         def placed(current: CloneRequest) -> CloneRequest:
@@ -257,7 +261,7 @@ class CloneFlow:
     ) -> CloneRequest:
         """The card could not be posted (e.g. ``channel_not_found``, ``not_in_channel``): nobody
         could approve the request, so it is withdrawn and the requester told why, by DM."""
-        code = str(exc.response.get("error") or exc.response.status_code)
+        code = slack_error_code(exc)
         logger.error(
             "request card not posted",
             extra={"request_id": record.id, "channel_id": record.channel, "error": code},
@@ -281,20 +285,21 @@ class CloneFlow:
         if outcome.changed:
             await self.store.unschedule("expiry", record.id)
         lang = await self.locales.of(client, record.requester)
-        text = ":warning: " + tr(lang)(
+        text = Msg.marked(
+            ":warning:",
             "Your clone request {id} could not be posted in <#{channel}> (Slack said `{code}`), "
             "so nobody could approve it; it was withdrawn. Ask an admin to invite the bot to that "
             "channel (or to check CLONEBOT_APPROVAL_CHANNEL), then submit it again.",
             id=record.id,
             channel=record.channel,
             code=code,
-        )
+        ).render(lang)
         try:
             await client.chat_postMessage(channel=record.requester, text=text)
         except SlackApiError as dm_exc:
             logger.error(
                 "could not tell the requester",
-                extra={"request_id": record.id, "error": dm_exc.response.get("error")},
+                extra={"request_id": record.id, "error": slack_error_code(dm_exc)},
             )
         return outcome.record
 
@@ -329,15 +334,15 @@ class CloneFlow:
         return {**{k: v for k, v in draft.items() if k in ADVANCED}, **typed}
 
 
-def _not_found(text: str, lang: str) -> str:
-    shown = escape(truncate(one_line(text), 80))
-    return ":mag: " + tr(lang)(
+def _not_found(text: str, lang: str) -> Mrkdwn:
+    return Msg.marked(
+        ":mag:",
         "No model service you can see matches *{text}*. Search for one in the field below.",
-        text=shown,
-    )
+        text=truncate(one_line(text), 80),
+    ).render(lang)
 
 
-def describe_lookup_error(error: ZStackAPIError, lang: str = "en") -> str:
+def describe_lookup_error(error: ZStackAPIError, lang: str = "en") -> Mrkdwn:
     text = tr(lang)(
         "ZStack could not look up the model service: {error}", error=error.error.summary()
     )

@@ -50,6 +50,61 @@ class Problem(ValueError):
         return tr(lang)(self.template, **self.values)
 
 
+# YAML typed into the form is parsed to check it, never trusted: nesting, anchors and size are
+# bounded before PyYAML's recursive composer or an alias bomb can take the process down.
+YAML_MAX_DEPTH = 50
+YAML_MAX_ALIASES = 100
+
+
+class _YAMLTooComplex(yaml.YAMLError):
+    """Nested deeper, or with more aliases, than the form accepts."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses documents nested deeper than ``YAML_MAX_DEPTH`` or with more than
+    ``YAML_MAX_ALIASES`` aliases."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > YAML_MAX_ALIASES:
+                raise _YAMLTooComplex("too many aliases")
+        self._depth += 1
+        try:
+            if self._depth > YAML_MAX_DEPTH:
+                raise _YAMLTooComplex("nested too deeply")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def check_yaml(text: str) -> None:
+    """``Problem`` unless ``text`` is YAML of bounded depth and size (it is only checked)."""
+    if len(text) > LONG_TEXT_MAX:
+        raise Problem("At most {limit} characters.", limit=f"{LONG_TEXT_MAX:,}")
+    loader = _BoundedLoader(text)
+    try:
+        loader.get_single_data()
+    except _YAMLTooComplex:
+        raise Problem(
+            "This YAML is nested too deeply or repeats anchors too often (at most {depth} "
+            "levels, {aliases} aliases).",
+            depth=YAML_MAX_DEPTH,
+            aliases=YAML_MAX_ALIASES,
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" ({mark.line + 1}:{mark.column + 1})" if mark else ""
+        raise Problem("This is not valid YAML{where}.", where=where) from None
+    finally:
+        loader.dispose()
+
+
 def normalise_arch(text: str) -> str:
     lowered = text.strip().lower()
     return _ARCH_ALIASES.get(lowered, lowered)
@@ -224,14 +279,8 @@ class CloneForm(BaseModel):
     @field_validator("yaml")
     @classmethod
     def _yaml(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" ({mark.line + 1}:{mark.column + 1})" if mark else ""
-            raise Problem("This is not valid YAML{where}.", where=where) from None
+        if value is not None:
+            check_yaml(value)
         return value
 
     @field_validator("resource_uuid", mode="before")

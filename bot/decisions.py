@@ -18,7 +18,7 @@ from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.request_model import CloneRequest, State, utc_now
 from bot.request_store import RequestStore
-from bot.ui.text import escape, one_line, truncate
+from bot.ui.text import fmt, one_line, truncate
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class Decisions:
         rejected = outcome.record
         self.metrics.requests.labels(State.REJECTED.value).inc()
         await self.store.unschedule("expiry", request_id)
-        why = f": {escape(one_line(reason))}" if reason else ""
+        why = fmt(": {why}", why=one_line(reason)) if reason else ""
         text = Msg.marked(
             ":no_entry:", "<@{user}> rejected {id}{why}", user=user, id=request_id, why=why
         )

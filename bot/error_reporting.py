@@ -19,15 +19,17 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.errors import BotError, NotLoggedIn, SessionExpired, StoreUnavailable, ZStackUnavailable
 from bot.i18n import Locales, tr
 from bot.metrics import Metrics
+from bot.slack_client import slack_error_code
 from bot.ui import login as login_ui
 from bot.ui.messages import internal_error, store_down, zstack_unreachable
+from bot.ui.text import Mrkdwn
 
 logger = logging.getLogger(__name__)
 
 
 def user_message_for(
     error: BaseException, zstack_url: str, reference: str, lang: str = "en"
-) -> str:
+) -> Mrkdwn:
     """What the user reads when a listener fails."""
     if isinstance(error, StoreUnavailable):
         return store_down(lang)
@@ -37,7 +39,7 @@ def user_message_for(
         return login_ui.not_logged_in(lang)
     if isinstance(error, SessionExpired):
         return login_ui.session_expired(lang)
-    if isinstance(error, SlackApiError) and _slack_error(error) in TRIGGER_ERRORS:
+    if isinstance(error, SlackApiError) and slack_error_code(error) in TRIGGER_ERRORS:
         return tr(lang)(
             "Slack's time to open that dialog ran out before the bot could open it. "
             "Please try again."
@@ -47,13 +49,6 @@ def user_message_for(
 
 # views.open answered that the trigger_id can no longer open a modal (3 s, single use).
 TRIGGER_ERRORS = frozenset({"expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id"})
-
-
-def _slack_error(error: SlackApiError) -> str:
-    try:
-        return str(error.response.get("error") or "")
-    except Exception:  # an unreadable response is simply not a trigger error
-        return ""
 
 
 # Where Slack's response_urls point (commercial and GovSlack); the configured Web API host too.
@@ -91,10 +86,8 @@ class ErrorReporter:
         self.locales = locales
         self.trusted_response_url = trusted_response_url
 
-    async def report(
-        self, error: BaseException, body: dict[str, Any], client: AsyncWebClient
-    ) -> str:
-        """Log the error with a fresh reference and tell the user; returns the reference."""
+    def log(self, error: BaseException, body: dict[str, Any]) -> str:
+        """Log the error under a fresh reference (the one the user is given) and count it."""
         reference = "ERR-" + secrets.token_hex(4).upper()
         self.metrics.handler_errors.labels(type(error).__name__).inc()
         where = _describe(body)
@@ -102,6 +95,13 @@ class ErrorReporter:
             logger.warning("handler failed", extra={"ref": reference, **where}, exc_info=error)
         else:
             logger.error("handler crashed", extra={"ref": reference, **where}, exc_info=error)
+        return reference
+
+    async def report(
+        self, error: BaseException, body: dict[str, Any], client: AsyncWebClient
+    ) -> str:
+        """Log the error with a fresh reference and tell the user; returns the reference."""
+        reference = self.log(error, body)
         user = body.get("user_id") or (body.get("user") or {}).get("id")
         lang = self.locales.cached(str(user)) if user else self.locales.default
         text = user_message_for(error, self.zstack_url, reference, lang)
@@ -109,7 +109,7 @@ class ErrorReporter:
         return reference
 
     async def _tell_user(
-        self, client: AsyncWebClient, body: dict[str, Any], text: str, ref: str
+        self, client: AsyncWebClient, body: dict[str, Any], text: Mrkdwn, ref: str
     ) -> None:
         """By the payload's response_url (works in any channel), else an ephemeral, else a DM."""
         user = body.get("user_id") or (body.get("user") or {}).get("id")

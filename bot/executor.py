@@ -34,8 +34,9 @@ from bot.errors import (
 from bot.i18n import Msg
 from bot.metrics import Metrics
 from bot.notifier import COMPLETION_STEPS, DeliveryPending, Notifier
-from bot.request_model import CloneRequest, State, utc_now
+from bot.request_model import IN_FLIGHT, CloneRequest, State, utc_now
 from bot.request_store import RequestStore
+from bot.session_store import StoredSession
 from bot.sessions import SessionService
 from bot.webhooks import WebhookSigner
 from bot.zstack import (
@@ -123,7 +124,9 @@ class Executor:
         if record.state != State.APPROVED:
             return
         try:
-            session = await self.sessions.current(record.team_id, record.requester)
+            # Asked of ZStack now, not taken from the short cache the forms use: a clone is
+            # never sent with a session that died since.
+            session = await self.sessions.current(record.team_id, record.requester, fresh=True)
         except (NotLoggedIn, SessionExpired):
             await self.park(record)
             return
@@ -160,19 +163,24 @@ class Executor:
         self.metrics.requests.labels(State.SUBMITTING.value).inc()
         # Safety net: if this process dies now, another replica looks at the job UUID later.
         await self.store.schedule("jobs", request_id, time.time() + self.lease_s)
-        await self._send(written.record, session.inventory.uuid, job_uuid)
+        await self._send(written.record, session, job_uuid)
 
-    async def _send(self, record: CloneRequest, session: Any, job_uuid: str) -> None:
+    async def _send(self, record: CloneRequest, session: StoredSession, job_uuid: str) -> None:
         request_id = record.id
         try:
-            result = await self.zstack.clone_model_service(
-                session,
-                record.source_uuid,
-                record.body,
-                job_uuid=job_uuid,
-                webhook_url=self.webhooks.url_for(request_id, job_uuid),
+            result = await self.sessions.call(
+                record.team_id,
+                record.requester,
+                lambda token: self.zstack.clone_model_service(
+                    token,
+                    record.source_uuid,
+                    record.body,
+                    job_uuid=job_uuid,
+                    webhook_url=self.webhooks.url_for(request_id, job_uuid),
+                ),
+                session=session,
             )
-        except ZStackSessionInvalid:
+        except SessionExpired:
             await self.park(await self.store.require(request_id), from_states=(State.SUBMITTING,))
             return
         except ZStackAPIError as exc:
@@ -276,8 +284,9 @@ class Executor:
             await self._job_unknown(record)
             return
         except ZStackSessionInvalid:
-            # ZStack took the job, then refused the requester's session (ID.1001): nothing was
-            # cloned, so the request waits for their next login instead of failing.
+            # ZStack took the job, then refused the requester's session: nothing was cloned, so
+            # the dead session is forgotten and the request waits for their next login.
+            await self.sessions.dropped(record.team_id, record.requester)
             await self.park(record, from_states=(State.SUBMITTING, State.RUNNING))
             return
         except ZStackAPIError as exc:
@@ -464,13 +473,37 @@ class Executor:
             ),
         )
 
-    async def session_lost(self, request_id: str, job_uuid: str) -> bool:
-        """A job ended with ID.1001 (reported by webhook): park the request, as a poll would."""
+    async def on_callback(self, request_id: str, job_uuid: str, claimed_success: bool) -> bool:
+        """A webhook says the job ended. It is a hint, not the truth: whoever holds the URL could
+        send it, so the job's end is read from ZStack (one poll, now) and only that decides.
+        True when the request ended (or parked) on this poll."""
         record = await self.store.get(request_id)
-        if record is None or record.job_uuid != job_uuid:
+        if record is None or record.job_uuid != job_uuid or record.state not in IN_FLIGHT:
             return False
-        await self.park(record, from_states=(State.SUBMITTING, State.RUNNING))
-        return True
+        if not await self.store.claim(request_id, self.owner, self.lease_s):
+            # Someone is polling it right now; make sure it is looked at again at once.
+            await self.store.schedule("jobs", request_id, time.time())
+            return False
+        try:
+            current = await self.store.require(request_id)
+            if current.job_uuid == job_uuid and current.state in (State.SUBMITTING, State.RUNNING):
+                await self._poll(current)
+        finally:
+            await self.store.release(request_id, self.owner)
+        after = await self.store.require(request_id)
+        ended = after.state in (State.SUCCEEDED, State.FAILED, State.AWAITING_LOGIN)
+        agrees = (after.state == State.SUCCEEDED) == claimed_success
+        if not ended or not agrees:
+            logger.warning(
+                "webhook disagrees with ZStack; ZStack's answer stands",
+                extra={
+                    "request_id": request_id,
+                    "job_uuid": job_uuid,
+                    "claimed": "success" if claimed_success else "failure",
+                    "zstack": after.state.value,
+                },
+            )
+        return ended
 
     async def resume_parked(self, team_id: str, user_id: str) -> list[str]:
         """After a login: every parked request of the user goes ahead (unless expired)."""

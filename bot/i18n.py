@@ -1,9 +1,12 @@
 """Messages in English and Simplified Chinese.
 
 Builders write English templates and pass them through ``tr(lang)``: ``t("Log in as")`` or
-``t("Logged in as {who}", who=name)``. Chinese comes from ``ZH`` (keyed by the English template);
-a missing entry falls back to English, and a test checks that every template has one. Text that
-ZStack wrote (error details, names) is never translated.
+``t("Logged in as {who}", who=name)``. ``t(...)`` gives mrkdwn: every value is escaped unless it is
+``Mrkdwn`` already (``bot.ui.text``), so user text can never ping or link; ``t.plain(...)`` is for
+plain_text fields (titles, labels, buttons), which Slack does not parse. Chinese comes from
+``ZH`` (keyed by the English template); a missing entry falls back to English, and a test
+checks that every template has one. Text that ZStack wrote (error details, names) is never
+translated.
 
 Personal surfaces (modals, ephemerals, DMs, App Home) use the reader's Slack locale
 (``users.info`` with ``include_locale``); posts in channels use ``CLONEBOT_LOCALE``.
@@ -23,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.i18n_zh import ZH
+from bot.ui.text import Mrkdwn, fmt
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +35,6 @@ LANGS: tuple[Lang, ...] = ("en", "zh")
 # A user's locale is asked of Slack at most this often.
 LOCALE_CACHE_S = 600.0
 LOCALE_CACHE_SIZE = 10_000
-
-Translate = Callable[..., str]
 
 
 def lang_of_locale(locale: str | None, default: Lang = "en") -> Lang:
@@ -64,27 +66,44 @@ class Msg:
         """A message shown after an emoji (``:key: …``), the emoji left out of the catalog."""
         return cls(template, values, emoji)
 
-    def render(self, lang: str) -> str:
+    def render(self, lang: str) -> Mrkdwn:
         text = tr(lang)(self.template, **self.values)
-        return f"{self.emoji} {text}" if self.emoji else text
+        return Mrkdwn(f"{self.emoji} {text}") if self.emoji else text
 
 
-Text = str | Msg
+Text = Mrkdwn | Msg
 
 
-def render(text: Text, lang: str) -> str:
-    """Plain text as it is; a ``Msg`` in ``lang``."""
+def render(text: Text, lang: str) -> Mrkdwn:
+    """Mrkdwn as it is; a ``Msg`` in ``lang``."""
     return text.render(lang) if isinstance(text, Msg) else text
 
 
-def tr(lang: str) -> Translate:
-    """The translate function for ``lang``: template (+ named values) → text."""
+class Translate:
+    """Template (+ named values) → text in one language."""
 
-    def t(template: str, /, **values: Any) -> str:
-        text = ZH.get(template, template) if lang == "zh" else template
+    __slots__ = ("lang",)
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def _template(self, template: str) -> str:
+        return ZH.get(template, template) if self.lang == "zh" else template
+
+    def __call__(self, template: str, /, **values: Any) -> Mrkdwn:
+        """For mrkdwn: text values are escaped unless they are ``Mrkdwn`` already."""
+        text = self._template(template)
+        return fmt(text, **values) if values else Mrkdwn(text)
+
+    def plain(self, template: str, /, **values: Any) -> str:
+        """For plain_text fields (titles, labels, buttons): values as they are."""
+        text = self._template(template)
         return text.format(**values) if values else text
 
-    return t
+
+def tr(lang: str) -> Translate:
+    """The translator for ``lang``."""
+    return Translate(lang)
 
 
 @dataclass

@@ -173,6 +173,10 @@ ZH: dict[str, str] = {
     "Choose one of {choices}.": "请从 {choices} 中选择一个。",
     "Use the major.minor form, e.g. 7.5 or 8.0.": "请使用“主版本.次版本”格式，如 7.5 或 8.0。",
     "Unknown architecture: {arch}.": "未知架构：{arch}。",
+    "This YAML is nested too deeply or repeats anchors too often (at most {depth} levels, {aliases} aliases).": (
+        "此 YAML 嵌套过深或引用锚点过多（最多 {depth} 层、{aliases} 个别名）。"
+    ),
+    "At most {limit} characters.": "最多 {limit} 个字符。",
     "This is not valid YAML{where}.": "这不是合法的 YAML{where}。",
     "A UUID is 32 hexadecimal characters without dashes.": "UUID 是 32 位十六进制字符，不含连字符。",
     "Not a UUID (32 hex characters): {value}": "不是 UUID（32 位十六进制字符）：{value}",
@@ -230,6 +234,7 @@ ZH: dict[str, str] = {
     "created *{name}* {uuid} in {took}.": "已创建 *{name}* {uuid}，用时 {took}。",
     "unknown error": "未知错误",
     "Retry": "重试",
+    "Try again": "重试",
     "by <@{who}>": "操作人 <@{who}>",
     "nobody decided in time": "无人及时处理",
     "Clone request {id} from <@{requester}>: {source} → {target} ({state})": (
@@ -244,8 +249,8 @@ ZH: dict[str, str] = {
     "Reject request": "拒绝申请",
     "Reject *{id}* ({names})?": "拒绝 *{id}*（{names}）？",
     "Reason (the requester sees it)": "拒绝理由（申请人可见）",
-    "<{link}|in {channel}>": "<{link}|在 {channel}>",
-    "in {channel}": "在 {channel}",
+    "in the approval channel": "在审批频道中",
+    "in <#{channel}>": "在 <#{channel}>",
     "Your clone request *{id}* ({names}) is waiting for approval {where}. "
     "Follow it there, or with `/clone-model status {id}`.": (
         "你的克隆申请 *{id}*（{names}）正{where}等待审批。可在那里跟进，或使用 `/clone-model status {id}`。"

@@ -32,9 +32,7 @@ logger = logging.getLogger(__name__)
 class Deliveries:
     """The ``seen`` keys: which Slack deliveries were already acted on."""
 
-    def __init__(
-        self, redis: RedisHandle, metrics: Metrics, ttl_s: int = keys.SEEN_TTL_S
-    ) -> None:
+    def __init__(self, redis: RedisHandle, metrics: Metrics, ttl_s: int = keys.SEEN_TTL_S) -> None:
         self._redis = redis.client
         self._prefix = redis.prefix
         self._metrics = metrics

@@ -20,8 +20,9 @@ from bot.i18n import Locales, Text, render, tr
 from bot.metrics import Metrics
 from bot.request_model import CloneRequest, State
 from bot.request_store import RequestStore
+from bot.slack_client import slack_error_code
 from bot.ui import cards, results
-from bot.ui.text import truncate
+from bot.ui.text import Mrkdwn, truncate
 from bot.zstack_models import ErrorCode, ModelServiceInventory
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,8 @@ class Notifier:
         except SlackApiError as exc:
             self._count(exc, "chat.update")
             logger.warning(
-                "card update failed", extra={"request_id": record.id, "error": _code(exc)}
+                "card update failed",
+                extra={"request_id": record.id, "error": slack_error_code(exc)},
             )
         if record.params_ts and record.state in DECIDED:
             await self._retire_thread_buttons(record)
@@ -106,7 +108,8 @@ class Notifier:
         except SlackApiError as exc:
             self._count(exc, "chat.postMessage")
             logger.warning(
-                "thread note failed", extra={"request_id": record.id, "error": _code(exc)}
+                "thread note failed",
+                extra={"request_id": record.id, "error": slack_error_code(exc)},
             )
 
     async def tell(self, user: str, channel: str | None, message: Text) -> None:
@@ -122,7 +125,9 @@ class Notifier:
             await self.client.chat_postMessage(channel=user, text=text)
         except SlackApiError as exc:
             self._count(exc, "chat.postMessage")
-            logger.warning("could not reach a user", extra={"user_id": user, "error": _code(exc)})
+            logger.warning(
+                "could not reach a user", extra={"user_id": user, "error": slack_error_code(exc)}
+            )
 
     async def dm(self, user: str, message: Text) -> None:
         text = render(message, await self.locales.of(self.client, user))
@@ -130,7 +135,7 @@ class Notifier:
             await self.client.chat_postMessage(channel=user, text=text)
         except SlackApiError as exc:
             self._count(exc, "chat.postMessage")
-            logger.warning("DM failed", extra={"user_id": user, "error": _code(exc)})
+            logger.warning("DM failed", extra={"user_id": user, "error": slack_error_code(exc)})
 
     # --- completion ---------------------------------------------------------------------------
 
@@ -158,16 +163,20 @@ class Notifier:
                 await self._step(step, record, blocks, text)
             except SlackApiError as exc:
                 self._count(exc, _METHOD[step])
-                if _code(exc) not in PERMANENT_ERRORS:
+                if slack_error_code(exc) not in PERMANENT_ERRORS:
                     logger.warning(
                         "completion step will be retried",
-                        extra={"request_id": request_id, "step": step, "error": _code(exc)},
+                        extra={
+                            "request_id": request_id,
+                            "step": step,
+                            "error": slack_error_code(exc),
+                        },
                     )
                     pending = True
                     continue
                 logger.error(
                     "completion step impossible",
-                    extra={"request_id": request_id, "step": step, "error": _code(exc)},
+                    extra={"request_id": request_id, "step": step, "error": slack_error_code(exc)},
                 )
             record = await self._mark(request_id, step)
         if pending:
@@ -179,7 +188,7 @@ class Notifier:
         self.metrics.notification_retries.inc()
         await self.store.schedule("notify", request_id, time.time() + delay)
 
-    def _completion(self, record: CloneRequest, lang: str) -> tuple[list[Block], str]:
+    def _completion(self, record: CloneRequest, lang: str) -> tuple[list[Block], Mrkdwn]:
         t = tr(lang)
         if record.state == State.SUCCEEDED:
             inventory = ModelServiceInventory.model_validate(record.result or {})
@@ -198,7 +207,9 @@ class Notifier:
             text = t("{id} failed: {reason}", id=record.id, reason=reason)
         return list(blocks), truncate(text, 3000)
 
-    async def _step(self, step: str, record: CloneRequest, blocks: list[Block], text: str) -> None:
+    async def _step(
+        self, step: str, record: CloneRequest, blocks: list[Block], text: Mrkdwn
+    ) -> None:
         if step == "thread":
             await self._post_in_thread(record, text, blocks)
         elif step == "card":
@@ -215,7 +226,7 @@ class Notifier:
             await self.client.chat_postMessage(channel=record.requester, text=text, blocks=blocks)
 
     async def _post_in_thread(
-        self, record: CloneRequest, text: str, blocks: list[Block] | None
+        self, record: CloneRequest, text: Mrkdwn, blocks: list[Block] | None
     ) -> None:
         await self.client.chat_postMessage(
             channel=record.channel,
@@ -225,7 +236,7 @@ class Notifier:
             unfurl_links=False,
         )
 
-    async def _posted(self, step: str, record: CloneRequest, text: str) -> bool:
+    async def _posted(self, step: str, record: CloneRequest, text: Mrkdwn) -> bool:
         """Whether the thread (or the requester's DM) already holds this notice since the end.
 
         When Slack cannot tell (an error), the notice is posted again: a duplicate beats a loss.
@@ -244,7 +255,7 @@ class Notifier:
         except SlackApiError as exc:
             logger.warning(
                 "cannot check for an earlier notice",
-                extra={"request_id": record.id, "step": step, "error": _code(exc)},
+                extra={"request_id": record.id, "step": step, "error": slack_error_code(exc)},
             )
             return False
         wanted = truncate(text, 3000)
@@ -261,14 +272,7 @@ class Notifier:
         return outcome.record
 
     def _count(self, exc: SlackApiError, method: str) -> None:
-        self.metrics.slack_errors.labels(method, _code(exc)).inc()
+        self.metrics.slack_errors.labels(method, slack_error_code(exc)).inc()
 
 
 _METHOD = {"thread": "chat.postMessage", "card": "chat.update", "dm": "chat.postMessage"}
-
-
-def _code(exc: SlackApiError) -> str:
-    try:
-        return str(exc.response.get("error") or exc.response.status_code)
-    except Exception:  # a response we cannot read still needs a label
-        return "unknown"

@@ -22,7 +22,14 @@ from typing import Any, Literal
 from bot import keys
 from bot.errors import BotError
 from bot.redis_client import RedisHandle, store_errors
-from bot.request_model import FINISHED, CloneRequest, State, new_request_id, utc_now
+from bot.request_model import (
+    FINISHED,
+    CloneRequest,
+    State,
+    looks_like_request_id,
+    new_request_id,
+    utc_now,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +149,8 @@ class RequestStore:
             )
 
     async def get(self, request_id: str) -> CloneRequest | None:
+        if not looks_like_request_id(request_id):
+            return None  # a button value or reply that names no request of ours
         with store_errors("requests.get"):
             raw = await self._redis.hget(self._keys(request_id)[0], "data")
         if raw is None:

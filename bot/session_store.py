@@ -74,11 +74,20 @@ class StoredSession(BaseModel):
     zstack_url: str  # the ZStack endpoint the session belongs to
     logged_in_at: AwareDatetime  # UTC
     expires_at: AwareDatetime  # UTC
+    # ZStack's session timeout as seen at login (each use slides the expiry by this much).
+    lifetime_s: float | None = None
 
     @field_validator("logged_in_at", "expires_at")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
         return value.astimezone(UTC)
+
+    @property
+    def lifetime(self) -> timedelta:
+        """How far each use moves the expiry (ZStack's ``identity.session.timeout``)."""
+        if self.lifetime_s is not None:
+            return timedelta(seconds=self.lifetime_s)
+        return self.expires_at - self.logged_in_at  # stored before slides were recorded
 
     @property
     def session_uuid(self) -> str:

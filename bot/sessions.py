@@ -2,7 +2,12 @@
 
 ``SessionService`` is what handlers use. It logs users in (the password arrives already
 SHA-512-hashed and is never stored), keeps the encrypted map in Redis, and validates a stored
-session with ZStack before it is used (with a short cache), dropping it when ZStack says no.
+session with ZStack before it is used (with a short cache, or ``fresh`` right before a clone),
+dropping it when ZStack says no.
+
+ZStack extends a session on every authenticated API call (reference §2.3), so every call made
+with a user's session goes through ``call`` (or reports itself with ``used``): the stored expiry —
+and the Redis TTL with it — slides the same way, and whoami and App Home show the real expiry.
 """
 
 from __future__ import annotations
@@ -11,11 +16,19 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from pydantic import SecretStr
 
-from bot.errors import NotLoggedIn, SessionExpired, StoreUnavailable, ZStackError
+from bot.errors import (
+    NotLoggedIn,
+    SessionExpired,
+    StoreUnavailable,
+    ZStackAPIError,
+    ZStackError,
+    ZStackSessionInvalid,
+)
 from bot.logs import secrets
 from bot.session_store import SessionStore, StoredSession, expiry_from_inventory
 from bot.zstack import AccountLogin, Credentials, IAM2Login, UserLogin, ZStackClient
@@ -24,6 +37,10 @@ logger = logging.getLogger(__name__)
 
 # How long a positive ZStack validation is trusted before asking again.
 VALIDATION_CACHE_S = 30
+# The stored expiry is moved once it lags ZStack's by this share of the session's lifetime (at
+# least a second): an active user costs one Redis write per ~72 s of a 2-hour session, not one
+# per call.
+SLIDE_STEP = 0.01
 
 
 def identity_of(creds: Credentials) -> str:
@@ -37,6 +54,7 @@ def identity_of(creds: Credentials) -> str:
 
 
 LoginHook = Callable[[str, str], Awaitable[object]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -58,6 +76,7 @@ class SessionService:
         token = inventory.uuid.get_secret_value()
         secrets.add(token)
         now = self.clock()
+        expires_at = expiry_from_inventory(inventory, now_utc=now)
         record = StoredSession(
             inventory=inventory,
             login_kind=creds.kind,
@@ -65,7 +84,8 @@ class SessionService:
             account_name=getattr(creds, "account_name", None),
             zstack_url=self.zstack.base_url,
             logged_in_at=now,
-            expires_at=expiry_from_inventory(inventory, now_utc=now),
+            expires_at=expires_at,
+            lifetime_s=(expires_at - now).total_seconds(),
         )
         try:
             previous = await self.store.get(team_id, user_id)
@@ -89,13 +109,14 @@ class SessionService:
         if not task.cancelled() and task.exception() is not None:
             logger.error("after-login work failed", exc_info=task.exception())
 
-    async def current(self, team_id: str, user_id: str) -> StoredSession:
-        """The user's session, checked with ZStack; ``NotLoggedIn`` / ``SessionExpired`` if not."""
+    async def current(self, team_id: str, user_id: str, *, fresh: bool = False) -> StoredSession:
+        """The user's session, checked with ZStack (``fresh``: now, not from the short cache);
+        ``NotLoggedIn`` / ``SessionExpired`` if there is none that ZStack accepts."""
         record = await self.store.get(team_id, user_id)
         if record is None:
             raise NotLoggedIn("no ZStack session for this Slack user")
         secrets.add(record.inventory.uuid.get_secret_value())
-        if await self.store.recently_validated(team_id, user_id):
+        if not fresh and await self.store.recently_validated(team_id, user_id):
             return record
         if not await self.zstack.validate_session(record.inventory.uuid):
             await self.store.delete(team_id, user_id)
@@ -103,13 +124,51 @@ class SessionService:
         await self.store.mark_validated(team_id, user_id, ttl_s=VALIDATION_CACHE_S)
         return record
 
+    async def call(
+        self,
+        team_id: str,
+        user_id: str,
+        operation: Callable[[SecretStr], Awaitable[T]],
+        *,
+        fresh: bool = False,
+        session: StoredSession | None = None,
+    ) -> T:
+        """Run ``operation`` with the user's session (``session``: one just checked). ZStack
+        slides the session on every authenticated call (a business failure included), so the
+        stored expiry slides too; a session ZStack calls invalid is dropped and
+        ``SessionExpired`` raised."""
+        record = session or await self.current(team_id, user_id, fresh=fresh)
+        try:
+            result = await operation(record.inventory.uuid)
+        except ZStackSessionInvalid:
+            await self.dropped(team_id, user_id)
+            raise SessionExpired("ZStack no longer accepts the stored session") from None
+        except ZStackAPIError:
+            await self.used(team_id, user_id, record)
+            raise
+        await self.used(team_id, user_id, record)
+        return result
+
+    async def used(self, team_id: str, user_id: str, record: StoredSession) -> StoredSession:
+        """ZStack accepted ``record`` just now: move its stored expiry as ZStack moved it."""
+        lifetime = record.lifetime
+        new_expiry = self.clock() + lifetime
+        step = max(timedelta(seconds=1), lifetime * SLIDE_STEP)
+        if new_expiry - record.expires_at < step:
+            return record
+        try:
+            moved = await self.store.touch(team_id, user_id, new_expiry)
+        except StoreUnavailable:
+            return record  # the next use slides it; nothing else depends on it
+        return moved or record
+
+    async def dropped(self, team_id: str, user_id: str) -> None:
+        """ZStack refused the session during use: forget it (the user logs in again)."""
+        await self.store.delete(team_id, user_id)
+
     async def peek(self, team_id: str, user_id: str) -> StoredSession | None:
         """The stored session without asking ZStack (for display only)."""
         return await self.store.get(team_id, user_id)
-
-    async def forget(self, team_id: str, user_id: str) -> None:
-        """Drop a session ZStack rejected during use."""
-        await self.store.delete(team_id, user_id)
 
     async def logout(self, team_id: str, user_id: str) -> StoredSession | None:
         """Remove the user's session from the map and log it out of ZStack (best effort)."""

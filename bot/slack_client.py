@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -33,3 +34,15 @@ def build_web_client(
             AsyncServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES),
         ],
     )
+
+
+# views.update on a modal the user already closed (or that Slack no longer holds).
+CLOSED_VIEW_ERRORS = frozenset({"not_found", "view_not_found"})
+
+
+def slack_error_code(error: SlackApiError) -> str:
+    """The ``error`` field of a failed Web API answer, else its HTTP status, else ``unknown``."""
+    try:
+        return str(error.response.get("error") or error.response.status_code)
+    except Exception:  # a response we cannot read still needs a label
+        return "unknown"

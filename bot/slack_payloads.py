@@ -13,7 +13,15 @@ import logging
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictStr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
@@ -54,7 +62,7 @@ class _ViewState(_Part):
 class _View(_Part):
     id: str = Field(min_length=1, max_length=64)
     hash: str | None = None
-    type: str | None = None
+    type: str  # Bolt reads it to tell workflow steps from modals
     callback_id: str = ""
     private_metadata: str | None = None
     state: _ViewState = Field(default_factory=_ViewState)
@@ -67,6 +75,13 @@ class _Interaction(_Part):
     channel: dict[str, Any] | None = None
     container: dict[str, Any] | None = None
     response_url: str | None = None
+
+    @model_validator(mode="after")
+    def _has_a_workspace(self) -> _Interaction:
+        # Whose workspace: sessions and requests are kept per (team, user).
+        if not (self.user.team_id or (self.team and self.team.id)):
+            raise ValueError("no team")
+        return self
 
 
 class _BlockActions(_Interaction):
@@ -95,17 +110,52 @@ class _Event(_Part):
 class _EventCallback(_Part):
     event: _Event
     event_id: str = Field(min_length=1)
-    team_id: SlackId | None = None
+    team_id: SlackId
 
 
 class _Command(_Part):
     command: str
     user_id: SlackId
-    team_id: SlackId | None = None
+    team_id: SlackId
     channel_id: SlackId | None = None
     text: str = ""
     trigger_id: str = ""
     response_url: str | None = None
+
+
+Text = StrictStr | None
+Obj = dict[str, Any] | None
+
+
+class _Envelope(_Part):
+    """What Bolt itself reads from any payload (context ids, self-event checks): each of these
+    keys, when present, has the type Slack gives it."""
+
+    type: Text = None
+    token: Text = None
+    team_id: Text = None
+    user_id: Text = None
+    channel_id: Text = None
+    enterprise_id: Text = None
+    api_app_id: Text = None
+    trigger_id: Text = None
+    command: Text = None
+    text: Text = None
+    response_url: Text = None
+    callback_id: Text = None
+    event_id: Text = None
+    is_enterprise_install: bool | StrictStr | None = None
+    team: Obj | StrictStr = None
+    enterprise: Obj | StrictStr = None
+    user: Obj | StrictStr = None
+    channel: Obj | StrictStr = None
+    # Never null when present (Bolt reads them as objects without a check).
+    event: dict[str, Any] = Field(default_factory=dict)
+    view: dict[str, Any] = Field(default_factory=dict)
+    container: dict[str, Any] = Field(default_factory=dict)
+    message: dict[str, Any] = Field(default_factory=dict)
+    actions: list[dict[str, Any]] = Field(default_factory=list)
+    authorizations: list[dict[str, Any]] = Field(default_factory=list)
 
 
 _SHAPES: dict[str, type[_Part]] = {
@@ -121,6 +171,10 @@ _SHAPES: dict[str, type[_Part]] = {
 
 def shape_problem(payload: dict[str, Any]) -> str | None:
     """None when the payload has every part our listeners read, else what is missing."""
+    try:
+        _Envelope.model_validate(payload)
+    except ValidationError as exc:
+        return _where("payload", exc)
     kind = payload.get("type")
     if kind is None and "command" in payload:
         shape: type[_Part] | None = _Command
@@ -133,10 +187,20 @@ def shape_problem(payload: dict[str, Any]) -> str | None:
     try:
         shape.model_validate(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "payload"
-        return f"{kind or 'command'}: {where}"
+        return _where(str(kind or "command"), exc)
     return None
+
+
+def _where(kind: str, error: ValidationError) -> str:
+    first = error.errors()[0]
+    return f"{kind}: " + (".".join(str(part) for part in first["loc"]) or "payload")
+
+
+def workspace_of(body: dict[str, Any]) -> str:
+    """The installing workspace a payload came through (sessions and requests are kept per
+    workspace); the door guarantees there is one."""
+    team = body.get("team_id") or (body.get("team") or {}).get("id")
+    return str(team or (body.get("user") or {}).get("team_id") or "")
 
 
 def interaction_actor(body: dict[str, Any]) -> Actor:

@@ -49,7 +49,9 @@ logger = logging.getLogger(__name__)
 
 API_PREFIX = "/zstack/v1"
 JOB_PATH = "/zstack/v1/api-jobs/"
-SESSION_INVALID = "ID.1001"
+# An invalid or expired session: the classic code, and the global code of newer releases, in
+# ``code`` or in ``globalErrorCode`` (reference §4.3; ZStack's own MCP client accepts all four).
+SESSION_INVALID_CODES = frozenset({"ID.1001", "ORG_ZSTACK_IDENTITY_10020"})
 _EXCERPT = 500
 
 # (operation, HTTP status or None, ZStack error code or None, seconds) after every call.
@@ -507,13 +509,27 @@ def _raise_for_status(operation: str, response: httpx.Response, *, job_poll: boo
     """Map ZStack's failure answers to our errors; 404 on a job poll is left to the caller."""
     status = response.status_code
     if status == 503:
-        error = _error_of(response)
-        if error is None:
-            raise _protocol(operation, response, "503 without an error object")
-        cls = ZStackSessionInvalid if error.code == SESSION_INVALID else ZStackAPIError
+        # ZStack's failure answer (reference §4.1): final, even when its body is unreadable.
+        error = _error_of(response) or _unreadable_failure(response)
+        cls = ZStackSessionInvalid if is_session_invalid(error) else ZStackAPIError
         raise cls(operation=operation, status=status, error=error)
     if status >= 400 and not (status == 404 and job_poll):
         raise ZStackRESTError(operation=operation, status=status, text=_excerpt(response))
+
+
+def is_session_invalid(error: ErrorCode) -> bool:
+    """Whether ZStack says the session is invalid or expired (in any form it has used)."""
+    return bool({error.code, error.global_error_code} & SESSION_INVALID_CODES)
+
+
+def _unreadable_failure(response: httpx.Response) -> ErrorCode:
+    """A 503 whose body is not ZStack's ``{"error": …}`` (cut off, HTML from a proxy): the
+    status and the body's first line, readable for the user."""
+    first = next((line.strip() for line in _excerpt(response).splitlines() if line.strip()), "")
+    return ErrorCode(
+        description=f"ZStack answered HTTP {response.status_code}",
+        details=first[:300] or "(empty body)",
+    )
 
 
 def parse_clone_result(result: dict[str, Any]) -> ModelServiceInventory:

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 # Matched by the server in this order; the unary ones take no value.
@@ -66,3 +68,32 @@ class Query:
 def like_contains(text: str) -> str:
     """A LIKE pattern matching ``text`` anywhere (``%text%``)."""
     return f"%{text}%"
+
+
+# Inside a condition's value these characters change how ZStack reads it: "!", "<" and ">" begin
+# the operators tried before "~=" and "=" (a value holding "!=" or ">=" is split there: 503
+# SYS.1007), "~" and "?" those tried before "=", and in a LIKE "%" and "_" are wildcards and "\"
+# is MySQL's escape. Text holding them is searched by its longest fragment without them, and the
+# answers are filtered here.
+_LIKE_UNSAFE = re.compile(r"[!<>%_\\]")
+_EQUALS_UNSAFE = re.compile(r"[!<>~?]")
+
+NameTest = Callable[[str], bool]
+
+
+def name_search(text: str, *, exact: bool) -> tuple[Query, NameTest | None]:
+    """A query for model services named ``text`` (``exact``) or whose name contains it, taken
+    literally, and the test the answers must still pass here (None: ZStack's answer is exact)."""
+    if exact and not _EQUALS_UNSAFE.search(text):
+        return Query().where("name", "=", text), None
+    if not exact and not _LIKE_UNSAFE.search(text):
+        return Query().where("name", "~=", like_contains(text)), None
+    fragment = max(_LIKE_UNSAFE.split(text), key=len)
+    query = Query().where("name", "~=", like_contains(fragment)) if fragment else Query()
+    wanted = text.casefold()  # like MySQL's case-insensitive default collation
+
+    def matches(name: str) -> bool:
+        found = name.casefold()
+        return found == wanted if exact else wanted in found
+
+    return query, matches

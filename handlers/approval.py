@@ -15,7 +15,7 @@ from bot.approval import Actor
 from bot.deps import Deps
 from bot.i18n import Msg, tr
 from bot.logs import request_context
-from bot.slack_payloads import interaction_actor, message_author
+from bot.slack_payloads import interaction_actor, message_author, workspace_of
 from bot.ui import cards, results
 
 logger = logging.getLogger(__name__)
@@ -52,13 +52,13 @@ class ApprovalHandlers:
         self.deps = deps
 
     async def approve(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
         actor, channel, request_id = _who(body)
         work = self._then_home(
             body, client, self.deps.decisions.approve(request_id, actor, channel)
         )
         with request_context(request_id):
             self.deps.background.spawn(work, body=body, client=client)
+        await ack()
 
     async def _then_home(
         self, body: dict[str, Any], client: AsyncWebClient, work: Coroutine[Any, Any, None]
@@ -66,28 +66,28 @@ class ApprovalHandlers:
         """Run a decision; when it came from App Home, show the Home as it now stands."""
         await work
         if (body.get("view") or {}).get("type") == "home":
-            team = str((body.get("team") or {}).get("id") or "")
+            team = workspace_of(body)
             await self.deps.home.publish(client, team, body["user"]["id"])
 
     async def cancel(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
         actor, channel, request_id = _who(body)
         work = self.deps.decisions.cancel(request_id, actor, channel)
         with request_context(request_id):
             self.deps.background.spawn(work, body=body, client=client)
+        await ack()
 
     async def retry(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
         actor, channel, request_id = _who(body)
         work = self.deps.decisions.retry(request_id, actor, channel)
         with request_context(request_id):
             self.deps.background.spawn(work, body=body, client=client)
+        await ack()
 
     async def reject_clicked(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        await ack()
         self.deps.background.spawn(self._open_reject(body, client), body=body, client=client)
+        await ack()
 
     async def _open_reject(self, body: dict[str, Any], client: AsyncWebClient) -> None:
         actor, channel, request_id = _who(body)
@@ -121,16 +121,16 @@ class ApprovalHandlers:
         if await self.deps.deliveries.repeated("view", view["id"]):
             await ack()  # already decided by this very dialog
             return
-        await ack()
         meta = cards.RejectMeta.model_validate_json(view.get("private_metadata") or "{}")
         actor = interaction_actor(body)
         user = actor.user_id
         work = self.deps.decisions.reject(meta.request_id, actor, reason, meta.channel_id)
         if meta.from_home:
-            team = str((body.get("team") or {}).get("id") or "")
+            team = workspace_of(body)
             work = self._then_publish(work, client, team, user)
         with request_context(meta.request_id):
             self.deps.background.spawn(work, body=body, client=client)
+        await ack()
 
     async def _then_publish(
         self, work: Coroutine[Any, Any, None], client: AsyncWebClient, team: str, user: str
@@ -139,14 +139,14 @@ class ApprovalHandlers:
         await self.deps.home.publish(client, team, user)
 
     async def show_full(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
         self.deps.background.spawn(self._show(body, client, raw=False), body=body, client=client)
+        await ack()
 
     async def show_raw_error(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        await ack()
         self.deps.background.spawn(self._show(body, client, raw=True), body=body, client=client)
+        await ack()
 
     async def _show(self, body: dict[str, Any], client: AsyncWebClient, *, raw: bool) -> None:
         actor, channel, request_id = _who(body)

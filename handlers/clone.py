@@ -8,25 +8,36 @@ from contextlib import suppress
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Option
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clone_form import validate_form
 from bot.deps import Deps
-from bot.errors import NotLoggedIn, SessionExpired, StoreUnavailable, ZStackAPIError
+from bot.errors import (
+    NotLoggedIn,
+    SessionExpired,
+    StoreUnavailable,
+    ZStackAPIError,
+    ZStackUnavailable,
+)
 from bot.i18n import tr
 from bot.logs import request_context
 from bot.request_model import looks_like_request_id
+from bot.slack_client import CLOSED_VIEW_ERRORS, slack_error_code
+from bot.slack_payloads import workspace_of
 from bot.ui import cards
 from bot.ui import clone as ui
-from bot.ui.messages import store_down
+from bot.ui.messages import internal_error, store_down, zstack_unreachable
+from bot.ui.text import Mrkdwn, join
 
 logger = logging.getLogger(__name__)
 
 
-def clone_help(lang: str) -> str:
+def clone_help(lang: str) -> Mrkdwn:
     t = tr(lang)
-    return "\n".join(
+    return join(
+        "\n",
         [
             t("*Clone a ZStack model service*"),
             t(
@@ -40,7 +51,7 @@ def clone_help(lang: str) -> str:
                 "A colleague approves the request in its thread; the bot then clones as *you*, "
                 "with your ZStack login (`/zstack login`)."
             ),
-        ]
+        ],
     )
 
 
@@ -50,6 +61,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.options(ui.ACTION_SOURCE)(handlers.suggest)
     app.action({"action_id": ui.ACTION_SOURCE, "type": "block_actions"})(handlers.source_changed)
     app.action(ui.ACTION_TOGGLE_ADVANCED)(handlers.toggle_advanced)
+    app.action(ui.ACTION_RETRY_LOOKUP)(handlers.retry_lookup)
     app.view(ui.CLONE_CALLBACK)(handlers.submitted)
 
 
@@ -60,10 +72,10 @@ class CloneHandlers:
     async def command(
         self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
-        await ack()
         self.deps.background.spawn(
             self._command(command, client, respond), body=command, client=client
         )
+        await ack()
 
     async def _command(
         self, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
@@ -85,7 +97,7 @@ class CloneHandlers:
             answer = cards.list_text(records, lang)
         await respond(text=answer, response_type="ephemeral")
 
-    async def _status(self, args: list[str], lang: str) -> str:
+    async def _status(self, args: list[str], lang: str) -> Mrkdwn:
         t = tr(lang)
         if not args or not looks_like_request_id(args[0]):
             return t("Give a request id, e.g. `/clone-model status CR-7F3K2Q`.")
@@ -96,24 +108,74 @@ class CloneHandlers:
 
     async def _open_form(self, command: dict[str, Any], client: AsyncWebClient, text: str) -> None:
         user = command["user_id"]
+        meta = ui.LookupMeta.of(command.get("channel_id"), text)
         # The trigger_id lives 3 s: open at once (the locale lookup has a short budget), look
         # things up afterwards.
         lang = await self.deps.locales.quick(client, user)
         opened = await client.views_open(
-            trigger_id=command["trigger_id"], view=ui.loading_view(lang)
+            trigger_id=command["trigger_id"], view=ui.loading_view(lang, meta)
         )
-        view_id, view_hash = opened["view"]["id"], opened["view"]["hash"]
-        team, channel = command.get("team_id", ""), command.get("channel_id")
-        view = await self.deps.clone.form_for(team, user, channel, text, lang)
-        await client.views_update(view_id=view_id, hash=view_hash, view=view)
+        await self._fill(command, client, opened["view"]["id"], opened["view"]["hash"], meta, lang)
+
+    async def _fill(
+        self,
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        view_id: str,
+        view_hash: str | None,
+        meta: ui.LookupMeta,
+        lang: str,
+    ) -> None:
+        """Replace the loading view with the form, or with what went wrong and "Try again":
+        the modal never stays on "Looking up…"."""
+        team = workspace_of(body)
+        user = str(body.get("user_id") or body["user"]["id"])
+        try:
+            view = await self.deps.clone.form_for(team, user, meta.channel_id, meta.text, lang)
+        except ZStackUnavailable:
+            problem = zstack_unreachable(self.deps.zstack.base_url, lang)
+            view = ui.lookup_problem_view(problem, meta, lang)
+        except StoreUnavailable:
+            view = ui.lookup_problem_view(store_down(lang), meta, lang)
+        except Exception as exc:  # anything else: said in the modal, with the log's reference
+            reference = self.deps.reporter.log(exc, body)
+            view = ui.lookup_problem_view(internal_error(reference, lang), meta, lang)
+        try:
+            await client.views_update(view_id=view_id, hash=view_hash, view=view)
+        except SlackApiError as exc:
+            if slack_error_code(exc) in CLOSED_VIEW_ERRORS:
+                logger.info("the form was closed before it filled", extra={"user_id": user})
+                return
+            raise
+
+    async def retry_lookup(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        view = body["view"]
+        meta = ui.LookupMeta.load(view.get("private_metadata"))
+        lang = self.deps.locales.cached(body["user"]["id"])
+        work = self._retry(body, client, view["id"], meta, lang)
+        self.deps.background.spawn(work, body=body, client=client)
+        await ack()
+
+    async def _retry(
+        self,
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        view_id: str,
+        meta: ui.LookupMeta,
+        lang: str,
+    ) -> None:
+        shown = await client.views_update(view_id=view_id, view=ui.loading_view(lang, meta))
+        await self._fill(body, client, view_id, shown["view"]["hash"], meta, lang)
 
     async def suggest(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        team = (body.get("team") or {}).get("id", "")
+        team = workspace_of(body)
         user = (body.get("user") or {}).get("id", "")
+        typed = str(body.get("value", ""))
         try:
-            session = await self.deps.sessions.current(team, user)
-            found = await self.deps.clone.suggest(
-                session.inventory.uuid, str(body.get("value", ""))
+            found = await self.deps.sessions.call(
+                team, user, lambda session: self.deps.clone.suggest(session, typed)
             )
         except (NotLoggedIn, SessionExpired, StoreUnavailable, ZStackAPIError) as exc:
             logger.info("no suggestions", extra={"user_id": user, "reason": type(exc).__name__})
@@ -125,18 +187,19 @@ class CloneHandlers:
     async def source_changed(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        await ack()
         self.deps.background.spawn(self._source_changed(body, client), body=body, client=client)
+        await ack()
 
     async def _source_changed(self, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body["view"]
         typed = ui.form_values(view["state"]["values"])
         meta = ui.CloneViewMeta.load(view.get("private_metadata"))
-        team, user = (body.get("team") or {}).get("id", ""), body["user"]["id"]
-        session = await self.deps.sessions.current(team, user)
+        team, user = workspace_of(body), body["user"]["id"]
         source = str(typed.get("source") or "")
         lang = self.deps.locales.cached(user)
-        lookup = await self.deps.clone.lookup(session.inventory.uuid, source, lang)
+        lookup = await self.deps.sessions.call(
+            team, user, lambda session: self.deps.clone.lookup(session, source, lang)
+        )
         keep = {"reason": typed.get("reason")}
         form = self.deps.clone.form(lookup, meta, keep=keep, lang=lang)
         await client.views_update(view_id=view["id"], hash=view["hash"], view=form)
@@ -144,8 +207,8 @@ class CloneHandlers:
     async def toggle_advanced(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        await ack()
         self.deps.background.spawn(self._toggle(body, client), body=body, client=client)
+        await ack()
 
     async def _toggle(self, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body["view"]
@@ -180,7 +243,7 @@ class CloneHandlers:
         if form is None:
             await ack(response_action="errors", errors=errors)
             return
-        team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
+        team = workspace_of(body)
         source_name = meta.source_name if typed.get("source") else None
         if await self.deps.deliveries.repeated("view", view["id"]):
             await ack()  # this form already became a request: a replay creates nothing

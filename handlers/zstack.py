@@ -21,6 +21,7 @@ from bot.errors import (
 )
 from bot.login_form import parse_login
 from bot.sessions import identity_of
+from bot.slack_payloads import workspace_of
 from bot.ui import login as ui
 from bot.ui.messages import (
     session_already_expired,
@@ -28,6 +29,7 @@ from bot.ui.messages import (
     zstack_refused_login,
     zstack_unreachable,
 )
+from bot.ui.text import Mrkdwn
 from bot.zstack import Credentials
 
 logger = logging.getLogger(__name__)
@@ -55,9 +57,9 @@ class ZStackHandlers:
         client: AsyncWebClient,
         respond: AsyncRespond,
     ) -> None:
-        await ack()
         work = self._command(command, client, respond)
         self.deps.background.spawn(work, body=command, client=client)
+        await ack()
 
     async def _command(
         self, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
@@ -115,7 +117,7 @@ class ZStackHandlers:
             return
         context = ui.LoginContext.load(view.get("private_metadata"))
         user = body["user"]
-        team_id = (body.get("team") or {}).get("id") or user.get("team_id", "")
+        team_id = workspace_of(body)
         login = asyncio.ensure_future(
             self._login(team_id, user["id"], creds, context, prefill, lang)
         )
@@ -145,7 +147,7 @@ class ZStackHandlers:
     ) -> View:
         """The view to show after trying to log in: success, or the form with the reason."""
         endpoint = self.deps.zstack.base_url
-        error: str | None = None
+        error: Mrkdwn | None = None
         try:
             record = await self.deps.sessions.login(team_id, user_id, creds)
         except ZStackAPIError as exc:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOTS = ("bot", "handlers")
 SKIP = ("bot/sandbox",)
-CALLS = {"t", "Problem", "of"}  # t("..."), Problem("..."), Msg.of("...")
+CALLS = {"t", "plain", "Problem", "of"}  # t("..."), t.plain("..."), Problem("..."), Msg.of("...")
 MARKED = "marked"  # Msg.marked(":emoji:", "...")
 
 
@@ -28,7 +28,7 @@ def templates(base: Path) -> set[str]:
                 if isinstance(node, ast.Call) and node.args:
                     func = node.func
                     name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-                    # tr(lang)("...") too
+                    # tr(lang)("...") and tr(lang).plain("...") too
                     if isinstance(func, ast.Call) and getattr(func.func, "id", None) == "tr":
                         name = "t"
                     if name in CALLS and (text := _literal(node.args[0])):

@@ -90,3 +90,17 @@ async def wait_until(condition: Any, timeout: float = 20.0, interval: float = 0.
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout:g} s")
         await asyncio.sleep(interval)
+
+
+async def notices_done(bot: Any, request_id: str, timeout: float = 20.0) -> None:
+    """Wait until a finished request's completion notices are all recorded and nothing is left
+    to deliver: after this, no further notice can be posted for it."""
+    from bot.notifier import COMPLETION_STEPS
+
+    async def done() -> bool:
+        record = await bot.deps.requests.require(request_id)
+        due = await bot.deps.requests.due("notify", float("inf"), limit=10_000)
+        return set(COMPLETION_STEPS) <= set(record.notified) and request_id not in due
+
+    await wait_until(done, timeout=timeout)
+    await settled(bot, timeout=timeout)

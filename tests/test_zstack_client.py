@@ -221,8 +221,11 @@ async def test_poll_shows_running_then_done(client: ZStackClient, zstack_sim: Si
     outcome = await client.clone_model_service(session, EXAMPLE, body(), job_uuid=new_job_uuid())
     assert isinstance(outcome, CloneAccepted)
     assert isinstance(await client.poll_job(session, outcome.job), JobRunning)
-    await asyncio.sleep(0.7)
-    done = await client.poll_job(session, outcome.job)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while isinstance(done := await client.poll_job(session, outcome.job), JobRunning):
+        assert loop.time() < deadline, "the job never finished"
+        await asyncio.sleep(0.05)
     assert isinstance(done, JobDone)
     assert parse_clone_result(done.result).name == "copy"
 

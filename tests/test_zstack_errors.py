@@ -99,7 +99,7 @@ async def test_transport_failures_say_whether_zstack_may_have_the_request(
         (200, b'{"inventories": "nope"}', ZStackProtocolError),
         (200, b'{"inventories": [', ZStackProtocolError),
         (200, b"[1, 2]", ZStackProtocolError),
-        (503, b"Service Unavailable", ZStackProtocolError),
+        (503, b"Service Unavailable", ZStackAPIError),  # final, even unreadable (reference §4.1)
         (503, b'{"error": {"code": "SYS.1000", "details": "boom"}}', ZStackAPIError),
         (
             503,

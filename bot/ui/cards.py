@@ -28,7 +28,19 @@ from slack_sdk.models.views import View
 from bot.i18n import Translate, tr
 from bot.request_model import CloneRequest, State
 from bot.ui.parts import labelled, md
-from bot.ui.text import code, duration, escape, one_line, slack_date, truncate
+from bot.ui.text import (
+    Mrkdwn,
+    code,
+    duration,
+    escape,
+    fmt,
+    join,
+    link,
+    mention,
+    one_line,
+    slack_date,
+    truncate,
+)
 
 ACTION_APPROVE = "request_approve"
 ACTION_REJECT = "request_reject"
@@ -64,21 +76,19 @@ STATE_NAMES: dict[State, str] = {
 }
 
 
-def state_name(state: State, lang: str = "en") -> str:
+def state_name(state: State, lang: str = "en") -> Mrkdwn:
     return tr(lang)(STATE_NAMES[state])
 
 
-def state_label(state: State, lang: str = "en") -> str:
+def state_label(state: State, lang: str = "en") -> Mrkdwn:
     """Emoji and name, e.g. ``:gear: Cloning in ZStack``."""
-    return f"{STATE_EMOJI[state]} {state_name(state, lang)}"
+    return fmt("{emoji} {name}", emoji=Mrkdwn(STATE_EMOJI[state]), name=state_name(state, lang))
 
 
-def approvers_text(approvers: list[str], required: int, lang: str = "en") -> str:
+def approvers_text(approvers: list[str], required: int, lang: str = "en") -> Mrkdwn:
     t = tr(lang)
     if approvers:
-        who = ", ".join(
-            f"<!subteam^{a}>" if a.startswith("S") else f"<@{a}>" for a in approvers[:20]
-        )
+        who = join(", ", [_approver(a) for a in approvers[:20]])
     else:
         who = t("anyone in this channel except the requester")
     need = (
@@ -128,10 +138,10 @@ def request_card(record: CloneRequest, approvers: list[str], lang: str = "en") -
         requester=record.requester,
         source=source,
         uuid=code(record.source_uuid),
-        target=escape(truncate(one_line(record.new_name), 200)),
+        target=truncate(one_line(record.new_name), 200),
     )
     blocks: list[Block] = [
-        HeaderBlock(text=truncate(t("Clone request {id}", id=record.id), 150)),
+        HeaderBlock(text=truncate(t.plain("Clone request {id}", id=record.id), 150)),
         SectionBlock(
             text=md(truncate(asks, 2900)),
             fields=[
@@ -145,7 +155,13 @@ def request_card(record: CloneRequest, approvers: list[str], lang: str = "en") -
                 labelled(t("GPU compute capability"), params.gpu_compute_capability),
             ],
         ),
-        SectionBlock(text=md(truncate(t("*Reason*") + "\n" + _quote(record.reason), 2900))),
+        SectionBlock(
+            text=md(
+                truncate(
+                    fmt("{head}\n{quote}", head=t("*Reason*"), quote=_quote(record.reason)), 2900
+                )
+            )
+        ),
         ContextBlock(
             elements=[
                 md(truncate(approvers_text(approvers, record.approvals_required, lang), 2000))
@@ -159,8 +175,8 @@ def request_card(record: CloneRequest, approvers: list[str], lang: str = "en") -
 def _cpu_memory(cpu: int | None, memory: int | None, t: Translate) -> str | None:
     if cpu is None and memory is None:
         return None
-    parts = [t("{n} vCPU", n=cpu) if cpu is not None else t("source's CPU")]
-    parts.append(f"{memory:,} MiB" if memory is not None else t("source's memory"))
+    parts = [t.plain("{n} vCPU", n=cpu) if cpu is not None else t.plain("source's CPU")]
+    parts.append(f"{memory:,} MiB" if memory is not None else t.plain("source's memory"))
     return " / ".join(parts)
 
 
@@ -168,9 +184,11 @@ def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]
     label = state_label(record.state, lang)
     blocks: list[Block] = [DividerBlock()]
     if record.state == State.PENDING:
-        votes = ", ".join(f"<@{u}>" for u in record.approvals)
-        extra = f" ({len(record.approvals)}/{record.approvals_required}: {votes})" if votes else ""
-        text = f"{label}{extra} · " + t("expires {when}", when=slack_date(record.expires_at))
+        votes = _voters(record) if record.approvals else None
+        count = f"{len(record.approvals)}/{record.approvals_required}"
+        extra = fmt(" ({count}: {votes})", count=count, votes=votes) if votes else ""
+        expires = t("expires {when}", when=slack_date(record.expires_at))
+        text = fmt("{label}{extra} · {expires}", label=label, extra=Mrkdwn(extra), expires=expires)
         blocks += [
             ContextBlock(elements=[md(text)]),
             decision_buttons(record, with_cancel=True, lang=lang),
@@ -178,65 +196,93 @@ def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]
     elif record.state == State.AWAITING_LOGIN:
         waiting = t("<@{requester}> runs `/zstack login`.", requester=record.requester)
         blocks += [
-            ContextBlock(elements=[md(f"{label}: {waiting}")]),
+            ContextBlock(elements=[md(fmt("{label}: {waiting}", label=label, waiting=waiting))]),
             ActionsBlock(
                 block_id=f"parked:{record.id}",
                 elements=[
                     ButtonElement(
-                        text=t("Cancel request"), action_id=ACTION_CANCEL, value=record.id
+                        text=t.plain("Cancel request"), action_id=ACTION_CANCEL, value=record.id
                     )
                 ],
             ),
         ]
     elif record.state in (State.APPROVED, State.SUBMITTING, State.RUNNING):
-        job = f" · {t('job')} {code(record.job_uuid)}" if record.job_uuid else ""
+        job = (
+            fmt(" · {job} {uuid}", job=t("job"), uuid=code(record.job_uuid))
+            if record.job_uuid
+            else ""
+        )
         by = t("approved by {who}", who=_voters(record))
-        blocks.append(ContextBlock(elements=[md(f"{label}{job} · {by}")]))
+        line = fmt("{label}{job} · {by}", label=label, job=Mrkdwn(job), by=by)
+        blocks.append(ContextBlock(elements=[md(line)]))
     elif record.state == State.SUCCEEDED:
         inventory = record.result or {}
         created = t(
             "created *{name}* {uuid} in {took}.",
-            name=escape(truncate(one_line(str(inventory.get("name", record.new_name))), 200)),
+            name=truncate(one_line(str(inventory.get("name", record.new_name))), 200),
             uuid=code(str(inventory.get("uuid", "?"))),
             took=duration(record.elapsed_s() or 0),
         )
-        blocks.append(SectionBlock(text=md(truncate(f"{label}: {created}", 2900))))
+        line = fmt("{label}: {created}", label=label, created=created)
+        blocks.append(SectionBlock(text=md(truncate(line, 2900))))
     elif record.state == State.FAILED:
-        error = escape(record.error_text or t("unknown error"))
+        error = record.error_text or t("unknown error")
         blocks += [
-            SectionBlock(text=md(truncate(f"{label}: {error}", 2900))),
+            SectionBlock(
+                text=md(truncate(fmt("{label}: {error}", label=label, error=error), 2900))
+            ),
             ActionsBlock(
                 block_id=f"retry:{record.id}",
-                elements=[ButtonElement(text=t("Retry"), action_id=ACTION_RETRY, value=record.id)],
+                elements=[
+                    ButtonElement(text=t.plain("Retry"), action_id=ACTION_RETRY, value=record.id)
+                ],
             ),
         ]
     elif record.state == State.REJECTED:
-        why = f": {escape(one_line(record.decision_reason))}" if record.decision_reason else ""
+        why = (
+            fmt(": {why}", why=one_line(record.decision_reason or ""))
+            if record.decision_reason
+            else ""
+        )
         by = t("by <@{who}>", who=record.decided_by)
-        blocks.append(ContextBlock(elements=[md(truncate(f"{label} {by}{why}", 2000))]))
+        line = fmt("{label} {by}{why}", label=label, by=by, why=Mrkdwn(why))
+        blocks.append(ContextBlock(elements=[md(truncate(line, 2000))]))
     elif record.state == State.CANCELLED:
         by = t("by <@{who}>", who=record.decided_by)
-        blocks.append(ContextBlock(elements=[md(f"{label} {by}")]))
+        blocks.append(ContextBlock(elements=[md(fmt("{label} {by}", label=label, by=by))]))
     else:
-        blocks.append(ContextBlock(elements=[md(f"{label}: " + t("nobody decided in time"))]))
+        late = fmt("{label}: {why}", label=label, why=t("nobody decided in time"))
+        blocks.append(ContextBlock(elements=[md(late)]))
     return blocks
 
 
-def _names(record: CloneRequest) -> str:
+def _names(record: CloneRequest) -> Mrkdwn:
     """``source → new-name``, escaped for mrkdwn."""
-    source = escape(truncate(one_line(record.source_name or record.source_uuid), 200))
-    return f"{source} → {escape(truncate(one_line(record.new_name), 200))}"
+    return fmt(
+        "{source} → {target}",
+        source=truncate(one_line(record.source_name or record.source_uuid), 200),
+        target=truncate(one_line(record.new_name), 200),
+    )
 
 
-def _quote(text: str) -> str:
-    return "\n".join(f">{line}" for line in escape(text).splitlines() or [""])
+def _quote(text: str) -> Mrkdwn:
+    return Mrkdwn("\n".join(f">{line}" for line in escape(text).splitlines() or [""]))
 
 
-def _voters(record: CloneRequest) -> str:
-    return ", ".join(f"<@{u}>" for u in record.approvals) or "—"
+def _approver(entry: str) -> Mrkdwn:
+    """An approver list entry: a user group (``S…``) or a user."""
+    return (
+        Mrkdwn(f"<!subteam^{entry}>")
+        if entry.startswith("S") and entry.isalnum()
+        else mention(entry)
+    )
 
 
-def card_fallback_text(record: CloneRequest, lang: str = "en") -> str:
+def _voters(record: CloneRequest) -> Mrkdwn:
+    return join(", ", [mention(u) for u in record.approvals]) if record.approvals else Mrkdwn("—")
+
+
+def card_fallback_text(record: CloneRequest, lang: str = "en") -> Mrkdwn:
     """Notification text (and what screen readers read) for the card."""
     return truncate(
         tr(lang)(
@@ -263,10 +309,10 @@ def parameter_reply(record: CloneRequest, lang: str = "en") -> list[Block]:
         if key in ("readme", "yaml") or len(text) > 120:
             long_values.append((key, text))
         else:
-            shown.append(labelled(key, text))
+            shown.append(labelled(escape(key), text))
     for key in ("systemTags", "userTags"):
         if wire.get(key):
-            shown.append(labelled(key, ", ".join(wire[key])))
+            shown.append(labelled(Mrkdwn(key), ", ".join(wire[key])))
     blocks: list[Block] = [
         SectionBlock(
             text=md(
@@ -279,14 +325,17 @@ def parameter_reply(record: CloneRequest, lang: str = "en") -> list[Block]:
     for key, text in long_values[:10]:
         preview = truncate(text, PREVIEW_CHARS).replace("```", "ˋˋˋ")
         size = t("{count} characters", count=f"{len(text):,}")
-        blocks.append(SectionBlock(text=md(f"*{key}* ({size})\n```{escape(preview)}```")))
+        block = fmt("*{key}* ({size})\n```{preview}```", key=key, size=size, preview=preview)
+        blocks.append(SectionBlock(text=md(block)))
     if any(len(text) > PREVIEW_CHARS for _key, text in long_values):
         blocks.append(
             ActionsBlock(
                 block_id=f"full:{record.id}",
                 elements=[
                     ButtonElement(
-                        text=t("Show full values"), action_id=ACTION_SHOW_FULL, value=record.id
+                        text=t.plain("Show full values"),
+                        action_id=ACTION_SHOW_FULL,
+                        value=record.id,
                     )
                 ],
             )
@@ -336,13 +385,13 @@ def reject_modal(
     )
 
 
-def requester_notice(record: CloneRequest, permalink: str | None, lang: str = "en") -> str:
+def requester_notice(record: CloneRequest, permalink: str | None, lang: str = "en") -> Mrkdwn:
     t = tr(lang)
-    channel = f"<#{record.channel}>"
+    # A link's label is plain: a channel mention inside it would show as raw markup.
     where = (
-        t("<{link}|in {channel}>", link=permalink, channel=channel)
+        link(permalink, t.plain("in the approval channel"))
         if permalink
-        else t("in {channel}", channel=channel)
+        else t("in <#{channel}>", channel=record.channel)
     )
     return t(
         "Your clone request *{id}* ({names}) is waiting for approval {where}. "
@@ -353,17 +402,16 @@ def requester_notice(record: CloneRequest, permalink: str | None, lang: str = "e
     )
 
 
-def status_text(record: CloneRequest, lang: str = "en") -> str:
+def status_text(record: CloneRequest, lang: str = "en") -> Mrkdwn:
     t = tr(lang)
+    requested = t(
+        "requested by <@{requester}> {when}",
+        requester=record.requester,
+        when=slack_date(record.created_at),
+    )
     lines = [
-        f"*{record.id}*: {_names(record)}",
-        state_label(record.state, lang)
-        + " · "
-        + t(
-            "requested by <@{requester}> {when}",
-            requester=record.requester,
-            when=slack_date(record.created_at),
-        ),
+        fmt("*{id}*: {names}", id=record.id, names=_names(record)),
+        fmt("{state} · {requested}", state=state_label(record.state, lang), requested=requested),
     ]
     if record.state == State.PENDING:
         lines.append(
@@ -377,17 +425,23 @@ def status_text(record: CloneRequest, lang: str = "en") -> str:
     if record.job_uuid:
         lines.append(t("ZStack job: {job}", job=code(record.job_uuid)))
     if record.state == State.FAILED and record.error_text:
-        lines.append(t("Error: {error}", error=escape(truncate(record.error_text, 1000))))
+        lines.append(t("Error: {error}", error=truncate(record.error_text, 1000)))
     if record.state == State.SUCCEEDED and record.result:
         lines.append(t("Created {uuid}", uuid=code(str(record.result.get("uuid", "?")))))
-    return truncate("\n".join(lines), 3000)
+    return truncate(join("\n", lines), 3000)
 
 
-def list_text(records: list[CloneRequest], lang: str = "en") -> str:
+def list_text(records: list[CloneRequest], lang: str = "en") -> Mrkdwn:
     t = tr(lang)
     if not records:
         return t("You have no clone requests yet. Start one with `/clone-model [source]`.")
     lines = [t("*Your recent clone requests*")]
     for record in records:
-        lines.append(f"• *{record.id}* {_names(record)} — {state_label(record.state, lang)}")
-    return truncate("\n".join(lines), 3000)
+        line = fmt(
+            "• *{id}* {names} — {state}",
+            id=record.id,
+            names=_names(record),
+            state=state_label(record.state, lang),
+        )
+        lines.append(line)
+    return truncate(join("\n", lines), 3000)

@@ -21,7 +21,6 @@ from slack_sdk.models.blocks import (
     ExternalDataSelectElement,
     HeaderBlock,
     InputBlock,
-    MarkdownTextObject,
     NumberInputElement,
     Option,
     PlainTextInputElement,
@@ -33,11 +32,15 @@ from slack_sdk.models.views import View
 
 from bot.clone_form import KNOWN_ARCHITECTURES, LONG_TEXT_MAX, normalise_arch
 from bot.i18n import Translate, tr
-from bot.ui.text import OPTION_TEXT_MAX, one_line, truncate
+from bot.ui.parts import md
+from bot.ui.text import OPTION_TEXT_MAX, Mrkdwn, fmt, one_line, truncate
 from bot.zstack_models import MODEL_SERVICE_SOURCES, MODEL_SERVICE_TYPES, ModelServiceInventory
 
 CLONE_CALLBACK = "clone_model"
 LOADING_CALLBACK = "clone_model_loading"
+ACTION_RETRY_LOOKUP = "clone_retry_lookup"
+# What ``/clone-model <text>`` keeps for "Try again" (private_metadata holds 3,000 characters).
+LOOKUP_TEXT_MAX = 1000
 ACTION_SOURCE = "source"
 ACTION_TOGGLE_ADVANCED = "toggle_advanced"
 VALUE = "value"
@@ -298,14 +301,14 @@ def clone_form_view(
     *,
     source: Option | None = None,
     choices: list[Option] | None = None,
-    notice: str | None = None,
+    notice: Mrkdwn | None = None,
     lang: str = "en",
 ) -> View:
     """The whole form; ``raw`` holds the values to show (from the source or from typing)."""
     t = tr(lang)
     blocks: list[Block] = []
     if notice:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(notice, 2900))))
+        blocks.append(SectionBlock(text=md(truncate(notice, 2900))))
     blocks.append(_source_input(raw, source, choices or [], t))
     blocks += [_field(b, raw, t) for b in BASIC]
     toggle = t("Hide advanced options") if meta.advanced else t("Show advanced options")
@@ -322,8 +325,8 @@ def clone_form_view(
         blocks.append(
             ContextBlock(
                 elements=[
-                    MarkdownTextObject(
-                        text=t(
+                    md(
+                        t(
                             "Readme, YAML, commands, versions, tags and GPU specs keep the "
                             "source's values unless you change them under advanced options."
                         )
@@ -343,17 +346,18 @@ def clone_form_view(
     )
 
 
-def loading_view(lang: str = "en") -> View:
+def loading_view(lang: str = "en", meta: LookupMeta | None = None) -> View:
     t = tr(lang)
     return View(
         type="modal",
         callback_id=LOADING_CALLBACK,
+        private_metadata=meta.dump() if meta else None,
         title=t("Clone model service"),
         close=t("Cancel"),
         blocks=[
             SectionBlock(
-                text=MarkdownTextObject(
-                    text=":hourglass_flowing_sand: " + t("Looking up the model service…")
+                text=md(
+                    fmt(":hourglass_flowing_sand: {text}", text=t("Looking up the model service…"))
                 )
             )
         ],
@@ -380,3 +384,50 @@ def _element_value(entry: dict[str, Any]) -> Any:
         option = entry.get("selected_option")
         return option.get("value") if isinstance(option, dict) else None
     return entry.get("value")
+
+
+class LookupMeta(BaseModel):
+    """``private_metadata`` of the loading view: what to look up again on "Try again"."""
+
+    channel_id: str | None = None
+    text: str = ""
+
+    @classmethod
+    def of(cls, channel_id: str | None, text: str) -> LookupMeta:
+        return cls(channel_id=channel_id, text=text[:LOOKUP_TEXT_MAX])
+
+    def dump(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def load(cls, raw: str | None) -> LookupMeta:
+        try:
+            return cls.model_validate(json.loads(raw or "{}"))
+        except ValueError:
+            return cls()
+
+
+def lookup_problem_view(problem: Mrkdwn, meta: LookupMeta, lang: str = "en") -> View:
+    """The loading view when the lookup could not finish: why, and a way to try again."""
+    t = tr(lang)
+    return View(
+        type="modal",
+        callback_id=LOADING_CALLBACK,
+        title=t.plain("Clone model service"),
+        close=t.plain("Cancel"),
+        private_metadata=meta.dump(),
+        blocks=[
+            SectionBlock(text=md(fmt(":warning: {problem}", problem=truncate(problem, 2900)))),
+            ActionsBlock(
+                block_id="retry_lookup",
+                elements=[
+                    ButtonElement(
+                        text=t.plain("Try again"),
+                        action_id=ACTION_RETRY_LOOKUP,
+                        value="retry",
+                        style="primary",
+                    )
+                ],
+            ),
+        ],
+    )

@@ -18,15 +18,16 @@ from bot.request_model import CloneRequest
 from bot.session_store import StoredSession
 from bot.ui import cards
 from bot.ui.login import kind_label
-from bot.ui.text import escape, one_line, slack_date, truncate
+from bot.ui.parts import md
+from bot.ui.text import Mrkdwn, fmt, one_line, slack_date, truncate
 
 ACTION_HOME_LOGIN = "home_login"
 ACTION_HOME_LOGOUT = "home_logout"
 MAX_LISTED = 10
 
 
-def _md(text: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=truncate(text, 2900))
+def _md(text: Mrkdwn) -> MarkdownTextObject:
+    return md(truncate(text, 2900))
 
 
 def _login_block(
@@ -36,11 +37,13 @@ def _login_block(
         return SectionBlock(
             block_id="home_login",
             text=_md(
-                ":key: "
-                + t(
-                    "You are not logged in to ZStack at `{endpoint}`. Log in so the bot can "
-                    "clone model services as you.",
-                    endpoint=escape(endpoint),
+                fmt(
+                    ":key: {text}",
+                    text=t(
+                        "You are not logged in to ZStack at `{endpoint}`. Log in so the bot can "
+                        "clone model services as you.",
+                        endpoint=endpoint,
+                    ),
                 )
             ),
             accessory=ButtonElement(text=t("Log in"), action_id=ACTION_HOME_LOGIN, style="primary"),
@@ -48,23 +51,29 @@ def _login_block(
     return SectionBlock(
         block_id="home_login",
         text=_md(
-            ":white_check_mark: "
-            + t(
-                "Logged in to ZStack at `{endpoint}` as *{who}* ({kind}).\nSession expires {when}.",
-                endpoint=escape(login.zstack_url),
-                who=escape(one_line(login.identity)),
-                kind=kind_label(login.login_kind, lang).lower(),
-                when=slack_date(login.expires_at),
+            fmt(
+                ":white_check_mark: {text}",
+                text=t(
+                    "Logged in to ZStack at `{endpoint}` as *{who}* ({kind}).\n"
+                    "Session expires {when}.",
+                    endpoint=login.zstack_url,
+                    who=one_line(login.identity),
+                    kind=kind_label(login.login_kind, lang).lower(),
+                    when=slack_date(login.expires_at),
+                ),
             )
         ),
         accessory=ButtonElement(text=t("Log out"), action_id=ACTION_HOME_LOGOUT),
     )
 
 
-def _request_line(record: CloneRequest) -> str:
-    source = escape(truncate(one_line(record.source_name or record.source_uuid), 80))
-    target = escape(truncate(one_line(record.new_name), 80))
-    return f"*{record.id}* {source} → {target}"
+def _request_line(record: CloneRequest) -> Mrkdwn:
+    return fmt(
+        "*{id}* {source} → {target}",
+        id=record.id,
+        source=truncate(one_line(record.source_name or record.source_uuid), 80),
+        target=truncate(one_line(record.new_name), 80),
+    )
 
 
 def home_view(
@@ -84,23 +93,20 @@ def home_view(
     if not waiting:
         blocks.append(ContextBlock(elements=[_md(t("Nothing is waiting for you."))]))
     for record in waiting[:MAX_LISTED]:
-        reason = escape(truncate(one_line(record.reason), 200))
-        blocks.append(
-            SectionBlock(
-                text=_md(
-                    _request_line(record)
-                    + "\n"
-                    + t(
-                        "from <@{requester}> · {have}/{need} approvals · expires {when}",
-                        requester=record.requester,
-                        have=len(record.approvals),
-                        need=record.approvals_required,
-                        when=slack_date(record.expires_at),
-                    )
-                    + f"\n>{reason}"
-                )
-            )
+        status = t(
+            "from <@{requester}> · {have}/{need} approvals · expires {when}",
+            requester=record.requester,
+            have=len(record.approvals),
+            need=record.approvals_required,
+            when=slack_date(record.expires_at),
         )
+        text = fmt(
+            "{line}\n{status}\n>{reason}",
+            line=_request_line(record),
+            status=status,
+            reason=truncate(one_line(record.reason), 200),
+        )
+        blocks.append(SectionBlock(text=_md(text)))
         blocks.append(cards.decision_buttons(record, with_cancel=False, lang=lang))
     blocks += [DividerBlock(), HeaderBlock(text=t("Your recent requests"))]
     if not recent:
@@ -111,10 +117,13 @@ def home_view(
         )
     for record in recent[:MAX_LISTED]:
         state = cards.state_label(record.state, lang)
-        blocks.append(
-            SectionBlock(
-                text=_md(f"{_request_line(record)}\n{state} · {slack_date(record.created_at)}")
-            )
+        text = fmt(
+            "{line}\n{state} · {when}",
+            line=_request_line(record),
+            state=state,
+            when=slack_date(record.created_at),
         )
-    blocks.append(ContextBlock(elements=[_md("`/clone-model help` lists every command.")]))
+        blocks.append(SectionBlock(text=_md(text)))
+    help_line = Mrkdwn("`/clone-model help` lists every command.")
+    blocks.append(ContextBlock(elements=[_md(help_line)]))
     return View(type="home", blocks=blocks[:100])

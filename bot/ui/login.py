@@ -10,7 +10,6 @@ from slack_sdk.models.blocks import (
     Block,
     ContextBlock,
     InputBlock,
-    MarkdownTextObject,
     Option,
     PlainTextInputElement,
     RadioButtonsElement,
@@ -19,7 +18,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.i18n import tr
-from bot.ui.text import escape, slack_date, truncate
+from bot.ui.parts import md
+from bot.ui.text import Mrkdwn, fmt, join, slack_date, truncate
 
 LOGIN_CALLBACK = "zstack_login"
 BLOCK_KIND, ACTION_KIND = "login_kind", "kind"
@@ -78,7 +78,7 @@ def _text_input(
 
 
 def kind_label(kind: str, lang: str = "en") -> str:
-    return tr(lang)(KIND_LABELS.get(kind, kind))
+    return tr(lang).plain(KIND_LABELS.get(kind, kind))
 
 
 def login_modal(
@@ -86,25 +86,23 @@ def login_modal(
     context: LoginContext,
     *,
     prefill: LoginPrefill | None = None,
-    error: str | None = None,
+    error: Mrkdwn | None = None,
     lang: str = "en",
 ) -> View:
     """The login form. ``error`` (ZStack's reason, or why we could not reach it) shows on top."""
     t = tr(lang)
     prefill = prefill or LoginPrefill()
-    options = [Option(value=k, text=t(v)) for k, v in KIND_LABELS.items()]
+    options = [Option(value=k, text=t.plain(v)) for k, v in KIND_LABELS.items()]
     initial = next((o for o in options if o.value == prefill.kind), options[0])
     blocks: list[Block] = []
     if error:
-        blocks.append(
-            SectionBlock(text=MarkdownTextObject(text=f":warning: {truncate(error, 2900)}"))
-        )
+        blocks.append(SectionBlock(text=md(fmt(":warning: {error}", error=truncate(error, 2900)))))
     blocks += [
         SectionBlock(
-            text=MarkdownTextObject(
-                text=t(
+            text=md(
+                t(
                     "Log in to ZStack at `{endpoint}` so the bot can act as you.",
-                    endpoint=escape(endpoint),
+                    endpoint=endpoint,
                 )
             )
         ),
@@ -136,11 +134,7 @@ def login_modal(
             element=PlainTextInputElement(action_id=ACTION_PASSWORD, max_length=256),
         ),
         ContextBlock(
-            elements=[
-                MarkdownTextObject(
-                    text=t("The bot keeps only your ZStack session, encrypted, until it expires.")
-                )
-            ]
+            elements=[md(t("The bot keeps only your ZStack session, encrypted, until it expires."))]
         ),
     ]
     return View(
@@ -154,14 +148,14 @@ def login_modal(
     )
 
 
-def _info_modal(title: str, text: str, *, close: str, metadata: str | None = None) -> View:
+def _info_modal(title: str, text: Mrkdwn, *, close: str, metadata: str | None = None) -> View:
     return View(
         type="modal",
         callback_id=f"{LOGIN_CALLBACK}_info",
         title=title,
         close=close,
         private_metadata=metadata,
-        blocks=[SectionBlock(text=MarkdownTextObject(text=truncate(text, 2900)))],
+        blocks=[SectionBlock(text=md(truncate(text, 2900)))],
     )
 
 
@@ -169,7 +163,10 @@ def logging_in_modal(identity: str, lang: str = "en") -> View:
     t = tr(lang)
     return _info_modal(
         t("ZStack login"),
-        ":hourglass_flowing_sand: " + t("Logging in to ZStack as *{who}*…", who=escape(identity)),
+        fmt(
+            ":hourglass_flowing_sand: {text}",
+            text=t("Logging in to ZStack as *{who}*…", who=identity),
+        ),
         close=t("Close"),
     )
 
@@ -178,13 +175,15 @@ def login_success_modal(identity: str, kind: str, expires_at: datetime, lang: st
     t = tr(lang)
     return _info_modal(
         t("ZStack login"),
-        ":white_check_mark: "
-        + t(
-            "Logged in to ZStack as *{who}* ({kind}).\nYour session expires {when} unless you "
-            "use it; `/zstack logout` ends it now.",
-            who=escape(identity),
-            kind=kind_label(kind, lang).lower(),
-            when=slack_date(expires_at),
+        fmt(
+            ":white_check_mark: {text}",
+            text=t(
+                "Logged in to ZStack as *{who}* ({kind}).\nYour session expires {when} unless you "
+                "use it; `/zstack logout` ends it now.",
+                who=identity,
+                kind=kind_label(kind, lang).lower(),
+                when=slack_date(expires_at),
+            ),
         ),
         close=t("Done"),
     )
@@ -192,40 +191,41 @@ def login_success_modal(identity: str, kind: str, expires_at: datetime, lang: st
 
 def whoami_text(
     identity: str, kind: str, endpoint: str, expires_at: datetime, lang: str = "en"
-) -> str:
+) -> Mrkdwn:
     return tr(lang)(
         "You are logged in to ZStack at `{endpoint}` as *{who}* ({kind}). Session expires {when}.",
-        endpoint=escape(endpoint),
-        who=escape(identity),
+        endpoint=endpoint,
+        who=identity,
         kind=kind_label(kind, lang).lower(),
         when=slack_date(expires_at),
     )
 
 
-def not_logged_in(lang: str = "en") -> str:
+def not_logged_in(lang: str = "en") -> Mrkdwn:
     return tr(lang)("You are not logged in to ZStack. Run `/zstack login` to log in.")
 
 
-def session_expired(lang: str = "en") -> str:
+def session_expired(lang: str = "en") -> Mrkdwn:
     return tr(lang)(
         "Your ZStack session has expired or was ended in ZStack, so the bot forgot it. "
         "Run `/zstack login` to log in again."
     )
 
 
-def logout_text(identity: str | None, lang: str = "en") -> str:
+def logout_text(identity: str | None, lang: str = "en") -> Mrkdwn:
     t = tr(lang)
     if identity is None:
         return t("You were not logged in to ZStack; nothing to do.")
     return t(
         "Logged out of ZStack (*{who}*). The bot no longer holds a session for you.",
-        who=escape(identity),
+        who=identity,
     )
 
 
-def zstack_help(lang: str = "en") -> str:
+def zstack_help(lang: str = "en") -> Mrkdwn:
     t = tr(lang)
-    return "\n".join(
+    return join(
+        "\n",
         [
             t("*ZStack session commands*"),
             t(
@@ -236,11 +236,10 @@ def zstack_help(lang: str = "en") -> str:
             t("• `/zstack logout` — end your ZStack session and remove it from the bot"),
             t("• `/zstack help` — this help"),
             t("Clone a model service with `/clone-model [source]`."),
-        ]
+        ],
     )
 
 
-def unknown_subcommand(text: str, lang: str = "en") -> str:
-    t = tr(lang)
-    head = t("I don't know `/zstack {text}`.", text=escape(truncate(text, 50)))
-    return f"{head}\n\n{zstack_help(lang)}"
+def unknown_subcommand(text: str, lang: str = "en") -> Mrkdwn:
+    head = tr(lang)("I don't know `/zstack {text}`.", text=truncate(text, 50))
+    return fmt("{head}\n\n{help}", head=head, help=zstack_help(lang))

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 from bot.i18n import tr
-from bot.ui.text import escape
+from bot.ui.text import Mrkdwn
 
 
-def store_down(lang: str = "en") -> str:
+def store_down(lang: str = "en") -> Mrkdwn:
     return tr(lang)(
         "The bot's storage is unavailable right now, so nothing was changed. "
         "Please try again in a minute."
     )
 
 
-def zstack_unreachable(endpoint: str, lang: str = "en") -> str:
+def zstack_unreachable(endpoint: str, lang: str = "en") -> Mrkdwn:
     return tr(lang)(
         "ZStack at `{endpoint}` is not reachable right now (no answer in time or connection "
         "refused). Please try again in a minute; if it persists, tell your ZStack admin.",
-        endpoint=escape(endpoint),
+        endpoint=endpoint,
     )
 
 
-def internal_error(reference: str, lang: str = "en") -> str:
+def internal_error(reference: str, lang: str = "en") -> Mrkdwn:
     return tr(lang)(
         "Something went wrong on the bot's side and your last action may not have completed. "
         "Please try again; if it keeps happening, give this reference to the bot's operators: "
@@ -30,9 +30,9 @@ def internal_error(reference: str, lang: str = "en") -> str:
     )
 
 
-def zstack_refused_login(details: str, lang: str = "en") -> str:
+def zstack_refused_login(details: str, lang: str = "en") -> Mrkdwn:
     return tr(lang)("ZStack refused the login: {details}", details=details)
 
 
-def session_already_expired(lang: str = "en") -> str:
+def session_already_expired(lang: str = "en") -> Mrkdwn:
     return tr(lang)("ZStack returned a session that had already expired; check the ZStack clock.")

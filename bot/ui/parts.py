@@ -6,14 +6,19 @@ from typing import Any
 
 from slack_sdk.models.blocks import MarkdownTextObject
 
-from bot.ui.text import FIELD_TEXT_MAX, escape, one_line, truncate
+from bot.ui.text import FIELD_TEXT_MAX, Mrkdwn, fmt, one_line, truncate
 
 
-def md(text: str) -> MarkdownTextObject:
+def md(text: Mrkdwn) -> MarkdownTextObject:
+    """A mrkdwn text object: only ``Mrkdwn`` goes in (user text is escaped on the way)."""
     return MarkdownTextObject(text=text)
 
 
-def labelled(label: str, value: Any) -> MarkdownTextObject:
+def labelled(label: Mrkdwn, value: Any) -> MarkdownTextObject:
     """A section field: the label in bold over the value (``—`` when empty), within 2,000 chars."""
-    shown = "—" if value in (None, "", []) else escape(one_line(str(value)))
-    return md(truncate(f"*{label}*\n{shown}", FIELD_TEXT_MAX))
+    if value in (None, "", []):
+        return md(fmt("*{label}*\n—", label=label))
+    text = value if isinstance(value, str) else str(value)
+    return md(
+        truncate(fmt("*{label}*\n{value}", label=label, value=one_line(text)), FIELD_TEXT_MAX)
+    )

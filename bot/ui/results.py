@@ -19,7 +19,7 @@ from slack_sdk.models.views import View
 from bot.i18n import Translate, tr
 from bot.request_model import CloneRequest
 from bot.ui.parts import labelled, md
-from bot.ui.text import code, duration, escape, one_line, slack_date, truncate
+from bot.ui.text import Mrkdwn, code, duration, escape, fmt, join, one_line, slack_date, truncate
 from bot.zstack_models import ErrorCode, ModelServiceInventory
 
 ACTION_RAW_ERROR = "request_raw_error"
@@ -27,7 +27,7 @@ MAX_CHAIN_SHOWN = 12
 
 
 def _date(moment: Any, t: Translate) -> str | None:
-    return moment.strftime("%Y-%m-%d %H:%M:%S") + " " + t("(ZStack time)") if moment else None
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + " " + t.plain("(ZStack time)") if moment else None
 
 
 def success_blocks(
@@ -38,8 +38,8 @@ def success_blocks(
 ) -> list[Block]:
     t = tr(lang)
     took = duration(record.elapsed_s() or 0)
-    name = escape(truncate(one_line(inventory.name or record.new_name), 200))
-    title = t("Cloned: {name}", name=one_line(inventory.name or record.new_name))
+    name = truncate(one_line(inventory.name or record.new_name), 200)
+    title = t.plain("Cloned: {name}", name=one_line(inventory.name or record.new_name))
     ready = t(
         "<@{requester}>, *{name}* {uuid} is ready ({id}, {took} after approval).",
         requester=record.requester,
@@ -51,7 +51,7 @@ def success_blocks(
     blocks: list[Block] = [
         HeaderBlock(text=truncate(title, 150)),
         SectionBlock(
-            text=md(truncate(f":white_check_mark: {ready}", 2900)),
+            text=md(truncate(fmt(":white_check_mark: {ready}", ready=ready), 2900)),
             fields=[
                 labelled(t("Type"), inventory.type),
                 labelled(t("Framework"), inventory.framework),
@@ -68,28 +68,16 @@ def success_blocks(
             ],
         ),
     ]
-    images = [
-        f"• `{escape(one_line(i.cpu_architecture or '?'))}` "
-        + ", ".join(
-            p
-            for p in (
-                t("container {image}", image=code(i.docker_image)) if i.docker_image else "",
-                t("VM image {image}", image=code(i.vm_image_uuid)) if i.vm_image_uuid else "",
-            )
-            if p
-        )
-        for i in inventory.model_service_images[:20]
-    ]
+    images = [_image_line(i, t) for i in inventory.model_service_images[:20]]
     if images:
-        blocks.append(
-            SectionBlock(text=md(truncate(t("*Images*") + "\n" + "\n".join(images), 2900)))
-        )
+        listed = fmt("{head}\n{lines}", head=t("*Images*"), lines=join("\n", images))
+        blocks.append(SectionBlock(text=md(truncate(listed, 2900))))
     if console_url and inventory.uuid:
         blocks.append(
             ActionsBlock(
                 elements=[
                     ButtonElement(
-                        text=t("Open in ZStack"),
+                        text=t.plain("Open in ZStack"),
                         url=truncate(f"{console_url}/#/ai/model-services/{inventory.uuid}", 3000),
                         action_id="open_console",
                     )
@@ -107,13 +95,14 @@ def failure_blocks(
     failed = t(
         "<@{requester}>, ZStack could not clone *{source}* ({id}, after {took}).",
         requester=record.requester,
-        source=escape(truncate(one_line(record.source_name or record.source_uuid), 200)),
+        source=truncate(one_line(record.source_name or record.source_uuid), 200),
         id=record.id,
         took=took,
     )
+    title = t.plain("Clone failed: {name}", name=one_line(record.new_name))
     blocks: list[Block] = [
-        HeaderBlock(text=truncate(t("Clone failed: {name}", name=one_line(record.new_name)), 150)),
-        SectionBlock(text=md(truncate(f":x: {failed}", 2900))),
+        HeaderBlock(text=truncate(title, 150)),
+        SectionBlock(text=md(truncate(fmt(":x: {failed}", failed=failed), 2900))),
     ]
     if error is None:
         blocks.append(SectionBlock(text=md(truncate(escape(text), 2900))))
@@ -131,16 +120,23 @@ def failure_blocks(
     if chain:
         lines = []
         for step, (depth, cause) in enumerate(chain[:MAX_CHAIN_SHOWN], start=1):
-            lines.append(
-                f"{step}. `{escape(one_line(cause.code or '?'))}` "
-                f"{escape(one_line(cause.details or cause.description or ''))}"
-                + (" _(" + t("root cause") + ")_" if step == 1 else "")
-                + ("" if depth == 1 else " · " + t("level {n}", n=depth))
+            root = fmt(" _({root})_", root=t("root cause")) if step == 1 else ""
+            level = "" if depth == 1 else fmt(" · {level}", level=t("level {n}", n=depth))
+            line = fmt(
+                "{step}. {code} {text}{root}{level}",
+                step=step,
+                code=code(cause.code or "?"),
+                text=one_line(cause.details or cause.description or ""),
+                root=Mrkdwn(root),
+                level=Mrkdwn(level),
             )
+            lines.append(line)
         if len(chain) > MAX_CHAIN_SHOWN:
             lines.append(t("… and {n} more", n=len(chain) - MAX_CHAIN_SHOWN))
-        heading = t("*Cause chain, root first*")
-        blocks.append(SectionBlock(text=md(truncate(heading + "\n" + "\n".join(lines), 2900))))
+        listed = fmt(
+            "{head}\n{lines}", head=t("*Cause chain, root first*"), lines=join("\n", lines)
+        )
+        blocks.append(SectionBlock(text=md(truncate(listed, 2900))))
     blocks.append(
         ActionsBlock(
             block_id=f"raw:{record.id}",
@@ -156,11 +152,11 @@ def raw_error_view(record: CloneRequest, lang: str = "en") -> View:
     """A modal with the error exactly as ZStack sent it, split into readable pieces."""
     raw = json.dumps(record.error or {"details": record.error_text}, indent=2, ensure_ascii=False)
     chunks = [raw[i : i + 2900] for i in range(0, min(len(raw), 2900 * 60), 2900)]
-    blocks: list[Block] = [SectionBlock(text=md(f"```{escape(chunk)}```")) for chunk in chunks]
+    blocks: list[Block] = [SectionBlock(text=md(_preformatted(chunk))) for chunk in chunks]
     if len(raw) > 2900 * 60:
         blocks.append(ContextBlock(elements=[md(tr(lang)("(cut: the error is very large)"))]))
-    title = truncate(tr(lang)("Error of {id}", id=record.id), 24)
-    return View(type="modal", title=title, close=tr(lang)("Close"), blocks=blocks)
+    title = truncate(tr(lang).plain("Error of {id}", id=record.id), 24)
+    return View(type="modal", title=title, close=tr(lang).plain("Close"), blocks=blocks)
 
 
 def full_values_view(record: CloneRequest, lang: str = "en") -> View:
@@ -171,25 +167,42 @@ def full_values_view(record: CloneRequest, lang: str = "en") -> View:
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1)
         if len(text) <= 120 and key not in ("readme", "yaml"):
             continue
-        blocks.append(SectionBlock(text=md(f"*{key}*")))
+        blocks.append(SectionBlock(text=md(fmt("*{key}*", key=key))))
         for i in range(0, len(text), 2900):
             if len(blocks) >= 95:
                 break
-            blocks.append(SectionBlock(text=md(f"```{escape(text[i : i + 2900])}```")))
+            blocks.append(SectionBlock(text=md(_preformatted(text[i : i + 2900]))))
     if not blocks:
         blocks.append(SectionBlock(text=md(tr(lang)("No long values in this request."))))
-    title = truncate(tr(lang)("{id} values", id=record.id), 24)
-    return View(type="modal", title=title, close=tr(lang)("Close"), blocks=blocks[:100])
+    title = truncate(tr(lang).plain("{id} values", id=record.id), 24)
+    return View(type="modal", title=title, close=tr(lang).plain("Close"), blocks=blocks[:100])
 
 
-def note(text: str) -> list[Block]:
+def note(text: Mrkdwn) -> list[Block]:
     return [SectionBlock(text=md(truncate(text, 2900)))]
+
+
+def _preformatted(text: str) -> Mrkdwn:
+    """A code block; a ``` inside cannot end it early."""
+    return fmt("```{text}```", text=text.replace("```", "ˋˋˋ"))
+
+
+def _image_line(image: Any, t: Translate) -> Mrkdwn:
+    kinds = [
+        t("container {image}", image=code(image.docker_image)) if image.docker_image else None,
+        t("VM image {image}", image=code(image.vm_image_uuid)) if image.vm_image_uuid else None,
+    ]
+    return fmt(
+        "• {arch} {kinds}",
+        arch=code(image.cpu_architecture or "?"),
+        kinds=join(", ", [k for k in kinds if k]),
+    )
 
 
 def _cpu_memory(inv: ModelServiceInventory, t: Translate) -> str | None:
     if inv.request_cpu is None and inv.request_memory is None:
         return None
-    cpu = t("{n} vCPU", n=inv.request_cpu if inv.request_cpu is not None else "?")
+    cpu = t.plain("{n} vCPU", n=inv.request_cpu if inv.request_cpu is not None else "?")
     memory = f"{inv.request_memory:,} MiB" if inv.request_memory is not None else "?"
     return f"{cpu} / {memory}"
 
@@ -199,11 +212,10 @@ def _pair(a: str | None, b: str | None) -> str | None:
 
 
 def _yes_no(value: bool | None, t: Translate) -> str | None:
-    return None if value is None else (t("yes") if value else t("no"))
+    return None if value is None else (t.plain("yes") if value else t.plain("no"))
 
 
-def expiry_note(record: CloneRequest, lang: str = "en") -> str:
+def expiry_note(record: CloneRequest, lang: str = "en") -> Mrkdwn:
     when = slack_date(record.expires_at)
-    return ":alarm_clock: " + tr(lang)(
-        "{id} expired {when}: nobody decided in time.", id=record.id, when=when
-    )
+    expired = tr(lang)("{id} expired {when}: nobody decided in time.", id=record.id, when=when)
+    return fmt(":alarm_clock: {expired}", expired=expired)

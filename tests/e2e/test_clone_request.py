@@ -259,3 +259,32 @@ async def test_help_status_and_list(slack_emu: SlackEmulator, approval_bot: Runt
         )
     )
     assert request_id in status and "Waiting for approval" in status
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 600, "{a: " * 300, "- " * 200 + "x", "&a [" * 100],
+    ids=["600-brackets", "300-mappings", "200-dashes", "anchored"],
+)
+async def test_yaml_nested_too_deep_is_a_field_error_not_a_crash(
+    slack_emu: SlackEmulator, approval_bot: Runtime, text: str
+) -> None:
+    """600 ``[`` (1,200 characters, typeable in the form) made PyYAML's composer recurse until
+    RecursionError: HTTP 500 and an "internal error" message."""
+    await login(slack_emu)
+    view = await open_form(slack_emu, EXAMPLE)
+    await slack_emu.view_action(REQUESTER, view.id, "toggle_advanced", block_id="advanced_toggle")
+    await slack_emu.wait_for(
+        lambda: '"block_id": "yaml"' in blocks_text(slack_emu.state.view(view.id))
+    )
+    delivery = await slack_emu.submit_view(
+        REQUESTER, view.id, {"reason": {"value": "x"}, "yaml": {"value": text}}
+    )
+    assert delivery.status == 200
+    assert delivery.json()["errors"].keys() == {"yaml"}
+    assert (
+        approval_bot.deps.metrics.registry.get_sample_value(
+            "clonebot_handler_errors_total", {"error": "RecursionError"}
+        )
+        is None
+    )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from bot.clone_form import validate_form
 from bot.request_model import State
 from bot.sandbox.slack_emulator import SlackEmulator
 from tests.e2e.helpers import APPROVALS, EXAMPLE, REQUESTER, blocks_text
 from tests.fixtures.bot import BotFactory
+from tests.support import settled, wait_until
 
 
 async def test_a_stored_request_without_a_card_is_posted_by_the_sweep(
@@ -29,11 +28,16 @@ async def test_a_stored_request_without_a_card_is_posted_by_the_sweep(
     await bot.deps.requests.schedule("publish", record.id, 0)  # its retry time has come
     cards = await slack_emu.wait_for(lambda: slack_emu.state.messages(APPROVALS))
     assert record.id in blocks_text(cards[0].blocks)
-    await asyncio.sleep(0.5)
+
+    # Posted and recorded, and no publish entry left: nothing can post it again.
+    async def nothing_to_publish() -> bool:
+        return await bot.deps.requests.due("publish", 1e12) == []
+
+    await wait_until(nothing_to_publish)
+    await settled(bot)
     assert len(slack_emu.state.messages(APPROVALS)) == 1
     stored = await bot.deps.requests.require(record.id)
     assert stored.card_ts == cards[0].ts and stored.state == State.PENDING
-    assert await bot.deps.requests.due("publish", 1e12) == []
 
 
 async def test_slack_trouble_delays_the_card_instead_of_dropping_the_request(

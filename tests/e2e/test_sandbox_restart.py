@@ -21,6 +21,7 @@ from bot.sandbox.launcher import (
     SandboxError,
 )
 from tests.e2e.helpers import APPROVALS, APPROVER, GENERAL, REQUESTER, blocks_text, login, top_view
+from tests.support import wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -66,8 +67,10 @@ async def test_a_pending_request_survives_a_restart_and_completes(tmp_path: Path
         record = await request_clone(first, "survivor")
         assert record.state == State.PENDING
         ws_before = [m.ts for m in first.emulator.state.messages(APPROVALS)]
-        await asyncio.sleep(0.3)  # the debounced saver writes without being asked
-        saved = json.loads((data / EMULATOR_SNAPSHOT).read_text())
+        snapshot = data / EMULATOR_SNAPSHOT
+        # The debounced saver writes without being asked.
+        await wait_until(lambda: snapshot.exists() and "survivor" in snapshot.read_text())
+        saved = json.loads(snapshot.read_text())
         assert any("survivor" in m["text"] for m in saved["messages"])
     for name in (EMULATOR_SNAPSHOT, SIMULATOR_SNAPSHOT):
         assert (data / name).stat().st_size > 0

@@ -5,7 +5,6 @@ tests/e2e/test_redis_down.py covers /zstack while Redis is down; here: requests 
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import httpx
@@ -25,6 +24,7 @@ from tests.e2e.test_approval_flow import (
 from tests.fixtures.bot import BotFactory
 from tests.fixtures.redis_server import ClusterInfo, RedisServer, SentinelInfo
 from tests.reliability.harness import HarnessConfig, run_harness
+from tests.support import notices_done, wait_until
 
 DONE = "Cloned: example-clone"
 
@@ -63,7 +63,7 @@ async def test_redis_down_mid_flight_then_back(
     running = await request_clone(slack_emu, bot)
     waiting = await request_clone(slack_emu, bot, name="second-clone")
     await click(slack_emu, APPROVER, running, "request_approve")
-    await wait_state(bot, running.id, State.RUNNING)
+    job_uuid = (await wait_state(bot, running.id, State.RUNNING)).job_uuid or ""
 
     await restartable_redis.astop()
     await slack_emu.slash_command(REQUESTER, GENERAL, "/clone-model", EXAMPLE)
@@ -83,7 +83,9 @@ async def test_redis_down_mid_flight_then_back(
         ready = await http.get("/readyz")
         assert ready.status_code == 503 and ready.json()["checks"]["redis"] is False
         assert (await http.get("/healthz")).status_code == 200
-        await asyncio.sleep(1.5)  # the job ends in ZStack while the bot cannot record it
+        # The job ends in ZStack while the bot cannot record it; the tracker lives on.
+        job = zstack_sim.state.jobs.jobs[job_uuid]
+        await wait_until(lambda: job.finished is not None)
         assert bot.tracker is not None and all(not t.done() for t in bot.tracker._tasks)
 
         await restartable_redis.astart()
@@ -94,7 +96,8 @@ async def test_redis_down_mid_flight_then_back(
     await click(slack_emu, APPROVER, waiting, "request_approve")
     second = await wait_state(bot, waiting.id, State.SUCCEEDED, timeout=10)
     await wait_completion(slack_emu, second, "Cloned: second-clone")
-    await asyncio.sleep(0.5)
+    await notices_done(bot, done.id)
+    await notices_done(bot, second.id)
     assert completion_count(slack_emu, done, DONE) == (1, 1)
     assert sum(zstack_sim.state.counters()["clone_calls_by_source"].values()) == 2
 

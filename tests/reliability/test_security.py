@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from hashlib import sha512
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
@@ -52,6 +53,7 @@ from tests.e2e.test_approval_flow import click, request_clone, wait_state
 from tests.e2e.test_zstack_login import LOGINS
 from tests.fixtures.bot import SESSION_KEY, BotFactory
 from tests.fixtures.slack import BOT_TOKEN, SIGNING_SECRET
+from tests.support import Canary, counter, redis_snapshot, settled, wait_until
 
 T = TypeVar("T")
 
@@ -85,17 +87,22 @@ async def test_a_replayed_approval_counts_once(
     assert captured.type == "block_actions"
     statuses = await replay(bot, "interactive", captured.payload, 5)
     assert statuses == [200] * 5
-    await asyncio.sleep(1.0)
+    await wait_until(lambda: repeats(bot) == 5)  # each one recognised as a repeat
     after = await bot.deps.requests.require(record.id)
     assert after.state == State.PENDING and after.approvals == [APPROVER]
     await click(slack_emu, APPROVER2, record, "request_approve")
     second = slack_emu.state.deliveries[-1]
     await wait_state(bot, record.id, State.SUCCEEDED)
     await replay(bot, "interactive", second.payload, 5)
-    await asyncio.sleep(1.0)
+    await wait_until(lambda: repeats(bot) == 10)
+    await settled(bot)
     history = [h["to"] for h in await bot.deps.requests.history(record.id)]
     assert history.count("approved") == 1 and history.count("submitting") == 1
     assert sum(zstack_sim.state.counters()["clone_calls_by_source"].values()) == 1
+
+
+def repeats(bot: Runtime) -> float:
+    return counter(bot, "clonebot_repeated_slack_deliveries", kind="action")
 
 
 # -- webhooks ----------------------------------------------------------------------------------
@@ -211,7 +218,7 @@ async def test_no_secret_in_redis_or_logs_after_a_full_run(
         await slack_emu.slash_command(REQUESTER, GENERAL, "/zstack", "whoami")
         sessions = set(zstack_sim.state.identity.sessions)
         await slack_emu.slash_command(APPROVER, GENERAL, "/zstack", "logout")
-        await asyncio.sleep(0.5)
+        await settled(bot)
         everything = await dump_redis(bot)
     finally:
         logging.getLogger().handlers.clear()
@@ -348,7 +355,7 @@ def test_fuzz_command_text(stack: Stack, command: str) -> None:
             delivery = stack.run(stack.emu.slash_command(REQUESTER, GENERAL, command, text))
         except UserActionError:
             return  # Slack's client would not send it
-        stack.run(asyncio.sleep(0.05))
+        stack.run(settled(stack.bot))
         check_answer(stack, delivery.status, before)
         stack.emu.modals.clear(REQUESTER, reason="close")
 
@@ -393,7 +400,7 @@ def test_fuzz_modal_submissions(stack: Stack, callback_id: str) -> None:
             delivery = stack.run(stack.emu.submit_view(REQUESTER, current.id, filled))
         except (InputRejected, UserActionError):
             return  # Slack's client refuses it (required, too long...)
-        stack.run(asyncio.sleep(0.05))
+        stack.run(settled(stack.bot))
         check_answer(stack, delivery.status, before)
         answered.append(delivery.status)
         if delivery.body:
@@ -424,3 +431,195 @@ def test_fuzz_reject_reason(stack: Stack) -> None:
         stack.emu.modals.clear(APPROVER, reason="close")
 
     one()
+
+
+# -- fuzzing the HTTP doors ----------------------------------------------------------------------
+
+HEADER_TEXT = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=80).map(
+    str.strip
+)  # what an HTTP client can send at all
+HEADERS = st.dictionaries(
+    st.sampled_from(
+        [
+            "X-Slack-Request-Timestamp",
+            "X-Slack-Signature",
+            "Content-Type",
+            "X-Slack-Retry-Num",
+            "X-Job-UUID",
+            "X-Job-Success",
+            "X-Anything",
+        ]
+    ),
+    st.one_of(
+        HEADER_TEXT,
+        st.sampled_from(
+            ["application/json", "application/x-www-form-urlencoded", "true", "false", "1"]
+        ),
+        st.integers(-(10**12), 10**12).map(str),
+    ),
+    max_size=6,
+)
+JSONISH = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=30)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+PAYLOAD_TYPES = ["block_actions", "view_submission", "event_callback", "block_suggestion", None]
+
+
+def hostile_body(canary_url: str) -> st.SearchStrategy[bytes]:
+    """Arbitrary bytes, JSON, form bodies, and payload-shaped bodies naming an outside URL."""
+    shaped = st.builds(
+        lambda kind, extra, user: {
+            **({"type": kind} if kind else {"command": "/clone-model"}),
+            "response_url": canary_url,
+            "user": {"id": user},
+            "user_id": user,
+            "trigger_id": "1.2.x",
+            **extra,
+        },
+        st.sampled_from(PAYLOAD_TYPES),
+        st.dictionaries(st.sampled_from(["view", "actions", "event", "team", "text"]), JSONISH),
+        st.sampled_from(["U0REQ", "U0APP1", "", "u:1", "{x}"]),
+    )
+    user = st.fixed_dictionaries(
+        {"id": st.sampled_from(["U0REQ", "U0APP1", "U0NEW"])},
+        optional={"team_id": st.sampled_from(["T0CLONE", "T0OTHER"])},
+    )
+    state = st.dictionaries(
+        st.sampled_from(["name", "reason", "source", "yaml", "request_cpu", "login_kind", "x"]),
+        st.dictionaries(st.text(max_size=8), st.dictionaries(st.text(max_size=12), JSONISH)),
+        max_size=5,
+    )
+    view = st.fixed_dictionaries(
+        {
+            "id": st.text(min_size=1, max_size=12),
+            "callback_id": st.sampled_from(
+                ["clone_model", "zstack_login", "reject_request", "clone_model_loading", "x"]
+            ),
+            "state": st.fixed_dictionaries({"values": state}),
+        },
+        optional={"private_metadata": st.one_of(st.text(max_size=40), JSONISH.map(json.dumps))},
+    )
+    action = st.fixed_dictionaries(
+        {
+            "action_id": st.sampled_from(
+                [
+                    "request_approve",
+                    "request_reject",
+                    "request_cancel",
+                    "request_retry",
+                    "request_show_full",
+                    "toggle_advanced",
+                    "source",
+                    "clone_retry_lookup",
+                    "home_login",
+                    "home_logout",
+                ]
+            )
+        },
+        optional={"value": st.text(max_size=20), "action_ts": st.text(max_size=12)},
+    )
+    listened = st.one_of(
+        st.fixed_dictionaries(
+            {
+                "type": st.just("block_actions"),
+                "user": user,
+                "actions": st.lists(action, min_size=1, max_size=2),
+            },
+            optional={
+                "view": view,
+                "trigger_id": st.text(max_size=10),
+                "team": st.just({"id": "T0CLONE"}),
+            },
+        ),
+        st.fixed_dictionaries(
+            {"type": st.just("view_submission"), "user": user, "view": view},
+            optional={"team": st.just({"id": "T0CLONE"})},
+        ),
+        st.fixed_dictionaries(
+            {"type": st.just("block_suggestion"), "user": user, "action_id": st.just("source")},
+            optional={"value": st.text(max_size=20), "view": view},
+        ),
+        st.fixed_dictionaries(
+            {
+                "type": st.just("event_callback"),
+                "event_id": st.text(min_size=1, max_size=10),
+                "team_id": st.just("T0CLONE"),
+                "event": st.fixed_dictionaries(
+                    {"type": st.sampled_from(["message", "app_home_opened"])},
+                    optional={
+                        "text": st.sampled_from(["approve", "reject why", "hi", ""]),
+                        "user": st.sampled_from(["U0APP1", "", "B0"]),
+                        "thread_ts": st.text(max_size=10),
+                        "channel": st.text(max_size=10),
+                        "tab": st.sampled_from(["home", "messages"]),
+                    },
+                ),
+            }
+        ),
+    )
+    as_json = st.one_of(JSONISH, shaped).map(lambda v: json.dumps(v).encode())
+    as_listened = listened.map(lambda v: urlencode({"payload": json.dumps(v)}).encode())
+    as_form = shaped.map(lambda v: urlencode({"payload": json.dumps(v)}).encode())
+    as_command = shaped.map(
+        lambda v: urlencode({k: str(x) for k, x in v.items() if k != "user"}).encode()
+    )
+    return st.one_of(st.binary(max_size=600), as_json, as_form, as_command, as_listened)
+
+
+async def observed(stack: Stack) -> tuple[int, int, dict[bytes, bytes]]:
+    """(Slack calls, ZStack requests, Redis contents): what an unverified request must not move."""
+    zstack = sum(stack.sim.state.counters()["requests_by_operation"].values())
+    return len(stack.emu.state.calls()), zstack, await redis_snapshot(stack.bot.deps.redis.client)
+
+
+@pytest.mark.timeout(300)
+def test_fuzz_the_http_doors(stack: Stack) -> None:
+    """Arbitrary headers and bodies, unsigned and signed, into ``/slack/events`` and
+    ``/zstack/webhook/…``: never a 5xx; unless validly signed, no outbound request (Slack,
+    ZStack, a response_url), no Slack message and no Redis change."""
+    canary = stack.run(Canary().__aenter__())
+    record = stack.run(request_clone(stack.emu, stack.bot))
+    job = "a" * 32
+    good_hook = stack.bot.deps.webhooks.url_for(record.id, job)
+    base = stack.bot.http_url or ""
+    http = httpx.Client(base_url=base, timeout=10)
+
+    @settings(FUZZ, max_examples=400)
+    @given(
+        target=st.sampled_from(["slack", "slack-signed", "webhook", "webhook-signed"]),
+        headers=HEADERS,
+        body=hostile_body(canary.url),
+        segments=st.tuples(HEADER_TEXT, HEADER_TEXT, HEADER_TEXT),
+    )
+    def one(target: str, headers: dict[str, str], body: bytes, segments: tuple[str, ...]) -> None:
+        signed = target.endswith("signed")
+        if target.startswith("slack"):
+            path = "/slack/events"
+            if signed:
+                stamp = str(int(time.time()))
+                text = body.decode("utf-8", "replace")
+                body = text.encode()
+                headers = {**headers, **signature_headers(SIGNING_SECRET, text, int(stamp))}
+        elif signed:
+            path = (good_hook or "").replace(base, "")
+        else:
+            path = "/zstack/webhook/" + "/".join(quote(s, safe="") or "x" for s in segments)
+        before = stack.run(observed(stack))
+        answer = http.post(path, content=body, headers=headers)
+        assert answer.status_code < 500, (path, answer.status_code, answer.text[:200])
+        if not signed:
+            assert answer.status_code in (400, 401, 403, 404, 405), answer.status_code
+            assert stack.run(observed(stack)) == before
+            assert canary.hits == []
+
+    try:
+        one()
+        stack.run(settled(stack.bot))
+        assert canary.hits == [], "an outside response_url was called"
+    finally:
+        http.close()
+        stack.run(canary.__aexit__(None, None, None))

@@ -6,8 +6,6 @@ ones are reported to a person. A completion notice is never lost and never doubl
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from bot.request_model import State
@@ -23,6 +21,7 @@ from tests.e2e.test_approval_flow import (
     wait_state,
 )
 from tests.fixtures.bot import BotFactory
+from tests.support import notices_done, wait_until
 
 DONE = "Cloned: example-clone"
 
@@ -37,7 +36,9 @@ async def approve_and_wait_running(emu: SlackEmulator, bot: Runtime) -> str:
     record = await request_clone(emu, bot)
     await click(emu, APPROVER, record, "request_approve")
     await wait_state(bot, record.id, State.RUNNING)
-    await asyncio.sleep(0.1)  # the "approved" thread note is out
+    await wait_until(  # the "approved" thread note is out
+        lambda: any("approved" in m.text for m in emu.state.thread(APPROVALS, record.card_ts or ""))
+    )
     return record.id
 
 
@@ -59,7 +60,7 @@ async def test_completion_rides_out_rate_limits_and_server_errors(
     await slack_emu.wait_for(
         lambda: "Done" in str((slack_emu.state.message(APPROVALS, done.card_ts or "")).blocks)  # type: ignore[union-attr]
     )
-    await asyncio.sleep(0.5)
+    await notices_done(bot, request_id)
     assert completion_count(slack_emu, done, DONE) == (1, 1)
     assert failed_calls(slack_emu, method, status) == 2  # both were retried
     final = await bot.deps.requests.require(request_id)
@@ -83,12 +84,9 @@ async def test_completion_post_failing_for_a_while_is_delivered_later_exactly_on
     slack_emu.clear_faults()
     await wait_completion(slack_emu, done, DONE)
     await slack_emu.wait_for(lambda: len(slack_emu.state.thread(APPROVALS, done.card_ts or "")))
-    for _ in range(100):
-        final = await bot.deps.requests.require(request_id)
-        if {"thread", "card", "dm"} <= set(final.notified):
-            break
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(1.5)  # a second retry round, if one were wrongly scheduled, lands now
+    # Every step recorded and nothing left in the notify schedule: a wrongly scheduled second
+    # round would keep an entry there and never settle.
+    await notices_done(bot, request_id)
     assert completion_count(slack_emu, done, DONE) == (1, 1)
     assert await bot.deps.requests.scheduled_count("notify") == 0
 

@@ -24,6 +24,7 @@ from tests.e2e.test_approval_flow import (
     wait_state,
 )
 from tests.fixtures.bot import BotFactory
+from tests.support import settled
 
 CHAIN = {
     "code": "SYS.1006",
@@ -190,12 +191,11 @@ async def test_a_webhook_that_never_comes_is_covered_by_polling(
 async def test_session_expiring_after_approval_parks_the_request(
     slack_emu: SlackEmulator, bot_factory: BotFactory, zstack_sim: SimServer
 ) -> None:
-    """The bot still trusts the session (validated seconds ago), ZStack takes the job and then
-    refuses the session (202, then 503 ID.1001 on the poll): nothing was cloned, so the request
-    waits for the requester's login, then clones once."""
+    """ZStack takes the job and then refuses the session (202, then 503 ID.1001 on the poll):
+    nothing was cloned, so the request waits for the requester's login, then clones once."""
     bot = await bot_factory(approval_channel=APPROVALS)
     record = await request_clone(slack_emu, bot)
-    zstack_sim.state.expire_sessions(account="alice")
+    zstack_sim.state.fail_next_clones(1, {"code": "ID.1001", "details": "Session expired"})
     await click(slack_emu, APPROVER, record, "request_approve")
     parked = await wait_state(bot, record.id, State.AWAITING_LOGIN, State.FAILED, timeout=10)
     assert parked.state == State.AWAITING_LOGIN, parked.error_text
@@ -208,14 +208,15 @@ async def test_session_expiring_after_approval_parks_the_request(
     assert done.attempts == 2 and done.job_uuid != parked.job_uuid
     assert services_named(zstack_sim, "example-clone") == 1
     await wait_completion(slack_emu, done, "Cloned: example-clone")
-    await asyncio.sleep(0.3)
+    await settled(bot)
     assert completion_count(slack_emu, done, "Cloned: example-clone") == (1, 1)
 
 
 async def test_session_expiry_reported_by_webhook_parks_the_request(
     slack_emu: SlackEmulator, bot_factory: BotFactory, zstack_sim: SimServer
 ) -> None:
-    """The same, when the webhook brings the ID.1001 (no poll is due yet)."""
+    """The same, when the webhook brings the ID.1001 (no poll is due yet): the callback's one
+    confirming poll reads it from ZStack."""
     bot = await bot_factory(
         approval_channel=APPROVALS,
         public_url="http://127.0.0.1:1",
@@ -224,8 +225,8 @@ async def test_session_expiry_reported_by_webhook_parks_the_request(
     )
     bot.deps.webhooks.use_public_url(bot.http_url)
     record = await request_clone(slack_emu, bot)
-    zstack_sim.state.expire_sessions(account="alice")
+    zstack_sim.state.fail_next_clones(1, {"code": "ID.1001", "details": "Session expired"})
     await click(slack_emu, APPROVER, record, "request_approve")
     parked = await wait_state(bot, record.id, State.AWAITING_LOGIN, State.FAILED, timeout=10)
     assert parked.state == State.AWAITING_LOGIN, parked.error_text
-    assert zstack_sim.state.counters()["requests_by_operation"].get("QueryApiJob", 0) == 0
+    assert zstack_sim.state.counters()["requests_by_operation"].get("QueryApiJob", 0) == 1

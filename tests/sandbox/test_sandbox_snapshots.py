@@ -22,6 +22,7 @@ from bot.sandbox.zstack_sim import SimServer
 from bot.sandbox.zstack_sim.saved import RESTART_DETAILS
 from bot.sandbox.zstack_sim.seed import EXAMPLE_SERVICE_UUID
 from tests.fixtures.zstack import job_path, oauth, wait_job
+from tests.support import wait_until
 
 Login = Callable[[str, str], Awaitable[str]]
 CLONE = f"/zstack/v1/ai/model-services/{EXAMPLE_SERVICE_UUID}"
@@ -224,8 +225,7 @@ async def test_snapshots_are_debounced_written_on_change_and_on_close(
         source["n"] = n
         changed.set()
         await asyncio.sleep(0.005)
-    await asyncio.sleep(0.2)
-    assert read_snapshot(target) == {"n": 5}
+    await wait_until(lambda: target.exists() and read_snapshot(target) == {"n": 5})
     assert len(writes) <= 2  # …is saved once or twice, not five times
     source["n"] = 6
     await snapshots.close()  # the last change is saved on the way out

@@ -165,8 +165,7 @@ async def test_ping_pong_both_ways() -> None:
                     await ws.pong(message.data)
         assert pings >= 2 and emu.socket.connected
         # Heartbeats unanswered: the emulator drops the connection.
-        await asyncio.sleep(0.5)
-        assert not emu.socket.connected
+        await emu.wait_for(lambda: not emu.socket.connected)
 
 
 async def test_an_unacked_event_is_redelivered_with_retry_attempt() -> None:

@@ -41,6 +41,7 @@ class ModeBody(_Body):
     job_duration_s: float | None = Field(default=None, ge=0, le=3600)
     webhook_retry_interval_s: float | None = Field(default=None, ge=0, le=600)
     lenient: bool | None = None
+    session_error: Literal["classic", "global", "global-code"] | None = None
 
 
 class ExpireBody(_Body):
@@ -97,6 +98,7 @@ async def _mode(request: web.Request) -> web.Response:
         job_duration_s=body.job_duration_s,
         webhook_retry_interval_s=body.webhook_retry_interval_s,
         lenient=body.lenient,
+        session_error=body.session_error,
     )
     return json_response(200, sim.snapshot()["mode"])
 

@@ -62,8 +62,23 @@ def error_to_wire(error: ErrorCode) -> dict[str, Any]:
     return data
 
 
-def session_invalid() -> ApiFailure:
-    return ApiFailure(err("ID.1001", "Session expired"))
+# How a node names an invalid session: the classic code, the classic code with the newer global
+# code beside it, or the global code alone (reference §4.3: clients must accept every form).
+SESSION_ERROR_STYLES = ("classic", "global", "global-code")
+GLOBAL_SESSION_INVALID = "ORG_ZSTACK_IDENTITY_10020"
+
+
+def session_invalid(style: str = "classic") -> ApiFailure:
+    error = err("ID.1001", "Session expired")
+    if style == "global":
+        error.global_error_code = GLOBAL_SESSION_INVALID
+    elif style == "global-code":
+        error = ErrorCode(
+            code=GLOBAL_SESSION_INVALID,
+            description=DESCRIPTIONS["ID.1001"],
+            details="Session expired",
+        )
+    return ApiFailure(error)
 
 
 def argument_invalid(details: str) -> ApiFailure:

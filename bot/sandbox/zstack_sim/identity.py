@@ -86,6 +86,7 @@ class IdentityStore:
     def __init__(self, clock: SimClock, *, session_timeout_s: float, max_sessions: int) -> None:
         self._clock = clock
         self.session_timeout_s = session_timeout_s
+        self.session_error_style = "classic"
         self._max_sessions = max_sessions
         self.accounts: dict[str, Principal] = {}  # by name
         self.users: dict[tuple[str, str], Principal] = {}  # by (account uuid, user name)
@@ -202,7 +203,7 @@ class IdentityStore:
         now = self._clock.now()
         session = self.sessions.get(session_uuid or "")
         if session is None or not session.valid_at(now):
-            raise session_invalid()
+            raise session_invalid(self.session_error_style)
         session.expires = now + timedelta(seconds=self.session_timeout_s)
         return session
 
@@ -213,7 +214,7 @@ class IdentityStore:
         now = self._clock.now()
         session = self.sessions.get(session_uuid)
         if session is None or not session.valid_at(now):
-            raise session_invalid()
+            raise session_invalid(self.session_error_style)
         seconds = self.session_timeout_s if duration_s is None else duration_s
         session.expires = now + timedelta(seconds=seconds)
         return session

@@ -18,6 +18,7 @@ from bot.sandbox.zstack_sim import seed
 from bot.sandbox.zstack_sim.clock import Clock, SimClock
 from bot.sandbox.zstack_sim.clone import CloneParams, build_clone, validate
 from bot.sandbox.zstack_sim.errors import (
+    SESSION_ERROR_STYLES,
     ApiFailure,
     RestError,
     default_clone_failure,
@@ -58,6 +59,9 @@ class SimConfig:
     api_timeout_ms: int = 1_800_000
     # Also accept the API explorer's flat clone body (not what a real node does).
     lenient: bool = False
+    # How an invalid session is reported: "classic" (ID.1001), "global" (ID.1001 with
+    # globalErrorCode ORG_ZSTACK_IDENTITY_10020) or "global-code" (that code alone).
+    session_error: str = "classic"
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,7 @@ class ZStackSimulator:
         self.services = {s.uuid: s for s in seed.seed_services()}
         self.identity.load_seed()
         self.identity.session_timeout_s = self.config.session_timeout_s
+        self.identity.session_error_style = self.config.session_error
         self.jobs.jobs.clear()
         self.jobs.deliveries.clear()
         self.jobs.retention_s = self.config.job_retention_s
@@ -221,6 +226,7 @@ class ZStackSimulator:
         job_duration_s: float | None = None,
         webhook_retry_interval_s: float | None = None,
         lenient: bool | None = None,
+        session_error: str | None = None,
     ) -> None:
         if clone is not None:
             self.config.clone_mode = CloneMode(clone)
@@ -231,6 +237,11 @@ class ZStackSimulator:
             self.jobs.webhook.interval_s = webhook_retry_interval_s
         if lenient is not None:
             self.config.lenient = lenient
+        if session_error is not None:
+            if session_error not in SESSION_ERROR_STYLES:
+                raise ValueError(f"session_error must be one of {SESSION_ERROR_STYLES}")
+            self.config.session_error = session_error
+            self.identity.session_error_style = session_error
 
     def expire_sessions(self, *, account: str | None = None, everything: bool = False) -> int:
         return self.identity.expire(account_name=account, everything=everything)
@@ -254,6 +265,7 @@ class ZStackSimulator:
                 "job_duration_s": self.config.job_duration_s,
                 "webhook_retry_interval_s": self.config.webhook_retry_interval_s,
                 "lenient": self.config.lenient,
+                "session_error": self.config.session_error,
                 "advertised_base_url": self.config.advertised_base_url,
             },
             "model_services": [

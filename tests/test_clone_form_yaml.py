@@ -1,0 +1,42 @@
+"""The YAML check of the clone form: any text is either accepted or a field problem."""
+
+from __future__ import annotations
+
+import contextlib
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.clone_form import YAML_MAX_DEPTH, Problem, check_yaml
+
+YAMLISH = st.text(alphabet="[]{}:,-&*!?|>#'\" \n\tab1", max_size=3000)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=YAMLISH)
+def test_any_text_is_valid_yaml_or_a_problem(text: str) -> None:
+    with contextlib.suppress(Problem):
+        check_yaml(text)
+
+
+def test_depth_up_to_the_bound_is_accepted_and_beyond_refused() -> None:
+    check_yaml("[" * (YAML_MAX_DEPTH - 1) + "]" * (YAML_MAX_DEPTH - 1))
+    try:
+        check_yaml("[" * (YAML_MAX_DEPTH + 1) + "]" * (YAML_MAX_DEPTH + 1))
+    except Problem as problem:
+        assert "nested too deeply" in str(problem)
+    else:
+        raise AssertionError("accepted a document nested beyond the bound")
+
+
+def test_an_alias_bomb_is_refused() -> None:
+    """Twelve levels of ten aliases each would expand to 10**12 items."""
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(12):
+        name, previous = chr(98 + i), chr(97 + i)
+        lines.append(f"{name}: &{name} [{', '.join(['*' + previous] * 10)}]")
+    try:
+        check_yaml("\n".join(lines))
+    except Problem:
+        return
+    raise AssertionError("an alias bomb passed")
