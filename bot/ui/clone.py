@@ -8,7 +8,7 @@ form, so toggling "Advanced options" or re-rendering never loses what was typed.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, field_validator
 from slack_sdk.models.blocks import (
@@ -92,7 +92,22 @@ ADVANCED = (
 )  # fmt: skip
 
 
-class CloneViewMeta(BaseModel):
+class ViewMetadata(BaseModel):
+    """A modal's ``private_metadata``: written by the bot, read back leniently (a value that
+    does not parse gives the defaults, never an error)."""
+
+    def dump(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+    @classmethod
+    def load(cls, raw: str | None) -> Self:
+        try:
+            return cls.model_validate(json.loads(raw or "{}"))
+        except ValueError:
+            return cls()
+
+
+class CloneViewMeta(ViewMetadata):
     """``private_metadata`` of the clone modal (kept well under Slack's 3,000 characters)."""
 
     channel_id: str | None = None
@@ -103,16 +118,6 @@ class CloneViewMeta(BaseModel):
     @classmethod
     def _short(cls, value: str | None) -> str | None:
         return truncate(one_line(value), 200) if value else value
-
-    def dump(self) -> str:
-        return self.model_dump_json(exclude_none=True)
-
-    @classmethod
-    def load(cls, raw: str | None) -> CloneViewMeta:
-        try:
-            return cls.model_validate(json.loads(raw or "{}"))
-        except ValueError:
-            return cls()
 
 
 def source_label(name: str, uuid: str) -> str:
@@ -386,7 +391,7 @@ def _element_value(entry: dict[str, Any]) -> Any:
     return entry.get("value")
 
 
-class LookupMeta(BaseModel):
+class LookupMeta(ViewMetadata):
     """``private_metadata`` of the loading view: what to look up again on "Try again"."""
 
     channel_id: str | None = None
@@ -395,16 +400,6 @@ class LookupMeta(BaseModel):
     @classmethod
     def of(cls, channel_id: str | None, text: str) -> LookupMeta:
         return cls(channel_id=channel_id, text=text[:LOOKUP_TEXT_MAX])
-
-    def dump(self) -> str:
-        return self.model_dump_json()
-
-    @classmethod
-    def load(cls, raw: str | None) -> LookupMeta:
-        try:
-            return cls.model_validate(json.loads(raw or "{}"))
-        except ValueError:
-            return cls()
 
 
 def lookup_problem_view(problem: Mrkdwn, meta: LookupMeta, lang: str = "en") -> View:

@@ -196,10 +196,7 @@ async def test_yaml_that_does_not_parse_is_a_field_error(
 ) -> None:
     await login(slack_emu)
     view = await open_form(slack_emu, EXAMPLE)
-    await slack_emu.view_action(REQUESTER, view.id, "toggle_advanced", block_id="advanced_toggle")
-    await slack_emu.wait_for(
-        lambda: '"block_id": "yaml"' in blocks_text(slack_emu.state.view(view.id))
-    )
+    await show_advanced(slack_emu, view.id)
     delivery = await slack_emu.submit_view(
         REQUESTER, view.id, {"reason": {"value": "x"}, "yaml": {"value": "a: [1,"}}
     )
@@ -273,10 +270,7 @@ async def test_yaml_nested_too_deep_is_a_field_error_not_a_crash(
     RecursionError: HTTP 500 and an "internal error" message."""
     await login(slack_emu)
     view = await open_form(slack_emu, EXAMPLE)
-    await slack_emu.view_action(REQUESTER, view.id, "toggle_advanced", block_id="advanced_toggle")
-    await slack_emu.wait_for(
-        lambda: '"block_id": "yaml"' in blocks_text(slack_emu.state.view(view.id))
-    )
+    await show_advanced(slack_emu, view.id)
     delivery = await slack_emu.submit_view(
         REQUESTER, view.id, {"reason": {"value": "x"}, "yaml": {"value": text}}
     )
@@ -288,3 +282,9 @@ async def test_yaml_nested_too_deep_is_a_field_error_not_a_crash(
         )
         is None
     )
+
+
+async def show_advanced(emu: SlackEmulator, view_id: str) -> None:
+    """Press "Show advanced options" and wait until the YAML field is there."""
+    await emu.view_action(REQUESTER, view_id, "toggle_advanced", block_id="advanced_toggle")
+    await emu.wait_for(lambda: '"block_id": "yaml"' in blocks_text(emu.state.view(view_id)))
