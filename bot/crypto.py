@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from bot.config import Settings
 from bot.errors import BotError, ConfigError
@@ -45,15 +45,17 @@ class Decrypted:
 
 
 class SecretBox:
-    """Fernet encryption with rotation: encrypt with the newest key, decrypt with any."""
+    """Fernet encryption with rotation (``cryptography``'s ``MultiFernet``): encrypt with the
+    newest key, decrypt with any."""
 
-    __slots__ = ("_fernets", "_keys")
+    __slots__ = ("_keys", "_newest", "_ring")
 
     def __init__(self, keys: list[bytes]) -> None:
         if not keys:
             raise ConfigError([f"CLONEBOT_SESSION_KEY: {_KEY_HELP}"])
-        self._fernets = [Fernet(key) for key in keys]
         self._keys = list(keys)
+        self._newest = Fernet(keys[0])
+        self._ring = MultiFernet([Fernet(key) for key in keys])
 
     def derived_keys(self, purpose: bytes) -> list[bytes]:
         """Sub-keys for another use (e.g. webhook MACs), newest first, one per configured key.
@@ -64,20 +66,24 @@ class SecretBox:
         return [hmac.new(key, purpose, hashlib.sha256).digest() for key in self._keys]
 
     def __repr__(self) -> str:
-        return f"SecretBox(keys={len(self._fernets)})"
+        return f"SecretBox(keys={len(self._keys)})"
 
     def encrypt(self, plaintext: bytes) -> bytes:
         """A Fernet token (URL-safe base64 bytes) made with the newest key."""
-        return self._fernets[0].encrypt(plaintext)
+        return self._ring.encrypt(plaintext)
 
     def decrypt(self, token: bytes) -> Decrypted:
         """Decrypt with the newest key first, then older ones; ``DecryptError`` if none fits."""
-        for index, fernet in enumerate(self._fernets):
-            try:
-                return Decrypted(fernet.decrypt(token), stale=index > 0)
-            except InvalidToken:
-                continue
-        raise DecryptError("value cannot be decrypted with the configured session key(s)")
+        try:
+            return Decrypted(self._newest.decrypt(token), stale=False)
+        except InvalidToken:
+            pass
+        try:
+            return Decrypted(self._ring.decrypt(token), stale=True)
+        except InvalidToken:
+            raise DecryptError(
+                "value cannot be decrypted with the configured session key(s)"
+            ) from None
 
 
 def generate_key() -> str:
