@@ -210,8 +210,8 @@ def _text_input(block_id: str, raw: dict[str, Any], t: Translate) -> InputBlock:
 def _number_input(
     block_id: str, label: str, raw: dict[str, Any], low: int, high: int
 ) -> InputBlock:
-    value = raw.get(block_id)
-    initial = str(value) if isinstance(value, int) and low <= value <= high else None
+    number = _whole_number(raw.get(block_id))
+    initial = str(number) if number is not None and low <= number <= high else None
     return InputBlock(
         block_id=block_id,
         label=label,
@@ -224,6 +224,18 @@ def _number_input(
             initial_value=initial,
         ),
     )
+
+
+def _whole_number(value: Any) -> int | None:
+    """A prefill from the source (an int) or from the form itself: Slack hands number inputs
+    back as text, and a re-rendered form must keep them."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value.strip())
+    return None
 
 
 def _select(block_id: str, label: str, choices: tuple[str, ...], raw: dict[str, Any]) -> InputBlock:

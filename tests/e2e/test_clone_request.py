@@ -288,3 +288,22 @@ async def show_advanced(emu: SlackEmulator, view_id: str) -> None:
     """Press "Show advanced options" and wait until the YAML field is there."""
     await emu.view_action(REQUESTER, view_id, "toggle_advanced", block_id="advanced_toggle")
     await emu.wait_for(lambda: '"block_id": "yaml"' in blocks_text(emu.state.view(view_id)))
+
+
+async def test_prefilled_cpu_and_memory_survive_the_advanced_toggle_and_are_sent(
+    slack_emu: SlackEmulator, approval_bot: Runtime
+) -> None:
+    """Slack hands number inputs back as text; a re-rendered form dropped them, and the request
+    went out without the source's CPU and memory."""
+    await login(slack_emu)
+    view = await open_form(slack_emu, EXAMPLE)
+    cpu, memory = initial(view, "request_cpu"), initial(view, "request_memory")
+    assert cpu and memory
+    await show_advanced(slack_emu, view.id)
+    shown = slack_emu.state.view(view.id)
+    assert (initial(shown, "request_cpu"), initial(shown, "request_memory")) == (cpu, memory)
+    await slack_emu.submit_view(REQUESTER, view.id, {"reason": {"value": "eval"}})
+    await slack_emu.wait_for(lambda: slack_emu.state.messages(APPROVALS))
+    (record,) = await approval_bot.deps.requests.recent("T0CLONE", REQUESTER)
+    params = record.body.params
+    assert (params.request_cpu, params.request_memory) == (int(cpu), int(memory))
