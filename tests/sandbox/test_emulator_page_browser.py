@@ -137,6 +137,12 @@ async def test_a_person_runs_the_command_fills_the_modal_and_approves(
             modal = page.get_by_test_id("modal")
             await expect(modal.get_by_test_id("modal-title")).to_have_text("Clone model")
 
+            # A modal is one person's: switching to sam hides riley's, switching back shows it.
+            await page.get_by_test_id("person-switcher").select_option("U0OUT")
+            await expect(modal).to_have_count(0)
+            await page.get_by_test_id("person-switcher").select_option("U0REQ")
+            await expect(modal.get_by_test_id("modal-title")).to_have_text("Clone model")
+
             # A name the app rejects: the error shows under the input, the modal stays.
             await page.get_by_test_id("modal-input-name").fill("taken")
             await page.get_by_test_id("modal-input-kind").select_option("finetune")

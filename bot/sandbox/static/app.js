@@ -940,7 +940,7 @@
       await act(`Submitting "${plainText(view.title)}"`, "/_emu/submit", { view_id: view.id, values: collectValues(view) });
     } catch (err) {
       // 422: the client refused (required fields…): the errors are on the view; re-render.
-      ui.modalSig = null;
+      ui.modalSig = undefined;
     }
   }
 
@@ -1086,7 +1086,8 @@
     ui.thread = null;
     ui.listSig = null;
     ui.threadSig = null;
-    ui.modalSig = null;
+    // Not null: null is "no modal", and the new person's empty stack must still clear the old one.
+    ui.modalSig = undefined;
     refresh();
   }
 
