@@ -94,8 +94,10 @@ def slack_date(moment: datetime) -> Mrkdwn:
 
 
 def duration(seconds: float) -> str:
-    """``2 h 5 min``, ``3 min 10 s``, ``42 s``."""
+    """``2 h 5 min``, ``3 min 10 s``, ``42 s``; ``<1 s`` rather than ``0 s``."""
     total = max(0, round(seconds))
+    if total == 0:
+        return "<1 s"
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
