@@ -10,7 +10,6 @@ import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -49,28 +48,6 @@ def user_message_for(
 
 # views.open answered that the trigger_id can no longer open a modal (3 s, single use).
 TRIGGER_ERRORS = frozenset({"expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id"})
-
-
-# Where Slack's response_urls point (commercial and GovSlack); the configured Web API host too.
-SLACK_RESPONSE_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
-
-
-def response_url_check(api_url: str) -> Callable[[str], bool]:
-    """Whether a ``response_url`` is Slack's: https on Slack's hooks host, or the configured Web
-    API's own scheme and host (an emulator, a proxy). Any other URL is never called."""
-    api = urlsplit(api_url)
-
-    def trusted(url: str) -> bool:
-        try:
-            parts = urlsplit(url)
-            netloc = (parts.hostname or "", parts.port)
-        except ValueError:
-            return False
-        if parts.scheme == "https" and netloc[0] in SLACK_RESPONSE_HOSTS and netloc[1] is None:
-            return True
-        return (parts.scheme, netloc) == (api.scheme, (api.hostname or "", api.port))
-
-    return trusted
 
 
 class ErrorReporter:

@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.crypto import aload_secret_box
 from bot.decisions import Decisions
 from bot.deps import Deps
-from bot.error_reporting import ErrorReporter, response_url_check
+from bot.error_reporting import ErrorReporter
 from bot.executor import Executor
 from bot.home import HomeService
 from bot.i18n import Locales
@@ -34,7 +34,7 @@ from bot.server import build_web_app
 from bot.session_store import SessionStore
 from bot.sessions import SessionService
 from bot.slack_client import build_web_client
-from bot.slack_payloads import CheckedSocketModeHandler
+from bot.slack_payloads import CheckedSocketModeHandler, response_url_check
 from bot.tracker import Tracker
 from bot.webhooks import WebhookSigner
 from bot.zstack import ZStackClient, default_timeout
@@ -173,7 +173,10 @@ class Runtime:
         if token is None:
             raise ValueError("Socket Mode needs SLACK_APP_TOKEN")
         self.socket_handler = CheckedSocketModeHandler(
-            self.bolt, app_token=token.get_secret_value(), web_client=self.client
+            self.bolt,
+            app_token=token.get_secret_value(),
+            web_client=self.client,
+            trusted_response_url=response_url_check(self.deps.settings.slack_api_url),
         )
         await self.socket_handler.connect_async()  # type: ignore[no-untyped-call]
         logger.info("socket mode connected")

@@ -18,6 +18,7 @@ from bot.deps import Deps
 from bot.errors import BotError, StoreUnavailable, ZStackError
 from bot.metrics import CONTENT_TYPE_LATEST
 from bot.slack_gate import Rejection, SlackRequestGate
+from bot.slack_payloads import response_url_check
 from bot.webhooks import WEBHOOK_PATH
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ def build_web_app(bolt_app: AsyncApp, deps: Deps) -> web.Application:
     gate = SlackRequestGate(
         secret.get_secret_value() if secret else None,
         on_reject=lambda r: deps.metrics.rejected_requests.labels(str(r.status)).inc(),
+        trusted_response_url=response_url_check(deps.settings.slack_api_url),
     )
 
     async def slack_events(request: web.Request) -> web.Response:

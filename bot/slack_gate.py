@@ -90,12 +90,14 @@ class SlackRequestGate:
         clock: Callable[[], float] = time.time,
         log: RejectionLog | None = None,
         on_reject: Callable[[Rejection], None] | None = None,
+        trusted_response_url: Callable[[str], bool] | None = None,
     ) -> None:
         self._verifier = (
             SignatureVerifier(signing_secret, clock=_EpochClock(clock)) if signing_secret else None
         )
         self.log = log or RejectionLog()
         self._on_reject = on_reject
+        self._trusted_response_url = trusted_response_url
 
     def check(self, headers: Mapping[str, str], raw: bytes) -> Verified | Rejection:
         verdict = self._check(headers, raw)
@@ -124,6 +126,6 @@ class SlackRequestGate:
             return Rejection(400, "signed body is not a Slack payload")
         if not isinstance(payload, dict) or not payload:
             return Rejection(400, "signed body is not a Slack payload")
-        if (problem := shape_problem(payload)) is not None:
+        if (problem := shape_problem(payload, self._trusted_response_url)) is not None:
             return Rejection(400, f"signed payload without {problem}")
         return Verified(text=text, payload=payload)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -87,6 +89,7 @@ class _Interaction(_Part):
 class _BlockActions(_Interaction):
     actions: list[_Action] = Field(min_length=1)
     view: _View | None = None
+    trigger_id: str = Field(min_length=1)  # Slack sends one with every click
 
 
 class _ViewSubmission(_Interaction):
@@ -100,7 +103,7 @@ class _Suggestion(_Interaction):
 
 class _Event(_Part):
     type: str
-    user: str | None = None
+    user: SlackId | None = None
     channel: str | None = None
     text: str | None = None
     thread_ts: str | None = None
@@ -119,7 +122,7 @@ class _Command(_Part):
     team_id: SlackId
     channel_id: SlackId | None = None
     text: str = ""
-    trigger_id: str = ""
+    trigger_id: str = Field(min_length=1)
     response_url: str | None = None
 
 
@@ -156,6 +159,7 @@ class _Envelope(_Part):
     message: dict[str, Any] = Field(default_factory=dict)
     actions: list[dict[str, Any]] = Field(default_factory=list)
     authorizations: list[dict[str, Any]] = Field(default_factory=list)
+    response_urls: list[dict[str, Any]] = Field(default_factory=list)
 
 
 _SHAPES: dict[str, type[_Part]] = {
@@ -169,12 +173,44 @@ _SHAPES: dict[str, type[_Part]] = {
 }
 
 
-def shape_problem(payload: dict[str, Any]) -> str | None:
-    """None when the payload has every part our listeners read, else what is missing."""
+# Where Slack's response_urls point (commercial and GovSlack); the configured Web API host too.
+SLACK_RESPONSE_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
+
+
+def response_url_check(api_url: str) -> Callable[[str], bool]:
+    """Whether a ``response_url`` is Slack's: https on Slack's hooks host, or the configured Web
+    API's own scheme and host (an emulator, a proxy). Any other URL is never called."""
+    api = urlsplit(api_url)
+
+    def trusted(url: str) -> bool:
+        try:
+            parts = urlsplit(url)
+            netloc = (parts.hostname or "", parts.port)
+        except ValueError:
+            return False
+        if parts.scheme == "https" and netloc[0] in SLACK_RESPONSE_HOSTS and netloc[1] is None:
+            return True
+        return (parts.scheme, netloc) == (api.scheme, (api.hostname or "", api.port))
+
+    return trusted
+
+
+def shape_problem(
+    payload: dict[str, Any], trusted_response_url: Callable[[str], bool] | None = None
+) -> str | None:
+    """None when the payload has every part our listeners read, else what is missing. With
+    ``trusted_response_url``, every ``response_url`` it names must pass it: the bot posts to
+    those URLs, so it posts only where Slack's own hooks live."""
     try:
-        _Envelope.model_validate(payload)
+        envelope = _Envelope.model_validate(payload)
     except ValidationError as exc:
         return _where("payload", exc)
+    if trusted_response_url is not None:
+        urls = [envelope.response_url or ""] + [
+            str(entry.get("response_url") or "") for entry in envelope.response_urls
+        ]
+        if any(url and not trusted_response_url(url) for url in urls):
+            return "payload: response_url outside Slack"
     kind = payload.get("type")
     if kind is None and "command" in payload:
         shape: type[_Part] | None = _Command
@@ -231,9 +267,15 @@ class CheckedSocketModeHandler(AsyncSocketModeHandler):
     """Socket Mode with the same check as the HTTP door: a malformed envelope is logged and
     dropped unacknowledged instead of reaching Bolt."""
 
+    def __init__(self, *args: Any, trusted_response_url: Callable[[str], bool], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._trusted_response_url = trusted_response_url
+
     async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]  # Bolt narrows it the same way
         payload = req.payload if isinstance(req.payload, dict) else {}
-        problem = shape_problem(payload) if payload else "not a JSON object"
+        problem = (
+            shape_problem(payload, self._trusted_response_url) if payload else "not a JSON object"
+        )
         if problem is not None:
             logger.warning("dropped a malformed Socket Mode envelope", extra={"where": problem})
             return

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 from bot.crypto import SecretBox
 
 WEBHOOK_PATH = "/zstack/webhook"
 _PURPOSE = b"clonebot webhook v1"
 _MAC_CHARS = 43  # base16 of 256 bits, shortened: still far beyond guessing
+_MAC_FORM = re.compile(rf"^[0-9a-f]{{{_MAC_CHARS}}}$")
 
 
 class WebhookSigner:
@@ -41,7 +43,12 @@ class WebhookSigner:
         return f"{self._public_url}{WEBHOOK_PATH}/{request_id}/{job_uuid}/{mac}"
 
     def verify(self, request_id: str, job_uuid: str, mac: str) -> bool:
-        """Constant-time check against every configured key (rotation keeps old URLs valid)."""
+        """Constant-time check against every configured key (rotation keeps old URLs valid).
+        A MAC that is not of the form the bot issues is refused before any comparison."""
+        if not _MAC_FORM.match(mac):
+            return False
+        given = mac.encode("ascii")
         return any(
-            hmac.compare_digest(self._mac(key, request_id, job_uuid), mac) for key in self._keys
+            hmac.compare_digest(self._mac(key, request_id, job_uuid).encode("ascii"), given)
+            for key in self._keys
         )

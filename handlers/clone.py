@@ -151,23 +151,17 @@ class CloneHandlers:
     async def retry_lookup(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        view = body["view"]
-        meta = ui.LookupMeta.load(view.get("private_metadata"))
-        lang = self.deps.locales.cached(body["user"]["id"])
-        work = self._retry(body, client, view["id"], meta, lang)
-        self.deps.background.spawn(work, body=body, client=client)
+        self.deps.background.spawn(self._retry(body, client), body=body, client=client)
         await ack()
 
-    async def _retry(
-        self,
-        body: dict[str, Any],
-        client: AsyncWebClient,
-        view_id: str,
-        meta: ui.LookupMeta,
-        lang: str,
-    ) -> None:
-        shown = await client.views_update(view_id=view_id, view=ui.loading_view(lang, meta))
-        await self._fill(body, client, view_id, shown["view"]["hash"], meta, lang)
+    async def _retry(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+        view = body.get("view")
+        if not view:  # "Try again" lives on the loading modal; without one there is nothing to do
+            return
+        meta = ui.LookupMeta.load(view.get("private_metadata"))
+        lang = self.deps.locales.cached(body["user"]["id"])
+        shown = await client.views_update(view_id=view["id"], view=ui.loading_view(lang, meta))
+        await self._fill(body, client, view["id"], shown["view"]["hash"], meta, lang)
 
     async def suggest(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         team = workspace_of(body)
@@ -191,8 +185,10 @@ class CloneHandlers:
         await ack()
 
     async def _source_changed(self, body: dict[str, Any], client: AsyncWebClient) -> None:
-        view = body["view"]
-        typed = ui.form_values(view["state"]["values"])
+        view = body.get("view")
+        if not view:  # the source select lives in the clone modal only
+            return
+        typed = ui.form_values((view.get("state") or {}).get("values") or {})
         meta = ui.CloneViewMeta.load(view.get("private_metadata"))
         team, user = workspace_of(body), body["user"]["id"]
         source = str(typed.get("source") or "")
@@ -211,9 +207,11 @@ class CloneHandlers:
         await ack()
 
     async def _toggle(self, body: dict[str, Any], client: AsyncWebClient) -> None:
-        view = body["view"]
+        view = body.get("view")
+        if not view:  # the toggle lives in the clone modal only
+            return
         meta = ui.CloneViewMeta.load(view.get("private_metadata"))
-        typed = ui.form_values(view["state"]["values"])
+        typed = ui.form_values((view.get("state") or {}).get("values") or {})
         if meta.advanced:  # hiding: keep what was typed there for later
             await self.deps.requests.save_draft(view["id"], {k: typed.get(k) for k in ui.ADVANCED})
         else:
@@ -233,7 +231,7 @@ class CloneHandlers:
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
         meta = ui.CloneViewMeta.load(view.get("private_metadata"))
-        typed = ui.form_values(view["state"]["values"])
+        typed = ui.form_values((view.get("state") or {}).get("values") or {})
         lang = self.deps.locales.cached(body["user"]["id"])
         try:
             raw = await self.deps.clone.merged_values(view["id"], typed, meta)

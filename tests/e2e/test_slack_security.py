@@ -12,13 +12,12 @@ import httpx
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.errors import StoreUnavailable
 from bot.logs import configure_logging
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
 from tests.e2e.test_zstack_login import LOGINS, open_login, run, submit_login
-from tests.fixtures.bot import BotFactory
-from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.slack import SIGNING_SECRET
 from tests.support import Canary, redis_snapshot, signed_delivery
 
@@ -30,7 +29,7 @@ COMMAND = urlencode(
         "command": "/zstack",
         "text": "login",
         "trigger_id": "1.2.abc",
-        "response_url": "http://127.0.0.1:9/none",
+        "response_url": "https://hooks.slack.com/commands/T0CLONE/1/xyz",
     }
 )
 
@@ -205,17 +204,28 @@ async def test_a_signed_payload_missing_what_listeners_read_gets_400(
 
 
 async def test_the_error_handler_never_calls_a_response_url_outside_slack(
-    slack_emu: SlackEmulator, bot_factory: BotFactory, restartable_redis: RedisServer
+    bot: Runtime, slack_emu: SlackEmulator
 ) -> None:
-    """A signed command whose listener fails (Redis is down) is answered, but an outside
-    response_url is never called: the answer goes by the Web API instead."""
-    bot = await bot_factory(redis_url=restartable_redis.url)
+    """Behind the door's own check: given a body naming an outside response_url, the error
+    handler answers through the Web API instead (an ephemeral), never through that URL."""
     async with Canary() as canary:
-        body = hostile_command(canary.url).replace("status+CR-AAAAAA", "list")
-        await restartable_redis.astop()
-        async with httpx.AsyncClient(base_url=bot.http_url or "") as http:
-            response = await http.post("/slack/events", content=body, headers=signed(body))
-        assert response.status_code == 200
+        body = {"user_id": "U0REQ", "channel_id": "C0GENERAL", "response_url": canary.url}
+        await bot.deps.reporter.report(StoreUnavailable("redis down"), body, bot.client)
         told = await slack_emu.wait_for(lambda: slack_emu.state.ephemerals("U0REQ"))
         assert "storage is unavailable" in told[-1].text
         assert canary.hits == []
+
+
+async def test_a_signed_request_naming_a_response_url_outside_slack_gets_400(
+    bot: Runtime, slack_emu: SlackEmulator
+) -> None:
+    """The bot posts to a payload's response_url (``respond()``), so even a signed payload may
+    name only Slack's hooks host: anything else is refused at the door and never called."""
+    async with Canary() as canary:
+        body = hostile_command(canary.url).replace("status+CR-AAAAAA", "help")
+        calls_before = len(slack_emu.state.calls())
+        async with httpx.AsyncClient(base_url=bot.http_url or "") as http:
+            response = await http.post("/slack/events", content=body, headers=signed(body))
+        assert response.status_code == 400
+        assert canary.hits == []
+    assert len(slack_emu.state.calls()) == calls_before

@@ -85,3 +85,16 @@ async def test_zstacks_own_callback_ends_the_job_after_one_confirming_poll(
     assert done.result is not None and done.result["uuid"] in zstack_sim.state.services
     polls = zstack_sim.state.counters()["requests_by_operation"].get("QueryApiJob", 0)
     assert polls - polls_before == 1  # the callback's confirmation, not a poll schedule
+
+
+@pytest.mark.parametrize("mac", ["%C3%A9", "%E2%82%AC" * 15, "A" * 43, "0" * 42, "../x"])
+async def test_a_mac_not_of_the_bots_form_is_refused_quietly(
+    bot: Runtime, mac: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A MAC with non-ASCII characters made the comparison raise: 500 and a traceback each."""
+    caplog.set_level(logging.WARNING)
+    url = f"{bot.http_url}/zstack/webhook/CR-AAAAAA/{'a' * 32}/{mac}"
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(url, headers={"X-Job-UUID": "a" * 32, "X-Job-Success": "true"})
+    assert answer.status_code in (403, 404)
+    assert not any(r.exc_info for r in caplog.records)

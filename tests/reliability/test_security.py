@@ -593,7 +593,7 @@ def test_fuzz_the_http_doors(stack: Stack) -> None:
         target=st.sampled_from(["slack", "slack-signed", "webhook", "webhook-signed"]),
         headers=HEADERS,
         body=hostile_body(canary.url),
-        segments=st.tuples(HEADER_TEXT, HEADER_TEXT, HEADER_TEXT),
+        segments=st.tuples(*[st.text(st.characters(exclude_categories=("Cs",)), max_size=60)] * 3),
     )
     def one(target: str, headers: dict[str, str], body: bytes, segments: tuple[str, ...]) -> None:
         signed = target.endswith("signed")
