@@ -21,6 +21,7 @@ from bot.clone_form import CloneForm
 from bot.config import Settings
 from bot.errors import NotLoggedIn, SessionExpired, ZStackAPIError
 from bot.i18n import Locales, Msg, tr
+from bot.lifecycle import Event
 from bot.notifier import PERMANENT_ERRORS
 from bot.request_model import CloneRequest, State, utc_now
 from bot.request_store import RequestStore
@@ -249,7 +250,7 @@ class CloneFlow:
             )
 
         outcome = await self.store.transition(
-            record.id, placed, actor=record.requester, note="posted"
+            record.id, Event.POSTED, placed, actor=record.requester, note="posted"
         )
         await self.store.index_thread(channel, ts, record.id)
         await self.store.unschedule("publish", record.id)
@@ -280,7 +281,7 @@ class CloneFlow:
             )
 
         outcome = await self.store.transition(
-            record.id, withdraw, actor="bot", note=f"card not posted: {code}"
+            record.id, Event.WITHDRAW, withdraw, actor="bot", note=f"card not posted: {code}"
         )
         if outcome.changed:
             await self.store.unschedule("expiry", record.id)

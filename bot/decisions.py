@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.approval import Actor, ApprovalPolicy
 from bot.executor import Executor
 from bot.i18n import Msg
+from bot.lifecycle import Event
 from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.request_model import CloneRequest, State, utc_now
@@ -68,7 +69,9 @@ class Decisions:
                 }
             )
 
-        outcome = await self.store.transition(request_id, vote, actor=user, note="approve")
+        outcome = await self.store.transition(
+            request_id, _vote_or_approve, vote, actor=user, note="approve"
+        )
         if not outcome.changed:
             await self.notifier.tell(user, channel, _too_late(outcome.record, user))
             return
@@ -86,7 +89,6 @@ class Decisions:
                 ),
             )
             return
-        self.metrics.requests.labels(State.APPROVED.value).inc()
         self.metrics.approval_latency.observe((utc_now() - approved.created_at).total_seconds())
         await self.store.unschedule("expiry", request_id)
         await self.notifier.thread_note(
@@ -132,12 +134,13 @@ class Decisions:
                 }
             )
 
-        outcome = await self.store.transition(request_id, decline, actor=user, note="reject")
+        outcome = await self.store.transition(
+            request_id, Event.REJECT, decline, actor=user, note="reject"
+        )
         if not outcome.changed:
             await self.notifier.tell(user, channel, _too_late(outcome.record, user))
             return
         rejected = outcome.record
-        self.metrics.requests.labels(State.REJECTED.value).inc()
         await self.store.unschedule("expiry", request_id)
         why = fmt(": {why}", why=one_line(reason)) if reason else ""
         text = Msg.marked(
@@ -167,12 +170,13 @@ class Decisions:
                 update={"state": State.CANCELLED, "decided_by": user, "finished_at": utc_now()}
             )
 
-        outcome = await self.store.transition(request_id, withdraw, actor=user, note="cancel")
+        outcome = await self.store.transition(
+            request_id, Event.CANCEL, withdraw, actor=user, note="cancel"
+        )
         if not outcome.changed:
             await self.notifier.tell(user, channel, _too_late(outcome.record, user))
             return
         cancelled = outcome.record
-        self.metrics.requests.labels(State.CANCELLED.value).inc()
         await self.store.unschedule("expiry", request_id)
         await self.store.unpark(cancelled.team_id, cancelled.requester, request_id)
         await self.notifier.refresh_card(cancelled)
@@ -214,17 +218,24 @@ class Decisions:
                 }
             )
 
-        outcome = await self.store.transition(request_id, again, actor=user, note="retry")
+        outcome = await self.store.transition(
+            request_id, Event.RETRY, again, actor=user, note="retry"
+        )
         if not outcome.changed:
             await self.notifier.tell(user, channel, _too_late(outcome.record, user))
             return
-        self.metrics.requests.labels(State.APPROVED.value).inc()
         await self.notifier.refresh_card(outcome.record)
         await self.notifier.thread_note(
             outcome.record,
             Msg.marked(":repeat:", "<@{user}> retried {id}.", user=user, id=request_id),
         )
         await self.executor.submit(request_id)
+
+
+def _vote_or_approve(current: CloneRequest) -> Event:
+    """One more approval: enough for the quorum, or a vote towards it."""
+    enough = len(current.approvals) + 1 >= current.approvals_required
+    return Event.APPROVE if enough else Event.VOTE
 
 
 def _too_late(record: CloneRequest, user: str) -> Msg:

@@ -32,6 +32,7 @@ from bot.errors import (
     ZStackUnavailable,
 )
 from bot.i18n import Msg
+from bot.lifecycle import Event
 from bot.metrics import Metrics
 from bot.notifier import COMPLETION_STEPS, DeliveryPending, Notifier
 from bot.request_model import IN_FLIGHT, CloneRequest, State, utc_now
@@ -157,10 +158,11 @@ class Executor:
                 }
             )
 
-        written = await self.store.transition(request_id, write_ahead, actor="bot", note="submit")
+        written = await self.store.transition(
+            request_id, Event.SUBMIT, write_ahead, actor="bot", note="submit"
+        )
         if not written.changed:
             return
-        self.metrics.requests.labels(State.SUBMITTING.value).inc()
         # Safety net: if this process dies now, another replica looks at the job UUID later.
         await self.store.schedule("jobs", request_id, time.time() + self.lease_s)
         await self._send(written.record, session, job_uuid)
@@ -219,9 +221,10 @@ class Executor:
                 update={"state": State.RUNNING, "job_api_timeout_s": job.api_timeout_s}
             )
 
-        outcome = await self.store.transition(request_id, running, actor="bot", note="accepted")
+        outcome = await self.store.transition(
+            request_id, Event.ACCEPT, running, actor="bot", note="accepted"
+        )
         if outcome.changed:
-            self.metrics.requests.labels(State.RUNNING.value).inc()
             await self.store.schedule("jobs", request_id, time.time() + self.policy.delay(0))
             await self.notifier.refresh_card(outcome.record)
 
@@ -231,7 +234,9 @@ class Executor:
                 return None
             return current.model_copy(update={"state": State.APPROVED})
 
-        outcome = await self.store.transition(request_id, retry, actor="bot", note=f"resend: {why}")
+        outcome = await self.store.transition(
+            request_id, Event.RESEND, retry, actor="bot", note=f"resend: {why}"
+        )
         if outcome.changed:
             delay = min(
                 self.settings.poll_max_s, self.settings.poll_initial_s * outcome.record.attempts
@@ -382,11 +387,11 @@ class Executor:
                 }
             )
 
-        result = await self.store.transition(request_id, end, actor="bot", note=target.value)
+        event = Event.SUCCEED if succeeded else Event.FAIL
+        result = await self.store.transition(request_id, event, end, actor="bot", note=target.value)
         if not result.changed:
             return False
         record = result.record
-        self.metrics.requests.labels(target.value).inc()
         if (elapsed := record.elapsed_s()) is not None:
             self.metrics.clone_duration.labels(target.value).observe(elapsed)
         # Notify schedule first: until it is written, the jobs entry still leads a tracker here
@@ -446,10 +451,11 @@ class Executor:
                 return None
             return current.model_copy(update={"state": State.AWAITING_LOGIN})
 
-        outcome = await self.store.transition(record.id, wait, actor="bot", note="session invalid")
+        outcome = await self.store.transition(
+            record.id, Event.PARK, wait, actor="bot", note="session invalid"
+        )
         if not outcome.changed:
             return
-        self.metrics.requests.labels(State.AWAITING_LOGIN.value).inc()
         parked = outcome.record
         await self.store.park(parked.team_id, parked.requester, parked.id)
         await self.store.unschedule("jobs", parked.id)
@@ -517,7 +523,9 @@ class Executor:
                     return None
                 return current.model_copy(update={"state": State.APPROVED})
 
-            outcome = await self.store.transition(request_id, go, actor=user_id, note="resumed")
+            outcome = await self.store.transition(
+                request_id, Event.RESUME, go, actor=user_id, note="resumed"
+            )
             await self.store.unpark(team_id, user_id, request_id)
             if outcome.changed:
                 resumed.append(request_id)

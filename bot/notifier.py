@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.i18n import Locales, Text, render, tr
+from bot.lifecycle import Event
 from bot.metrics import Metrics
 from bot.request_model import CloneRequest, State
 from bot.request_store import RequestStore
@@ -268,7 +269,9 @@ class Notifier:
                 return None
             return current.model_copy(update={"notified": [*current.notified, step]})
 
-        outcome = await self.store.transition(request_id, add, actor="bot", note=f"notified:{step}")
+        outcome = await self.store.transition(
+            request_id, Event.NOTIFIED, add, actor="bot", note=f"notified:{step}"
+        )
         return outcome.record
 
     def _count(self, exc: SlackApiError, method: str) -> None:

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from bot import keys
+from bot import keys, lifecycle
 from bot.errors import BotError
+from bot.lifecycle import Event
 from bot.redis_client import RedisHandle, store_errors
 from bot.request_model import (
     FINISHED,
@@ -87,6 +88,10 @@ class ConcurrentUpdate(BotError):
     """The request kept changing under us; the transition was not applied."""
 
 
+class IllegalTransition(BotError):
+    """A change proposed a state its event does not lead to (a bug, never applied)."""
+
+
 @dataclass(frozen=True)
 class Transition:
     """The outcome of a transition attempt: the record as it now stands, and what happened."""
@@ -102,10 +107,18 @@ LeasePart = Literal["lock", "notified"]
 
 
 class RequestStore:
-    def __init__(self, redis: RedisHandle, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        redis: RedisHandle,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        entered: Callable[[State], None] | None = None,
+    ) -> None:
         self._redis = redis.client
         self._prefix = redis.prefix
         self._clock = clock
+        # Told every state a request enters (the state metric), from this one place.
+        self._entered = entered or (lambda _state: None)
         self._create = self._redis.register_script(_CREATE)
         self._transition = self._redis.register_script(_TRANSITION)
 
@@ -135,6 +148,7 @@ class RequestStore:
             if created:
                 await self._index_new(record)
                 _audit_log(record, None, "created", record.requester)
+                self._entered(record.state)
                 return record
         raise ConcurrentUpdate("could not find a free request id")
 
@@ -166,20 +180,33 @@ class RequestStore:
     async def transition(
         self,
         request_id: str,
+        event: Event | Callable[[CloneRequest], Event],
         change: Change,
         *,
         actor: str,
         note: str = "",
     ) -> Transition:
-        """Apply ``change`` atomically. ``change`` returns the next record, or None for "no".
+        """Apply ``event`` atomically, if the lifecycle allows it in the request's current state.
 
-        ``change`` sees the freshest record each attempt and must not have side effects.
+        ``change`` returns the next record (in the state ``TRANSITIONS`` names), or None for "no";
+        it sees the freshest record each attempt and must not have side effects. The audit entry
+        and the state metric are recorded here, for every edge.
         """
         for _ in range(CAS_ATTEMPTS):
             current = await self.require(request_id)
+            # An event may depend on the record (a vote's count): decided afresh each attempt.
+            happened = event if isinstance(event, Event) else event(current)
+            to = lifecycle.target(current.state, happened)
+            if to is None:
+                return Transition(current, False, current.state)
             proposed = change(current.model_copy(deep=True))
             if proposed is None:
                 return Transition(current, False, current.state)
+            if proposed.state != to:
+                raise IllegalTransition(
+                    f"{happened.value} from {current.state.value} leads to {to.value}, "
+                    f"not {proposed.state.value}"
+                )
             now = self._clock()
             proposed = proposed.model_copy(
                 update={"version": current.version + 1, "updated_at": now}
@@ -203,7 +230,8 @@ class RequestStore:
                 )
             if int(outcome[0]) == 1:
                 if proposed.state != current.state:
-                    _audit_log(proposed, current.state, note, actor)
+                    _audit_log(proposed, current.state, note or happened.value, actor)
+                    self._entered(proposed.state)
                 return Transition(proposed, True, current.state)
             if int(outcome[0]) == -1:
                 raise RequestNotFound(f"no request {request_id}")

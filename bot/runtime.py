@@ -86,7 +86,9 @@ class Runtime:
         reporter = ErrorReporter(
             zstack.base_url, metrics, locales, response_url_check(settings.slack_api_url)
         )
-        requests = RequestStore(redis)
+        requests = RequestStore(
+            redis, entered=lambda state: metrics.requests.labels(state.value).inc()
+        )
         sessions = SessionService(store=store, zstack=zstack)
         notifier = Notifier(
             client=client, store=requests, settings=settings, metrics=metrics, locales=locales

@@ -18,6 +18,7 @@ from bot.background import cancel_all
 from bot.errors import BotError
 from bot.executor import Executor
 from bot.i18n import Msg
+from bot.lifecycle import Event
 from bot.logs import request_context
 from bot.metrics import Metrics
 from bot.notifier import DeliveryPending, Notifier
@@ -154,12 +155,13 @@ class Tracker:
         if record.state in (State.PENDING, State.AWAITING_LOGIN) and record.expires_at > utc_now():
             await self.store.schedule("expiry", request_id, record.expires_at.timestamp())
             return
-        outcome = await self.store.transition(request_id, expire, actor="bot", note="ttl")
+        outcome = await self.store.transition(
+            request_id, Event.EXPIRE, expire, actor="bot", note="ttl"
+        )
         await self.store.unschedule("expiry", request_id)
         if not outcome.changed:
             return
         expired = outcome.record
-        self.metrics.requests.labels(State.EXPIRED.value).inc()
         await self.store.unpark(expired.team_id, expired.requester, expired.id)
         await self.notifier.refresh_card(expired)
         note = Msg.marked(

@@ -19,6 +19,7 @@ from typing import Any
 
 from bot import keys
 from bot.clone_form import validate_form
+from bot.lifecycle import Event
 from bot.request_model import CloneRequest, State, utc_now
 from tests.bench.common import (
     APPROVALS,
@@ -85,23 +86,35 @@ async def track_jobs(stack: Stack, tools: Tools, count: int) -> list[str]:
                 expires_at=created + timedelta(days=1),
             )
 
-        def running(current: CloneRequest) -> CloneRequest:
-            # As the executor leaves a request after ZStack's 202, a minute into the job.
+        def approved(current: CloneRequest) -> CloneRequest:
+            return current.model_copy(
+                update={"state": State.APPROVED, "approvals": ["U0APP1"], "approved_at": created}
+            )
+
+        def submitted(current: CloneRequest) -> CloneRequest:
             return current.model_copy(
                 update={
-                    "state": State.RUNNING,
-                    "approvals": ["U0APP1"],
-                    "approved_at": created,
+                    "state": State.SUBMITTING,
                     "job_uuid": job_uuid,
                     "attempts": 1,
                     "submitted_at": created - timedelta(seconds=60),
                 }
             )
 
+        def running(current: CloneRequest) -> CloneRequest:
+            # As the executor leaves a request after ZStack's 202, a minute into the job.
+            return current.model_copy(update={"state": State.RUNNING})
+
         async with limit:
             record = await tools.requests.create(build)
             await tools.requests.unschedule("expiry", record.id)
-            await tools.requests.transition(record.id, running, actor="bench", note="accepted")
+            # Through the lifecycle's own edges, as an approval and a 202 would take it.
+            for event, change in (
+                (Event.APPROVE, approved),
+                (Event.SUBMIT, submitted),
+                (Event.ACCEPT, running),
+            ):
+                await tools.requests.transition(record.id, event, change, actor="bench")
             # Spread the first polls over one poll cap, as a steady state would be.
             await tools.requests.schedule("jobs", record.id, now + POLL_MAX_S * index / count)
         return record.id

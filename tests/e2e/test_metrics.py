@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.request_model import State
 from bot.sandbox.slack_emulator import SlackEmulator
-from tests.e2e.helpers import APPROVALS, APPROVER
+from tests.e2e.helpers import APPROVALS, APPROVER, login
 from tests.e2e.test_approval_flow import click, request_clone, wait_completion, wait_state
 from tests.fixtures.bot import BotFactory
 
@@ -39,7 +39,8 @@ async def test_a_clone_flow_moves_the_counters(
     assert response.status_code == 200
     assert re.match(r"text/plain", response.headers["content-type"])
     found = samples(response.text)
-    for state in ("approved", "submitting", "running", "succeeded"):
+    # Every state entered is counted, from the store's one transition path (pending included).
+    for state in ("pending", "approved", "submitting", "running", "succeeded"):
         assert value(found, "clonebot_requests_total", state=state) == 1, state
     assert value(found, "clonebot_approval_latency_seconds_count") == 1
     assert value(found, "clonebot_clone_duration_seconds_count", outcome="succeeded") == 1
@@ -57,3 +58,19 @@ async def test_a_clone_flow_moves_the_counters(
     assert value(found, "clonebot_zstack_call_seconds_count", operation="CloneModelService") == 1
     assert ("clonebot_jobs_tracked", ()) in found
     assert value(found, "clonebot_notification_retries_total") == 0
+
+
+async def test_a_parked_request_that_resumes_counts_approved_twice(
+    slack_emu: SlackEmulator, bot_factory: BotFactory
+) -> None:
+    """Resuming after a login enters "approved" again: it used to go uncounted."""
+    bot = await bot_factory(approval_channel=APPROVALS)
+    record = await request_clone(slack_emu, bot)
+    await bot.deps.sessions.logout("T0CLONE", record.requester)
+    await click(slack_emu, APPROVER, record, "request_approve")
+    await wait_state(bot, record.id, State.AWAITING_LOGIN)
+    await login(slack_emu)
+    await wait_state(bot, record.id, State.SUCCEEDED)
+    found = samples(bot.deps.metrics.render().decode())
+    assert value(found, "clonebot_requests_total", state="awaiting_login") == 1
+    assert value(found, "clonebot_requests_total", state="approved") == 2
