@@ -15,7 +15,6 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from bot.background import cancel_all
 from bot.config import Settings
@@ -43,15 +42,12 @@ from bot.webhooks import WebhookSigner
 from bot.zstack import (
     CloneAccepted,
     CloneCompleted,
-    JobDone,
+    JobOutcome,
     JobRunning,
     PollPolicy,
     ZStackClient,
     new_job_uuid,
-    parse_clone_result,
-    parse_job_error,
 )
-from bot.zstack_models import ErrorCode, ModelServiceInventory
 
 logger = logging.getLogger(__name__)
 
@@ -70,15 +66,6 @@ SUBMIT_CONCURRENCY = 32
 def instance_id() -> str:
     """Who holds a lease: host, process and a random part (a restarted process is new)."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-@dataclass
-class Outcome:
-    """How a job ended: the new inventory, or the error (ZStack's ErrorCode or our text)."""
-
-    inventory: ModelServiceInventory | None = None
-    error: ErrorCode | None = None
-    error_text: str | None = None
 
 
 @dataclass
@@ -138,7 +125,7 @@ class Executor:
             await self.finish(
                 request_id,
                 record.job_uuid,
-                Outcome(
+                JobOutcome(
                     error_text=f"ZStack did not take the request after {record.attempts} tries."
                 ),
                 allowed=(State.APPROVED,),
@@ -186,11 +173,11 @@ class Executor:
             await self.park(await self.store.require(request_id), from_states=(State.SUBMITTING,))
             return
         except ZStackAPIError as exc:
-            await self.finish(request_id, job_uuid, Outcome(error=exc.error))
+            await self.finish(request_id, job_uuid, JobOutcome(error=exc.error))
             return
         except ZStackRESTError as exc:
             text = f"ZStack refused the request (HTTP {exc.status}): {exc.text}"
-            await self.finish(request_id, job_uuid, Outcome(error_text=text))
+            await self.finish(request_id, job_uuid, JobOutcome(error_text=text))
             return
         except ZStackUnavailable as exc:
             if not exc.maybe_received:
@@ -207,7 +194,7 @@ class Executor:
             )
             return
         if isinstance(result, CloneCompleted):
-            await self.finish(request_id, job_uuid, Outcome(inventory=result.inventory))
+            await self.finish(request_id, job_uuid, JobOutcome(inventory=result.inventory))
             return
         await self._mark_running(request_id, result)
 
@@ -284,7 +271,7 @@ class Executor:
             await self._reschedule(record)
             return
         try:
-            status = await self.zstack.poll_job(token, self.zstack.job_ref(job_uuid))
+            status = await self.zstack.poll_clone(token, self.zstack.job_ref(job_uuid))
         except JobNotFound:
             await self._job_unknown(record)
             return
@@ -295,7 +282,7 @@ class Executor:
             await self.park(record, from_states=(State.SUBMITTING, State.RUNNING))
             return
         except ZStackAPIError as exc:
-            await self.finish(request_id, job_uuid, Outcome(error=exc.error))
+            await self.finish(request_id, job_uuid, JobOutcome(error=exc.error))
             return
         except (ZStackProtocolError, ZStackRESTError) as exc:
             # ZStack answers, but not readably: give up at the job's deadline, not never.
@@ -304,7 +291,7 @@ class Executor:
                     f"ZStack's answers about job {job_uuid} could not be read for"
                     f" {self._deadline_s(record):g} s: {exc}"
                 )
-                await self.finish(request_id, job_uuid, Outcome(error_text=text))
+                await self.finish(request_id, job_uuid, JobOutcome(error_text=text))
                 return
             await self._reschedule(record)
             return
@@ -314,8 +301,7 @@ class Executor:
         if isinstance(status, JobRunning):
             await self._still_running(record, job_uuid)
             return
-        assert isinstance(status, JobDone)
-        await self.finish(request_id, job_uuid, outcome_of(status.result))
+        await self.finish(request_id, job_uuid, status)
 
     async def _still_running(self, record: CloneRequest, job_uuid: str) -> None:
         if record.state == State.SUBMITTING:
@@ -323,7 +309,7 @@ class Executor:
             return
         if self._timed_out(record):
             text = f"ZStack's job {job_uuid} did not finish within {self._deadline_s(record):g} s."
-            await self.finish(record.id, job_uuid, Outcome(error_text=text))
+            await self.finish(record.id, job_uuid, JobOutcome(error_text=text))
             return
         await self._reschedule(record)
 
@@ -337,7 +323,7 @@ class Executor:
             await self._back_to_approved(record.id, job_uuid, "ZStack never took the job")
             return
         text = f"ZStack no longer knows job {job_uuid} (results are kept 3 hours)."
-        await self.finish(record.id, job_uuid, Outcome(error_text=text))
+        await self.finish(record.id, job_uuid, JobOutcome(error_text=text))
 
     def _deadline_s(self, record: CloneRequest) -> float:
         api = record.job_api_timeout_s or self.settings.job_timeout_cap_s
@@ -361,12 +347,12 @@ class Executor:
         self,
         request_id: str,
         job_uuid: str | None,
-        outcome: Outcome,
+        outcome: JobOutcome,
         *,
         allowed: tuple[State, ...] = (State.SUBMITTING, State.RUNNING),
     ) -> bool:
         """Record the end of the job; True (and the notices sent) only for the winner."""
-        succeeded = outcome.inventory is not None
+        succeeded = outcome.succeeded
         target = State.SUCCEEDED if succeeded else State.FAILED
 
         def end(current: CloneRequest) -> CloneRequest | None:
@@ -376,13 +362,9 @@ class Executor:
                 update={
                     "state": target,
                     "finished_at": utc_now(),
-                    "result": outcome.inventory.model_dump(mode="json", exclude_none=True)
-                    if outcome.inventory
-                    else None,
-                    "error": outcome.error.model_dump(mode="json", exclude_none=True)
-                    if outcome.error
-                    else None,
-                    "error_text": None if succeeded else describe(outcome),
+                    "result": outcome.inventory,
+                    "error": outcome.error,
+                    "error_text": None if succeeded else outcome.describe(),
                     "notified": [],
                 }
             )
@@ -540,20 +522,3 @@ class Executor:
                 )
                 await self.submit(request_id)
         return resumed
-
-
-def outcome_of(body: dict[str, Any]) -> Outcome:
-    """A finished job's body (poll 200 or webhook) as an ``Outcome``."""
-    error = parse_job_error(body)
-    if error is not None:
-        return Outcome(error=error)
-    try:
-        return Outcome(inventory=parse_clone_result(body))
-    except ZStackProtocolError:
-        return Outcome(error_text="ZStack reported success without the new inventory.")
-
-
-def describe(outcome: Outcome) -> str:
-    if outcome.error is not None:
-        return outcome.error.summary()
-    return outcome.error_text or "unknown error"

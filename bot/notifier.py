@@ -24,7 +24,7 @@ from bot.request_store import RequestStore
 from bot.slack_client import slack_error_code
 from bot.ui import cards, results
 from bot.ui.text import Mrkdwn, truncate
-from bot.zstack_models import ErrorCode, ModelServiceInventory
+from bot.zstack_models import ModelServiceInventory
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ class Notifier:
     def _completion(self, record: CloneRequest, lang: str) -> tuple[list[Block], Mrkdwn]:
         t = tr(lang)
         if record.state == State.SUCCEEDED:
-            inventory = ModelServiceInventory.model_validate(record.result or {})
+            inventory = record.result or ModelServiceInventory()
             console = self.settings.zstack_console_url
             blocks = results.success_blocks(record, inventory, console, lang)
             text = t(
@@ -202,7 +202,7 @@ class Notifier:
                 uuid=inventory.uuid,
             )
         else:
-            error = ErrorCode.from_wire(record.error) if record.error else None
+            error = record.error
             reason = record.error_text or t("unknown error")
             blocks = results.failure_blocks(record, error, reason, lang)
             text = t("{id} failed: {reason}", id=record.id, reason=reason)

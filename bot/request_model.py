@@ -5,11 +5,10 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from bot.zstack_models import CloneRequestBody
+from bot.zstack_models import CloneRequestBody, ErrorCode, ModelServiceInventory
 
 # Crockford's base32 without I, L, O, U: ids read aloud or typed back stay unambiguous.
 _ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -83,8 +82,8 @@ class CloneRequest(BaseModel):
     attempts: int = 0
     submitted_at: AwareDatetime | None = None
     finished_at: AwareDatetime | None = None
-    result: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
+    result: ModelServiceInventory | None = None  # the new model service
+    error: ErrorCode | None = None  # ZStack's error with its cause chain
     error_text: str | None = None
     notified: list[str] = Field(default_factory=list)
 

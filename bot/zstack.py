@@ -138,6 +138,35 @@ JobStatus = JobRunning | JobDone
 
 
 @dataclass(frozen=True)
+class JobOutcome:
+    """How a clone job ended: the new inventory, or the error (ZStack's ErrorCode or our text)."""
+
+    inventory: ModelServiceInventory | None = None
+    error: ErrorCode | None = None
+    error_text: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.inventory is not None
+
+    def describe(self) -> str:
+        if self.error is not None:
+            return self.error.summary()
+        return self.error_text or "unknown error"
+
+
+def clone_job_outcome(body: dict[str, Any]) -> JobOutcome:
+    """A finished clone job's body (a poll's 200) as a typed outcome."""
+    error = parse_job_error(body)
+    if error is not None:
+        return JobOutcome(error=error)
+    try:
+        return JobOutcome(inventory=parse_clone_result(body))
+    except (ZStackProtocolError, ValidationError):
+        return JobOutcome(error_text="ZStack reported success without a readable new inventory.")
+
+
+@dataclass(frozen=True)
 class CloneAccepted:
     """202: ZStack took the clone; follow ``job``."""
 
@@ -338,6 +367,12 @@ class ZStackClient:
     def job_ref(self, job_uuid: str, *, api_timeout_s: float | None = None) -> JobRef:
         """The poll reference for a job UUID we chose ourselves (write-ahead recovery)."""
         return JobRef(job_uuid, f"{self.base_url}{JOB_PATH}{job_uuid}", api_timeout_s)
+
+    async def poll_clone(self, session: SecretStr | None, job: JobRef) -> JobRunning | JobOutcome:
+        """One poll of a clone job: running, or how it ended (typed). A 503 in the poll is the
+        job's failure and raises ``ZStackAPIError`` like ``poll_job``."""
+        status = await self.poll_job(session, job)
+        return status if isinstance(status, JobRunning) else clone_job_outcome(status.result)
 
     async def poll_job(self, session: SecretStr | None, job: JobRef) -> JobStatus:
         """One poll. 202 = running, 200 = done; 503 raises ZStackAPIError, 404 JobNotFound."""

@@ -30,6 +30,7 @@ from bot.zstack import (
     PollPolicy,
     UserLogin,
     ZStackClient,
+    clone_job_outcome,
     default_timeout,
     hash_password,
     new_job_uuid,
@@ -421,3 +422,22 @@ async def test_each_rest_layer_refusal_is_a_plain_text_error(
         await client._send("Probe", method, path, headers=headers, json_body={"params": {}})
     assert caught.value.status == status
     assert text in caught.value.text
+
+
+async def test_poll_clone_gives_the_typed_outcome(
+    client: ZStackClient, zstack_sim: SimServer
+) -> None:
+    """The executor gets an inventory model (or ZStack's error), never a raw job body."""
+    session = await alice(client)
+    outcome = await client.clone_model_service(session, EXAMPLE, body(), job_uuid=new_job_uuid())
+    assert isinstance(outcome, CloneAccepted)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while isinstance(status := await client.poll_clone(session, outcome.job), JobRunning):
+        assert loop.time() < deadline, "the job never finished"
+        await asyncio.sleep(0.05)
+    assert status.succeeded and status.inventory is not None
+    assert status.inventory.name == "copy" and status.inventory.uuid in zstack_sim.state.services
+    assert clone_job_outcome({"inventory": {"name": 5, "uuid": []}}).succeeded  # lenient fields
+    broken = clone_job_outcome({"nothing": True})
+    assert not broken.succeeded and "without a readable new inventory" in broken.describe()

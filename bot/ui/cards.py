@@ -216,11 +216,11 @@ def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]
         line = fmt("{label}{job} · {by}", label=label, job=Mrkdwn(job), by=by)
         blocks.append(ContextBlock(elements=[md(line)]))
     elif record.state == State.SUCCEEDED:
-        inventory = record.result or {}
+        inventory = record.result
         created = t(
             "created *{name}* {uuid} in {took}.",
-            name=truncate(one_line(str(inventory.get("name", record.new_name))), 200),
-            uuid=code(str(inventory.get("uuid", "?"))),
+            name=truncate(one_line((inventory and inventory.name) or record.new_name), 200),
+            uuid=code((inventory and inventory.uuid) or "?"),
             took=duration(record.elapsed_s() or 0),
         )
         line = fmt("{label}: {created}", label=label, created=created)
@@ -427,7 +427,7 @@ def status_text(record: CloneRequest, lang: str = "en") -> Mrkdwn:
     if record.state == State.FAILED and record.error_text:
         lines.append(t("Error: {error}", error=truncate(record.error_text, 1000)))
     if record.state == State.SUCCEEDED and record.result:
-        lines.append(t("Created {uuid}", uuid=code(str(record.result.get("uuid", "?")))))
+        lines.append(t("Created {uuid}", uuid=code(record.result.uuid or "?")))
     return truncate(join("\n", lines), 3000)
 
 

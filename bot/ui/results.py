@@ -150,7 +150,12 @@ def failure_blocks(
 
 def raw_error_view(record: CloneRequest, lang: str = "en") -> View:
     """A modal with the error exactly as ZStack sent it, split into readable pieces."""
-    raw = json.dumps(record.error or {"details": record.error_text}, indent=2, ensure_ascii=False)
+    error = (
+        record.error.model_dump(mode="json", exclude_none=True)
+        if record.error
+        else {"details": record.error_text}
+    )
+    raw = json.dumps(error, indent=2, ensure_ascii=False)
     chunks = [raw[i : i + 2900] for i in range(0, min(len(raw), 2900 * 60), 2900)]
     blocks: list[Block] = [SectionBlock(text=md(_preformatted(chunk))) for chunk in chunks]
     if len(raw) > 2900 * 60:

@@ -108,7 +108,7 @@ async def test_approve_runs_and_succeeds(
     await click(slack_emu, APPROVER, record, "request_approve")
     done = await wait_state(bot, record.id, State.SUCCEEDED)
     await wait_completion(slack_emu, done, "Cloned: example-clone")
-    assert done.result and done.result["name"] == "example-clone"
+    assert done.result and done.result.name == "example-clone"
     assert zstack_sim.state.counters()["clone_calls_by_job"] == {done.job_uuid: 1}
     card = slack_emu.state.message(APPROVALS, record.card_ts or "")
     assert card is not None and "Done" in blocks_text(card.blocks)
@@ -138,7 +138,8 @@ async def test_failure_shows_the_cause_chain_root_first(
     middle = message.index("SYS.1006", message.index("Cause chain"))
     assert root < middle  # root cause first
     assert "root cause" in message
-    assert failed.error and failed.error["cause"]["cause"]["code"] == "SYS.1015"
+    assert failed.error and failed.error.cause and failed.error.cause.cause
+    assert failed.error.cause.cause.code == "SYS.1015"
     # Raw JSON one click away.
     reply = next(
         m

@@ -89,7 +89,7 @@ async def test_a_pending_request_survives_a_restart_and_completes(tmp_path: Path
         )
         assert delivery.status == 200
         done = await wait_state(second, record.id, State.SUCCEEDED)
-        assert done.result is not None and done.result["name"] == "survivor"
+        assert done.result is not None and done.result.name == "survivor"
         await emu.wait_for(
             lambda: any(
                 "Cloned: survivor" in m.text + blocks_text(m.blocks)

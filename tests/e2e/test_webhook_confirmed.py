@@ -72,8 +72,8 @@ async def test_a_callback_that_disagrees_with_zstack_changes_nothing(
     assert "webhook disagrees with ZStack" in caplog.text
     # ZStack's own end of the job (its real callback) decides.
     done = await wait_state(bot, request_id, State.SUCCEEDED, timeout=15)
-    assert done.result is not None and done.result["uuid"] != FORGED_UUID
-    assert done.result["uuid"] in zstack_sim.state.services
+    assert done.result is not None and done.result.uuid != FORGED_UUID
+    assert done.result.uuid in zstack_sim.state.services
 
 
 async def test_zstacks_own_callback_ends_the_job_after_one_confirming_poll(
@@ -82,7 +82,7 @@ async def test_zstacks_own_callback_ends_the_job_after_one_confirming_poll(
     bot, request_id, _job = await running_job(slack_emu, bot_factory, zstack_sim)
     polls_before = zstack_sim.state.counters()["requests_by_operation"].get("QueryApiJob", 0)
     done = await wait_state(bot, request_id, State.SUCCEEDED, timeout=15)
-    assert done.result is not None and done.result["uuid"] in zstack_sim.state.services
+    assert done.result is not None and done.result.uuid in zstack_sim.state.services
     polls = zstack_sim.state.counters()["requests_by_operation"].get("QueryApiJob", 0)
     assert polls - polls_before == 1  # the callback's confirmation, not a poll schedule
 

@@ -144,7 +144,7 @@ async def test_webhook_urls_are_good_for_their_own_request_and_job_only(
     assert (await bot.deps.requests.require(first.id)).state == State.RUNNING
     assert (await bot.deps.requests.require(other.id)).state == State.PENDING
     done = await wait_state(bot, first.id, State.SUCCEEDED, timeout=10)
-    assert done.result and done.result["name"] == "example-clone"  # ZStack's own webhook
+    assert done.result and done.result.name == "example-clone"  # ZStack's own webhook
 
 
 # -- whose session ---------------------------------------------------------------------------

@@ -56,7 +56,8 @@ async def test_503_chain_on_the_clone_post_fails_with_the_chain_root_first(
     )
     await click(slack_emu, APPROVER, record, "request_approve")
     failed = await wait_state(bot, record.id, State.FAILED)
-    assert failed.error is not None and failed.error["cause"]["code"] == "SYS.1015"
+    assert failed.error is not None and failed.error.cause is not None
+    assert failed.error.cause.code == "SYS.1015"
     await wait_completion(slack_emu, failed, "SYS.1015")
     assert completion_count(slack_emu, failed, "SYS.1015") == (1, 1)
     assert clone_calls(zstack_sim) == 1  # a business failure is final: never resent

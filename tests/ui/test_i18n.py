@@ -21,7 +21,6 @@ from bot.ui import cards, clone, home, login, results
 from bot.zstack_models import (
     CloneParams,
     CloneRequestBody,
-    ErrorCode,
     ModelServiceInventory,
     SessionInventory,
 )
@@ -132,7 +131,7 @@ def test_parameter_reply_results_and_notices_in_chinese() -> None:
         results.success_blocks(done, inventory, "https://zs", "zh")
     )
     failed = _record(State.FAILED)
-    error = ErrorCode.from_wire(failed.error)
+    error = failed.error
     text = _chinese_message(results.failure_blocks(failed, error, "x", "zh"))
     assert "根因" in text and "SYS.1015" in text
     assert CJK.search(cards.requester_notice(record, "https://x/archives/C1/p1", "zh"))
