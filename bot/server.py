@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -24,6 +26,8 @@ from bot.webhooks import WEBHOOK_PATH
 logger = logging.getLogger(__name__)
 
 READINESS_TIMEOUT_S = 3.0
+# Answers of /readyz are reused this long (probes come every few seconds).
+READINESS_CACHE_S = 2.0
 # Slack's payloads are small; anything bigger is not Slack.
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -52,8 +56,10 @@ def build_web_app(bolt_app: AsyncApp, deps: Deps) -> web.Application:
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    ready = ReadinessCache(deps)
+
     async def readyz(_request: web.Request) -> web.Response:
-        checks = await readiness(deps)
+        checks = await ready.checks()
         status = 200 if all(checks.values()) else 503
         return web.json_response(
             {"status": "ready" if status == 200 else "not ready", "checks": checks}, status=status
@@ -97,6 +103,27 @@ async def receive_webhook(request: web.Request, deps: Deps) -> web.Response:
         logger.warning("webhook not handled", extra={"request_id": request_id, "error": str(exc)})
         return web.json_response({"error": "try again"}, status=503)
     return web.json_response({"ok": True, "applied": applied})
+
+
+class ReadinessCache:
+    """``/readyz`` is unauthenticated: while all is well, probes (or anyone) asking in a burst
+    share one check of Redis and ZStack per ``READINESS_CACHE_S`` instead of each costing a
+    ZStack call. A failed check is not reused, so recovery shows at the next probe."""
+
+    def __init__(self, deps: Deps, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._deps = deps
+        self._clock = clock
+        self._last: tuple[float, dict[str, bool]] | None = None
+        self._lock = asyncio.Lock()
+
+    async def checks(self) -> dict[str, bool]:
+        async with self._lock:
+            now = self._clock()
+            if self._last is not None and now - self._last[0] < READINESS_CACHE_S:
+                return dict(self._last[1])
+            checks = await readiness(self._deps)
+            self._last = (self._clock(), checks) if all(checks.values()) else None
+            return checks
 
 
 async def readiness(deps: Deps) -> dict[str, bool]:

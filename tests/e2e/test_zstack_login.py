@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from typing import Any
@@ -166,3 +167,14 @@ async def test_health_and_readiness(bot: Runtime) -> None:
         assert ready.json()["checks"] == {"redis": True, "zstack": True}
         metrics = await http.get("/metrics")
         assert "clonebot_zstack_calls_total" in metrics.text
+
+
+async def test_a_burst_of_readiness_probes_costs_one_zstack_call(
+    bot: Runtime, zstack_sim: SimServer
+) -> None:
+    before = zstack_sim.state.counters()["requests_by_operation"].get("ValidateSession", 0)
+    async with httpx.AsyncClient(base_url=bot.http_url or "") as http:
+        answers = await asyncio.gather(*(http.get("/readyz") for _ in range(20)))
+    assert [a.status_code for a in answers] == [200] * 20
+    after = zstack_sim.state.counters()["requests_by_operation"].get("ValidateSession", 0)
+    assert after - before == 1
