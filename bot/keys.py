@@ -4,20 +4,23 @@ All keys start with the configured prefix (``Settings.key_prefix``, ``clonebot:`
 Keys that belong together carry one Redis Cluster *hash tag* (the part in ``{...}``), so that every
 multi-key command, transaction and Lua script touching them stays in one slot:
 
-======================================  =====================================================
-``clonebot:{sess:T1:U1}:session``       a Slack user's encrypted ZStack session (string, TTL)
-``clonebot:{sess:T1:U1}:validated``     "ZStack said this session is valid" for a few seconds
-``clonebot:{req:CR-7F3K2Q}:record``     one clone request (and its other parts, same tag)
-``clonebot:job:<job-uuid>``             ZStack job UUID → request id (webhook lookup)
-``clonebot:jobs:due``                   sorted set: request ids by next poll time
-``clonebot:{user:T1:U1}:requests``      a user's recent request ids
-``clonebot:{user:T1:U1}:parked``        the user's requests waiting for a login
-``clonebot:seen:<kind>:<digest>``       a Slack delivery already acted on (replays, retries)
-``clonebot:audit``                      audit stream (XADD, capped)
-``clonebot:outbox``                     notification outbox (stream)
-======================================  =====================================================
+==========================================  ===================================================
+``clonebot:{sess:T1:U1}:session``           a Slack user's encrypted ZStack session (string, TTL)
+``clonebot:{sess:T1:U1}:validated``         "ZStack said this session is valid" for a few seconds
+``clonebot:{req:CR-7F3K2Q}:record``         one clone request (hash; its other parts share the tag:
+                                            ``events`` audit list, ``lock`` and ``notified`` leases)
+``clonebot:{user:T1:U1}:requests``          a user's recent request ids (list)
+``clonebot:{user:T1:U1}:parked``            the user's requests waiting for a login (set)
+``clonebot:jobs:due``                       sorted set: requests to submit or poll, by due time
+``clonebot:notify:due``                     sorted set: completion notices still to deliver
+``clonebot:publish:due``                    sorted set: cards not posted yet
+``clonebot:requests:expiring``              sorted set: undecided requests, by expiry
+``clonebot:thread:<channel>:<ts>``          a card's thread → request id (thread replies)
+``clonebot:draft:<view-id>``                hidden advanced fields of an open form (JSON, TTL)
+``clonebot:seen:<kind>:<digest>``           a Slack delivery already acted on (replays, retries)
+==========================================  ===================================================
 
-Global keys (``jobs:due``, ``audit``, ``outbox``, ``job:<uuid>``) each live in their own slot: a
+Global keys (the schedules, threads, drafts, seen deliveries) each live in their own slot: a
 script may combine them with one request's keys on a single Redis, but under Redis Cluster it must
 touch one slot at a time (write the request, then index it).
 
@@ -43,12 +46,6 @@ SESSION_MAX_TTL_S = 30 * 24 * 3600
 SESSION_VALIDATED_TTL_S = 30
 # How long a finished request's record is kept (for `/clone-model status` and App Home).
 REQUEST_RETENTION_S = 30 * 24 * 3600
-# Lease a replica holds on a claimed job before another replica may take it over.
-JOB_LEASE_S = 30
-# Approximate cap of the audit stream (XADD MAXLEN ~).
-AUDIT_STREAM_MAXLEN = 100_000
-# Approximate cap of the notification outbox stream.
-OUTBOX_MAXLEN = 100_000
 # How many request ids a user's "recent requests" list keeps.
 USER_RECENT_REQUESTS = 50
 
@@ -60,8 +57,8 @@ REQUEST_TAG = "req"
 USER_TAG = "user"
 
 # The parts a request may have; all share the request's hash tag.
-RequestPart = Literal["record", "approvals", "lock", "events", "notified"]
-REQUEST_PARTS: tuple[RequestPart, ...] = ("record", "approvals", "lock", "events", "notified")
+RequestPart = Literal["record", "lock", "events", "notified"]
+REQUEST_PARTS: tuple[RequestPart, ...] = ("record", "lock", "events", "notified")
 
 _SAFE_ID = re.compile(r"^[^\s{}:]+$")
 
@@ -94,7 +91,7 @@ def session_validated_key(prefix: str, team_id: str, user_id: str) -> str:
     return f"{prefix}{session_tag(team_id, user_id)}:validated"
 
 
-# --- requests and jobs (placeholders for the request/job stores) -----------------------------
+# --- requests and their schedules -----------------------------------------------------------
 
 
 def request_tag(request_id: str) -> str:
@@ -107,11 +104,6 @@ def request_key(prefix: str, request_id: str, part: RequestPart = "record") -> s
     if part not in REQUEST_PARTS:
         raise ValueError(f"unknown request part: {part!r}")
     return f"{prefix}{request_tag(request_id)}:{part}"
-
-
-def job_index_key(prefix: str, job_uuid: str) -> str:
-    """ZStack job UUID → request id, so a webhook or a poll result finds its request."""
-    return f"{prefix}job:{_check('job_uuid', job_uuid)}"
 
 
 def jobs_due_key(prefix: str) -> str:
@@ -127,16 +119,6 @@ def user_requests_key(prefix: str, team_id: str, user_id: str) -> str:
 def parked_requests_key(prefix: str, team_id: str, user_id: str) -> str:
     """Set of the user's request ids in state ``awaiting_login`` (resumed after their login)."""
     return f"{prefix}{_tag(USER_TAG, ('team_id', team_id), ('user_id', user_id))}:parked"
-
-
-def audit_stream_key(prefix: str) -> str:
-    """Audit stream: one entry per state transition (capped at ``AUDIT_STREAM_MAXLEN``)."""
-    return f"{prefix}audit"
-
-
-def outbox_key(prefix: str) -> str:
-    """Notification outbox stream: Slack posts to deliver exactly once."""
-    return f"{prefix}outbox"
 
 
 def expiring_requests_key(prefix: str) -> str:

@@ -91,10 +91,6 @@ class CloneRequest(BaseModel):
     def new_name(self) -> str:
         return self.body.params.name or f"{self.source_name or self.source_uuid}-clone"
 
-    @property
-    def thread_ts(self) -> str | None:
-        return self.card_ts
-
     def elapsed_s(self) -> float | None:
         if self.finished_at is None:
             return None

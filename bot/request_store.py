@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -387,7 +386,3 @@ def _audit_log(record: CloneRequest, previous: State | None, note: str, actor: s
             "note": note,
         },
     )
-
-
-def epoch(moment: datetime | None = None) -> float:
-    return moment.timestamp() if moment else time.time()

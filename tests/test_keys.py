@@ -50,7 +50,7 @@ def test_identifiers_that_would_break_a_key_are_rejected(bad: str) -> None:
     with pytest.raises(ValueError):
         keys.request_key(P, bad)
     with pytest.raises(ValueError):
-        keys.job_index_key(P, bad)
+        keys.seen_key(P, "view", bad)
 
 
 def test_every_key_starts_with_the_prefix_and_names_are_distinct() -> None:
@@ -59,12 +59,15 @@ def test_every_key_starts_with_the_prefix_and_names_are_distinct() -> None:
         keys.session_key(prefix, "T", "U"),
         keys.session_validated_key(prefix, "T", "U"),
         keys.request_key(prefix, "CR-1"),
-        keys.job_index_key(prefix, "0" * 32),
         keys.jobs_due_key(prefix),
+        keys.notify_due_key(prefix),
+        keys.publish_due_key(prefix),
+        keys.expiring_requests_key(prefix),
         keys.user_requests_key(prefix, "T", "U"),
         keys.parked_requests_key(prefix, "T", "U"),
-        keys.audit_stream_key(prefix),
-        keys.outbox_key(prefix),
+        keys.thread_key(prefix, "C1", "1.2"),
+        keys.draft_key(prefix, "V1"),
+        keys.seen_key(prefix, "view", "ab12"),
     ]
     assert all(name.startswith(prefix) for name in names)
     assert len(set(names)) == len(names)

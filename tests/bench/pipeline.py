@@ -226,8 +226,6 @@ def _bytes_per_record(client: object, records: list[CloneRequest]) -> float:
         names = [keys.request_key(prefix, record.id, part) for part in keys.REQUEST_PARTS]
         if record.card_ts:
             names.append(keys.thread_key(prefix, record.channel, record.card_ts))
-        if record.job_uuid:
-            names.append(keys.job_index_key(prefix, record.job_uuid))
         total += sum(int(client.memory_usage(name, samples=0) or 0) for name in names)
     return total / len(records) if records else float("nan")
 
