@@ -232,10 +232,11 @@ class Executor:
 
     # --- following the job --------------------------------------------------------------------
 
-    async def follow(self, request_id: str) -> None:
-        """One tracker step for a scheduled request (any state), under the lease."""
+    async def follow(self, request_id: str) -> bool:
+        """One tracker step for a scheduled request (any state), under the lease; False when
+        another worker holds the lease."""
         if not await self.store.claim(request_id, self.owner, self.lease_s):
-            return
+            return False
         try:
             record = await self.store.get(request_id)
             if record is None:
@@ -256,6 +257,7 @@ class Executor:
                 await self.store.unschedule("jobs", request_id)
         finally:
             await self.store.release(request_id, self.owner)
+        return True
 
     async def _poll(self, record: CloneRequest) -> None:
         request_id, job_uuid = record.id, record.job_uuid
@@ -468,16 +470,10 @@ class Executor:
         record = await self.store.get(request_id)
         if record is None or record.job_uuid != job_uuid or record.state not in IN_FLIGHT:
             return False
-        if not await self.store.claim(request_id, self.owner, self.lease_s):
+        if not await self.follow(request_id):
             # Someone is polling it right now; make sure it is looked at again at once.
             await self.store.schedule("jobs", request_id, time.time())
             return False
-        try:
-            current = await self.store.require(request_id)
-            if current.job_uuid == job_uuid and current.state in (State.SUBMITTING, State.RUNNING):
-                await self._poll(current)
-        finally:
-            await self.store.release(request_id, self.owner)
         after = await self.store.require(request_id)
         ended = after.state in (State.SUCCEEDED, State.FAILED, State.AWAITING_LOGIN)
         agrees = (after.state == State.SUCCEEDED) == claimed_success

@@ -6,8 +6,8 @@ session with ZStack before it is used (with a short cache, or ``fresh`` right be
 dropping it when ZStack says no.
 
 ZStack extends a session on every authenticated API call (reference §2.3), so every call made
-with a user's session goes through ``call`` (or reports itself with ``used``): the stored expiry —
-and the Redis TTL with it — slides the same way, and whoami and App Home show the real expiry.
+with a user's session goes through ``call``: the stored expiry — and the Redis TTL with it —
+slides the same way, and whoami and App Home show the real expiry.
 """
 
 from __future__ import annotations
@@ -144,12 +144,12 @@ class SessionService:
             await self.dropped(team_id, user_id)
             raise SessionExpired("ZStack no longer accepts the stored session") from None
         except ZStackAPIError:
-            await self.used(team_id, user_id, record)
+            await self._slide(team_id, user_id, record)
             raise
-        await self.used(team_id, user_id, record)
+        await self._slide(team_id, user_id, record)
         return result
 
-    async def used(self, team_id: str, user_id: str, record: StoredSession) -> StoredSession:
+    async def _slide(self, team_id: str, user_id: str, record: StoredSession) -> StoredSession:
         """ZStack accepted ``record`` just now: move its stored expiry as ZStack moved it."""
         lifetime = record.lifetime
         new_expiry = self.clock() + lifetime

@@ -72,7 +72,7 @@ class Tracker:
         self._tasks = []
 
     async def _loop(
-        self, which: str, handle: Callable[[str], Awaitable[None]], limit: asyncio.Semaphore
+        self, which: str, handle: Callable[[str], Awaitable[object]], limit: asyncio.Semaphore
     ) -> None:
         while not self._stopping.is_set():
             try:
@@ -105,7 +105,7 @@ class Tracker:
     async def _run(
         self,
         key: str,
-        handle: Callable[[str], Awaitable[None]],
+        handle: Callable[[str], Awaitable[object]],
         request_id: str,
         limit: asyncio.Semaphore,
     ) -> None:
