@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
-from bot.idempotency import skip_repeats
+from bot.slack.replays import skip_repeats
 from handlers import approval, clone, home, zstack
 
 logger = logging.getLogger(__name__)

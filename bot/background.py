@@ -15,7 +15,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.error_reporting import ErrorReporter
+from bot.slack.error_reporting import ErrorReporter
 
 logger = logging.getLogger(__name__)
 

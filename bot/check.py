@@ -51,9 +51,9 @@ from bot.errors import (
     ZStackTimeout,
 )
 from bot.logs import scrub, secrets
-from bot.redis_client import RedisHandle, connect_redis, redact_url, store_errors
-from bot.slack_client import build_web_client
-from bot.zstack import API_PREFIX, ZStackClient, default_timeout
+from bot.slack.client import build_web_client
+from bot.store.connection import RedisHandle, connect_redis, redact_url, store_errors
+from bot.zstack.client import API_PREFIX, ZStackClient, default_timeout
 
 logger = logging.getLogger(__name__)
 

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.approval import ApprovalPolicy
 from bot.background import Background
-from bot.clone_flow import CloneFlow
 from bot.config import Settings
-from bot.decisions import Decisions
-from bot.error_reporting import ErrorReporter
-from bot.executor import Executor
-from bot.home import HomeService
 from bot.i18n import Locales
-from bot.idempotency import Deliveries
 from bot.metrics import Metrics
-from bot.notifier import Notifier
-from bot.redis_client import RedisHandle
-from bot.request_store import RequestStore
-from bot.sessions import SessionService
-from bot.webhooks import WebhookSigner
-from bot.zstack import ZStackClient
+from bot.requests.decisions import Decisions
+from bot.requests.executor import Executor
+from bot.requests.home import HomeService
+from bot.requests.intake import CloneFlow
+from bot.requests.policy import ApprovalPolicy
+from bot.requests.sessions import SessionService
+from bot.slack.error_reporting import ErrorReporter
+from bot.slack.notifier import Notifier
+from bot.slack.replays import Deliveries
+from bot.store.connection import RedisHandle
+from bot.store.requests import RequestStore
+from bot.zstack.client import ZStackClient
+from bot.zstack.webhooks import WebhookSigner
 
 
 @dataclass

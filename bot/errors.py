@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.zstack_models import ErrorCode
+    from bot.zstack.models import ErrorCode
 
 
 class BotError(Exception):

@@ -13,31 +13,31 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import create_app
-from bot.approval import ApprovalPolicy
 from bot.background import Background
-from bot.clone_flow import CloneFlow
 from bot.config import Settings
 from bot.crypto import aload_secret_box
-from bot.decisions import Decisions
 from bot.deps import Deps
-from bot.error_reporting import ErrorReporter
-from bot.executor import Executor
-from bot.home import HomeService
 from bot.i18n import Locales
-from bot.idempotency import Deliveries
 from bot.logs import secrets
 from bot.metrics import Metrics
-from bot.notifier import Notifier
-from bot.redis_client import connect_redis
-from bot.request_store import RequestStore
+from bot.requests.decisions import Decisions
+from bot.requests.executor import Executor
+from bot.requests.home import HomeService
+from bot.requests.intake import CloneFlow
+from bot.requests.policy import ApprovalPolicy
+from bot.requests.sessions import SessionService
+from bot.requests.tracker import Tracker
 from bot.server import build_web_app
-from bot.session_store import SessionStore
-from bot.sessions import SessionService
-from bot.slack_client import build_web_client
-from bot.slack_payloads import CheckedSocketModeHandler, response_url_check
-from bot.tracker import Tracker
-from bot.webhooks import WebhookSigner
-from bot.zstack import ZStackClient, default_timeout
+from bot.slack.client import build_web_client
+from bot.slack.error_reporting import ErrorReporter
+from bot.slack.notifier import Notifier
+from bot.slack.payloads import CheckedSocketModeHandler, response_url_check
+from bot.slack.replays import Deliveries
+from bot.store.connection import connect_redis
+from bot.store.requests import RequestStore
+from bot.store.sessions import SessionStore
+from bot.zstack.client import ZStackClient, default_timeout
+from bot.zstack.webhooks import WebhookSigner
 
 logger = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot.deps import Deps
 from bot.errors import BotError, StoreUnavailable, ZStackError
 from bot.metrics import CONTENT_TYPE_LATEST
-from bot.slack_gate import Rejection, SlackRequestGate
-from bot.slack_payloads import response_url_check
-from bot.webhooks import WEBHOOK_PATH
+from bot.slack.gate import Rejection, SlackRequestGate
+from bot.slack.payloads import response_url_check
+from bot.zstack.webhooks import WEBHOOK_PATH
 
 logger = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.approval import Actor
 from bot.deps import Deps
 from bot.i18n import Msg, tr
 from bot.logs import request_context
-from bot.slack_payloads import interaction_actor, message_author, workspace_of
+from bot.requests.policy import Actor
+from bot.slack.payloads import interaction_actor, message_author, workspace_of
 from bot.ui import cards, results
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Option
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clone_form import validate_form
 from bot.deps import Deps
 from bot.errors import (
     NotLoggedIn,
@@ -23,11 +22,12 @@ from bot.errors import (
 )
 from bot.i18n import tr
 from bot.logs import request_context
-from bot.request_model import looks_like_request_id
-from bot.slack_client import CLOSED_VIEW_ERRORS, slack_error_code
-from bot.slack_payloads import workspace_of
+from bot.requests.model import looks_like_request_id
+from bot.slack.client import CLOSED_VIEW_ERRORS, slack_error_code
+from bot.slack.payloads import workspace_of
 from bot.ui import cards
 from bot.ui import clone as ui
+from bot.ui.clone_form import validate_form
 from bot.ui.messages import internal_error, store_down, zstack_unreachable
 from bot.ui.text import Mrkdwn, join
 

@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
-from bot.slack_payloads import workspace_of
+from bot.slack.payloads import workspace_of
 from bot.ui import home as ui
 from bot.ui import login as login_ui
 

@@ -19,10 +19,10 @@ from bot.errors import (
     ZStackAPIError,
     ZStackUnavailable,
 )
-from bot.login_form import parse_login
-from bot.sessions import identity_of
-from bot.slack_payloads import workspace_of
+from bot.requests.sessions import identity_of
+from bot.slack.payloads import workspace_of
 from bot.ui import login as ui
+from bot.ui.login_form import parse_login
 from bot.ui.messages import (
     session_already_expired,
     store_down,
@@ -30,7 +30,7 @@ from bot.ui.messages import (
     zstack_unreachable,
 )
 from bot.ui.text import Mrkdwn
-from bot.zstack import Credentials
+from bot.zstack.client import Credentials
 
 logger = logging.getLogger(__name__)
 

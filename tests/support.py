@@ -95,7 +95,7 @@ async def wait_until(condition: Any, timeout: float = 20.0, interval: float = 0.
 async def notices_done(bot: Any, request_id: str, timeout: float = 20.0) -> None:
     """Wait until a finished request's completion notices are all recorded and nothing is left
     to deliver: after this, no further notice can be posted for it."""
-    from bot.notifier import COMPLETION_STEPS
+    from bot.slack.notifier import COMPLETION_STEPS
 
     async def done() -> bool:
         record = await bot.deps.requests.require(request_id)

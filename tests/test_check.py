@@ -462,7 +462,7 @@ async def test_zstack_tls_error(make_settings: Any, zstack_sim: SimServer) -> No
     assert failure.fix is not None and failure.fix.startswith(ZSTACK_FIX)
 
 
-# bot.zstack passes the bundle's path to httpx as a str, which httpx deprecates (not ours here).
+# bot.zstack.client passes the bundle's path to httpx as a str, which httpx deprecates (not ours).
 async def test_zstack_unusable_ca_bundle(make_settings: Any, tmp_path: Path) -> None:
     bundle = tmp_path / "ca.pem"
     bundle.write_text("not a certificate\n")

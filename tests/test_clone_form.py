@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.clone_form import CloneForm, parse_image_lines, validate_form
 from bot.ui.clone import ADVANCED, BASIC, CloneViewMeta, clone_form_view, defaults_from_source
-from bot.zstack_models import ModelServiceInventory
+from bot.ui.clone_form import CloneForm, parse_image_lines, validate_form
+from bot.zstack.models import ModelServiceInventory
 
 SOURCE = "90d425a802ff44eeb530f21587633700"
 VALID: dict[str, Any] = {"source": SOURCE, "name": "copy", "reason": "load test"}

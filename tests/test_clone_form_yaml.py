@@ -7,7 +7,7 @@ import contextlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.clone_form import YAML_MAX_DEPTH, Problem, check_yaml
+from bot.ui.clone_form import YAML_MAX_DEPTH, Problem, check_yaml
 
 YAMLISH = st.text(alphabet="[]{}:,-&*!?|>#'\" \n\tab1", max_size=3000)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from redis.crc import key_slot
 
-from bot import keys
+from bot.store import keys
 
 P = "clonebot:"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.lifecycle import TRANSITIONS, Event, mermaid, sources, target
-from bot.redis_client import RedisHandle
-from bot.request_model import CloneRequest, State
-from bot.request_store import IllegalTransition, RequestStore
-from bot.zstack_models import CloneParams, CloneRequestBody
+from bot.requests.lifecycle import TRANSITIONS, Event, mermaid, sources, target
+from bot.requests.model import CloneRequest, State
+from bot.store.connection import RedisHandle
+from bot.store.requests import IllegalTransition, RequestStore
+from bot.zstack.models import CloneParams, CloneRequestBody
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,7 +14,7 @@ from redis.asyncio import Redis, RedisCluster
 
 from bot.config import Settings
 from bot.errors import ConfigError, StoreUnavailable
-from bot.redis_client import (
+from bot.store.connection import (
     EMBEDDED_AOF_NAME,
     EMBEDDED_RDB_NAME,
     REDIS_EXCEPTIONS,
@@ -409,7 +409,7 @@ async def test_a_burst_larger_than_the_pool_waits_instead_of_failing(redis_url: 
     import asyncio
 
     from bot.config import Settings
-    from bot.redis_client import MAX_CONNECTIONS, connect_redis
+    from bot.store.connection import MAX_CONNECTIONS, connect_redis
 
     handle = await connect_redis(Settings(redis_url=redis_url))
     try:

@@ -10,13 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from bot import keys
 from bot.config import Settings
 from bot.crypto import SecretBox, generate_key
 from bot.errors import StoreUnavailable
-from bot.redis_client import RedisHandle, connect_redis
-from bot.session_store import SessionStore, StoredSession, expiry_from_inventory
-from bot.zstack_models import SessionInventory
+from bot.store import keys
+from bot.store.connection import RedisHandle, connect_redis
+from bot.store.sessions import SessionStore, StoredSession, expiry_from_inventory
+from bot.zstack.models import SessionInventory
 from tests.fixtures.redis_server import RedisServer, cluster_url
 
 SESSION_UUID = "4d8e2f1a9b7c4e5fa1b2c3d4e5f60718"
@@ -289,7 +289,7 @@ async def test_session_under_a_removed_key_is_absent_and_deleted(
         T, U, make_record(now=clock.now)
     )
     other = SessionStore(redis_handle, SecretBox([generate_key().encode()]), clock=clock)
-    with caplog.at_level(logging.WARNING, logger="bot.session_store"):
+    with caplog.at_level(logging.WARNING, logger="bot.store.sessions"):
         assert await other.get(T, U) is None
     assert "cannot be decrypted" in caplog.text
     assert await redis_handle.client.exists(key()) == 0

@@ -20,7 +20,7 @@ from bot.errors import (
     ZStackTimeout,
 )
 from bot.sandbox.zstack_sim import SimServer
-from bot.zstack import (
+from bot.zstack.client import (
     AccountLogin,
     CloneAccepted,
     CloneCompleted,
@@ -37,8 +37,8 @@ from bot.zstack import (
     parse_clone_result,
     parse_job_error,
 )
-from bot.zstack_models import ArchitectureImage, CloneParams, CloneRequestBody
-from bot.zstack_query import Query, like_contains
+from bot.zstack.models import ArchitectureImage, CloneParams, CloneRequestBody
+from bot.zstack.query import Query, like_contains
 
 EXAMPLE = "90d425a802ff44eeb530f21587633700"
 QWEN = "5f1c2a7e3d9b4c8e9a6f0b1d2c3e4f50"

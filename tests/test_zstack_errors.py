@@ -18,8 +18,8 @@ from bot.errors import (
     ZStackTimeout,
     ZStackUnavailable,
 )
-from bot.zstack import ZStackClient, default_timeout
-from bot.zstack_query import Query
+from bot.zstack.client import ZStackClient, default_timeout
+from bot.zstack.query import Query
 
 SESSION = SecretStr("0123456789abcdef0123456789abcdef")
 

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.zstack_models import (
+from bot.zstack.models import (
     MAX_ERROR_DEPTH,
     ArchitectureImage,
     CloneParams,

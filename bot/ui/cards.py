@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.i18n import Translate, tr
-from bot.request_model import CloneRequest, State
+from bot.requests.model import CloneRequest, State
 from bot.ui.parts import labelled, md
 from bot.ui.text import (
     Mrkdwn,

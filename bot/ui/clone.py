@@ -1,6 +1,6 @@
 """The clone modal: every CloneModelService parameter, prefilled from the source service.
 
-Block ids equal the field names of ``bot.clone_form.CloneForm``; ``form_values`` reads a view's
+Block ids equal the field names of ``bot.ui.clone_form.CloneForm``; ``form_values`` reads a view's
 state back into the raw values that ``validate_form`` takes, and the same raw values prefill the
 form, so toggling "Advanced options" or re-rendering never loses what was typed.
 """
@@ -30,11 +30,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.clone_form import KNOWN_ARCHITECTURES, LONG_TEXT_MAX, normalise_arch
 from bot.i18n import Translate, tr
+from bot.ui.clone_form import KNOWN_ARCHITECTURES, LONG_TEXT_MAX, normalise_arch
 from bot.ui.parts import md
 from bot.ui.text import OPTION_TEXT_MAX, Mrkdwn, fmt, one_line, truncate
-from bot.zstack_models import MODEL_SERVICE_SOURCES, MODEL_SERVICE_TYPES, ModelServiceInventory
+from bot.zstack.models import MODEL_SERVICE_SOURCES, MODEL_SERVICE_TYPES, ModelServiceInventory
 
 CLONE_CALLBACK = "clone_model"
 LOADING_CALLBACK = "clone_model_loading"

@@ -14,8 +14,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.i18n import Translate, tr
-from bot.request_model import CloneRequest
-from bot.session_store import StoredSession
+from bot.requests.model import CloneRequest
+from bot.store.sessions import StoredSession
 from bot.ui import cards
 from bot.ui.login import kind_label
 from bot.ui.parts import md

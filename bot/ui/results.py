@@ -17,10 +17,10 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.i18n import Translate, tr
-from bot.request_model import CloneRequest
+from bot.requests.model import CloneRequest
 from bot.ui.parts import labelled, md
 from bot.ui.text import Mrkdwn, code, duration, escape, fmt, join, one_line, slack_date, truncate
-from bot.zstack_models import ErrorCode, ModelServiceInventory
+from bot.zstack.models import ErrorCode, ModelServiceInventory
 
 ACTION_RAW_ERROR = "request_raw_error"
 MAX_CHAIN_SHOWN = 12

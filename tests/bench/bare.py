@@ -21,7 +21,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.config import Settings
 from bot.logs import configure_logging
 from bot.server import MAX_BODY_BYTES
-from bot.slack_client import build_web_client
+from bot.slack.client import build_web_client
 
 
 def build_bare_app(settings: Settings, session: aiohttp.ClientSession) -> web.Application:

@@ -28,15 +28,15 @@ from cryptography.fernet import Fernet
 
 from bot.config import Settings
 from bot.crypto import aload_secret_box
-from bot.redis_client import RedisHandle, connect_redis
-from bot.request_store import RequestStore
+from bot.requests.sessions import SessionService
 from bot.runtime import zstack_client_for
 from bot.sandbox.slack_emulator import SlackEmulator, User, default_workspace
 from bot.sandbox.zstack_sim import SimConfig, SimServer, sha512_hex
-from bot.session_store import SessionStore
-from bot.sessions import SessionService
-from bot.slack_client import build_web_client
-from bot.zstack import AccountLogin, ZStackClient
+from bot.slack.client import build_web_client
+from bot.store.connection import RedisHandle, connect_redis
+from bot.store.requests import RequestStore
+from bot.store.sessions import SessionStore
+from bot.zstack.client import AccountLogin, ZStackClient
 from tests.fixtures.redis_server import RedisServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,10 +17,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot import keys
-from bot.clone_form import validate_form
-from bot.lifecycle import Event
-from bot.request_model import CloneRequest, State, utc_now
+from bot.requests.lifecycle import Event
+from bot.requests.model import CloneRequest, State, utc_now
+from bot.store import keys
+from bot.ui.clone_form import validate_form
 from tests.bench.common import (
     APPROVALS,
     EXAMPLE_SOURCE,

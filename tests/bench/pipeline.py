@@ -21,10 +21,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot import keys
-from bot.clone_flow import CloneFlow
-from bot.clone_form import validate_form
-from bot.request_model import CloneRequest, State
+from bot.requests.intake import CloneFlow
+from bot.requests.model import CloneRequest, State
+from bot.store import keys
+from bot.ui.clone_form import validate_form
 from tests.bench.common import (
     APPROVALS,
     APPROVER,

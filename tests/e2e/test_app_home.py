@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.request_model import State
+from bot.requests.model import State
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from tests.e2e.helpers import ALICE_LOGIN, APPROVALS, APPROVER, REQUESTER, blocks_text, top_view

@@ -10,7 +10,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from bot.request_model import CloneRequest, State
+from bot.requests.model import CloneRequest, State
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
@@ -233,7 +233,7 @@ async def test_expiry_turns_pending_into_expired(
     record = await request_clone(slack_emu, bot)
     # Time passes: the tracker's clock is two minutes on, and the expiry is due.
     later = record.expires_at + timedelta(minutes=1)
-    monkeypatch.setattr("bot.tracker.utc_now", lambda: later)
+    monkeypatch.setattr("bot.requests.tracker.utc_now", lambda: later)
     await bot.deps.requests.schedule("expiry", record.id, 0)
     expired = await wait_state(bot, record.id, State.EXPIRED)
     await slack_emu.wait_for(

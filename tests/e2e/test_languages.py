@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.request_model import State
+from bot.requests.model import State
 from bot.sandbox.slack_emulator import SlackEmulator
 from tests.e2e.helpers import APPROVALS, APPROVER2, GENERAL, blocks_text
 from tests.e2e.test_approval_flow import click, request_clone, wait_state

@@ -8,7 +8,7 @@ import pytest
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
-from bot.zstack_query import name_search
+from bot.zstack.query import name_search
 from tests.e2e.helpers import EXAMPLE, GENERAL, REQUESTER, blocks_text, login, top_view
 
 ODD_NAME = "50%_off!=x>=y?=z~=w"

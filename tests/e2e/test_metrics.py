@@ -7,7 +7,7 @@ import re
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.request_model import State
+from bot.requests.model import State
 from bot.sandbox.slack_emulator import SlackEmulator
 from tests.e2e.helpers import APPROVALS, APPROVER, login
 from tests.e2e.test_approval_flow import click, request_clone, wait_completion, wait_state

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.clone_form import validate_form
-from bot.request_model import State
+from bot.requests.model import State
 from bot.sandbox.slack_emulator import SlackEmulator
+from bot.ui.clone_form import validate_form
 from tests.e2e.helpers import APPROVALS, EXAMPLE, REQUESTER, blocks_text
 from tests.fixtures.bot import BotFactory
 from tests.support import settled, wait_until

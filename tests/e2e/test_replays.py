@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import httpx
 
-from bot.request_model import State
+from bot.requests.model import State
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.slack_emulator.records import Delivery

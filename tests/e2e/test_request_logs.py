@@ -7,7 +7,7 @@ import json
 import logging
 
 from bot.logs import configure_logging
-from bot.request_model import State
+from bot.requests.model import State
 from bot.sandbox.slack_emulator import SlackEmulator
 from tests.e2e.helpers import APPROVALS, APPROVER
 from tests.e2e.test_approval_flow import click, request_clone, wait_completion, wait_state

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.request_model import State
+from bot.requests.model import State
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
 from tests.e2e.helpers import APPROVALS, APPROVER

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.request_model import CloneRequest, State
+from bot.requests.model import CloneRequest, State
 from bot.sandbox.launcher import (
     EMULATOR_SNAPSHOT,
     SIMULATOR_SNAPSHOT,

@@ -9,7 +9,7 @@ import logging
 import httpx
 import pytest
 
-from bot.request_model import State
+from bot.requests.model import State
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
@@ -62,7 +62,7 @@ async def test_a_callback_that_disagrees_with_zstack_changes_nothing(
     success: bool,
     body: object,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.executor")
+    caplog.set_level(logging.WARNING, logger="bot.requests.executor")
     bot, request_id, job_uuid = await running_job(slack_emu, bot_factory, zstack_sim)
     before = await bot.deps.requests.require(request_id)
     answer = await callback(bot, request_id, job_uuid, success, body)

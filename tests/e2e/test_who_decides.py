@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.request_model import State
+from bot.requests.model import State
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from tests.e2e.helpers import APPROVALS, APPROVER

@@ -38,9 +38,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.errors import BotError
-from bot.redis_client import RedisHandle, connect_redis
-from bot.request_model import CloneRequest, State
-from bot.request_store import RequestStore
+from bot.requests.model import CloneRequest, State
 from bot.sandbox.slack_emulator import (
     Channel,
     OpenView,
@@ -52,6 +50,8 @@ from bot.sandbox.slack_emulator import (
 )
 from bot.sandbox.zstack_sim import SimServer
 from bot.sandbox.zstack_sim.seed import LLAMA_SERVICE_UUID
+from bot.store.connection import RedisHandle, connect_redis
+from bot.store.requests import RequestStore
 from tests.fixtures.process import BotProcess, bot_env, free_port
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.request_model import State
+from bot.requests.model import State
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
 from tests.e2e.helpers import APPROVALS, APPROVER, EXAMPLE, GENERAL, REQUESTER

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from bot.config import Settings
 from bot.logs import configure_logging
-from bot.request_model import State
+from bot.requests.model import State
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import (
     InputRejected,

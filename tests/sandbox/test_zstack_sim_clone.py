@@ -19,7 +19,7 @@ from bot.sandbox.zstack_sim.seed import (
     QWEN_SERVICE_UUID,
 )
 from bot.sandbox.zstack_sim.state import CloneMode
-from bot.zstack_models import UUID_RE
+from bot.zstack.models import UUID_RE
 from tests.fixtures.zstack import job_path, oauth, wait_job
 
 Login = Callable[[str, str], Awaitable[str]]

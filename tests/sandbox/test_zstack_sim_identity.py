@@ -10,7 +10,7 @@ import pytest
 
 from bot.sandbox.zstack_sim import SimServer, sha512_hex
 from bot.sandbox.zstack_sim.seed import ADMIN_ACCOUNT_UUID, DEMO_ACCOUNTS, DEMO_USERS
-from bot.zstack_models import UUID_RE, parse_zstack_date
+from bot.zstack.models import UUID_RE, parse_zstack_date
 from tests.fixtures.zstack import oauth, wait_job
 
 Login = Callable[[str, str], Awaitable[str]]

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.approval import Actor, ApprovalPolicy
-from bot.clone_form import validate_form
 from bot.config import Settings
 from bot.i18n import Msg, lang_of_locale, tr
-from bot.i18n_zh import ZH
-from bot.request_model import CloneRequest, State
+from bot.i18n.zh import ZH
+from bot.requests.model import CloneRequest, State
+from bot.requests.policy import Actor, ApprovalPolicy
 from bot.sandbox.slack_emulator.validation import validate_blocks, validate_view
-from bot.session_store import StoredSession
+from bot.store.sessions import StoredSession
 from bot.ui import cards, clone, home, login, results
-from bot.zstack_models import (
+from bot.ui.clone_form import validate_form
+from bot.zstack.models import (
     CloneParams,
     CloneRequestBody,
     ModelServiceInventory,

@@ -11,12 +11,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.clone_form import validate_form
-from bot.request_model import CloneRequest, State
+from bot.requests.model import CloneRequest, State
 from bot.sandbox.slack_emulator.validation import validate_blocks, validate_view
 from bot.ui import cards
 from bot.ui.clone import CloneViewMeta, clone_form_view, defaults_from_source, source_option
-from bot.zstack_models import CloneParams, CloneRequestBody, ModelServiceInventory
+from bot.ui.clone_form import validate_form
+from bot.zstack.models import CloneParams, CloneRequestBody, ModelServiceInventory
 
 hostile = st.text(
     alphabet=st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Z", "Cc", "Cf")),

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.sandbox.zstack_sim.errors import CLONE_MSG_CLASS, RestError, argument_invalid
 from bot.sandbox.zstack_sim.models import ModelService, ServiceImage, new_uuid
-from bot.zstack_models import MODEL_SERVICE_SOURCES, MODEL_SERVICE_TYPES, UUID_RE
+from bot.zstack.models import MODEL_SERVICE_SOURCES, MODEL_SERVICE_TYPES, UUID_RE
 
 _INT_MAX = 2**31 - 1
 _LONG_MAX = 2**63 - 1

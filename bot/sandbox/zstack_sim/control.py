@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.sandbox.zstack_sim.rest import SIM_KEY, json_response
 from bot.sandbox.zstack_sim.state import CloneMode, FaultPhase
-from bot.zstack_models import ErrorCode
+from bot.zstack.models import ErrorCode
 
 
 class _Body(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.zstack_models import ErrorCode
+from bot.zstack.models import ErrorCode
 
 # The message class named in argument errors; the AI module is closed source, so the package
 # follows the name quoted in the brief / reference §4.4(d).

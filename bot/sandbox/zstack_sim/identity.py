@@ -16,7 +16,7 @@ from bot.sandbox.zstack_sim import seed
 from bot.sandbox.zstack_sim.clock import SimClock
 from bot.sandbox.zstack_sim.errors import ApiFailure, err, session_invalid
 from bot.sandbox.zstack_sim.models import new_uuid
-from bot.zstack_models import format_zstack_date
+from bot.zstack.models import format_zstack_date
 
 
 def sha512_hex(password: str) -> str:

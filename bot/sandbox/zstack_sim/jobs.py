@@ -22,7 +22,7 @@ import aiohttp
 
 from bot.sandbox.zstack_sim.clock import SimClock
 from bot.sandbox.zstack_sim.errors import ApiFailure, err, error_to_wire
-from bot.zstack_models import ErrorCode
+from bot.zstack.models import ErrorCode
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from bot.zstack_models import format_zstack_date
+from bot.zstack.models import format_zstack_date
 
 # Class names reported in query ``schema`` maps and error texts (AI module is closed source).
 INVENTORY_CLASS = "org.zstack.ai.entity.ModelServiceInventory"

@@ -25,7 +25,7 @@ from bot.sandbox.zstack_sim.models import (
     PRIMITIVE_KINDS,
     FieldKind,
 )
-from bot.zstack_models import parse_zstack_date
+from bot.zstack.models import parse_zstack_date
 
 DEFAULT_LIMIT = 1000
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1

@@ -18,7 +18,7 @@ from bot.sandbox.zstack_sim.identity import Principal, Session
 from bot.sandbox.zstack_sim.jobs import Job, JobState
 from bot.sandbox.zstack_sim.models import ModelService, ServiceImage
 from bot.sandbox.zstack_sim.state import CloneMode, ZStackSimulator
-from bot.zstack_models import ErrorCode
+from bot.zstack.models import ErrorCode
 
 SAVED_FORMAT = 1
 _DATE_FIELDS = ("create_date", "last_op_date")

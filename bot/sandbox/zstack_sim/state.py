@@ -29,7 +29,7 @@ from bot.sandbox.zstack_sim.identity import IdentityStore, Session
 from bot.sandbox.zstack_sim.jobs import Job, JobStore, WebhookPolicy
 from bot.sandbox.zstack_sim.models import VO_TYPE, ModelService
 from bot.sandbox.zstack_sim.query import QuerySpec, build_schema, run_query
-from bot.zstack_models import ErrorCode, format_zstack_date
+from bot.zstack.models import ErrorCode, format_zstack_date
 
 DEFAULT_ADVERTISED_BASE_URL = "http://10.0.0.5:8080"
 

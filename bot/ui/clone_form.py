@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from bot.i18n import tr
-from bot.zstack_models import (
+from bot.zstack.models import (
     MODEL_SERVICE_SOURCES,
     MODEL_SERVICE_TYPES,
     UUID_RE,

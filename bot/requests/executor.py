@@ -31,15 +31,14 @@ from bot.errors import (
     ZStackUnavailable,
 )
 from bot.i18n import Msg
-from bot.lifecycle import Event
 from bot.metrics import Metrics
-from bot.notifier import COMPLETION_STEPS, DeliveryPending, Notifier
-from bot.request_model import IN_FLIGHT, CloneRequest, State, utc_now
-from bot.request_store import RequestStore
-from bot.session_store import StoredSession
-from bot.sessions import SessionService
-from bot.webhooks import WebhookSigner
-from bot.zstack import (
+from bot.requests.lifecycle import Event
+from bot.requests.model import IN_FLIGHT, CloneRequest, State, utc_now
+from bot.requests.sessions import SessionService
+from bot.slack.notifier import COMPLETION_STEPS, DeliveryPending, Notifier
+from bot.store.requests import RequestStore
+from bot.store.sessions import StoredSession
+from bot.zstack.client import (
     CloneAccepted,
     CloneCompleted,
     JobOutcome,
@@ -48,6 +47,7 @@ from bot.zstack import (
     ZStackClient,
     new_job_uuid,
 )
+from bot.zstack.webhooks import WebhookSigner
 
 logger = logging.getLogger(__name__)
 

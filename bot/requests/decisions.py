@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.approval import Actor, ApprovalPolicy
-from bot.executor import Executor
 from bot.i18n import Msg
-from bot.lifecycle import Event
 from bot.metrics import Metrics
-from bot.notifier import Notifier
-from bot.request_model import CloneRequest, State, utc_now
-from bot.request_store import RequestStore
+from bot.requests.executor import Executor
+from bot.requests.lifecycle import Event
+from bot.requests.model import CloneRequest, State, utc_now
+from bot.requests.policy import Actor, ApprovalPolicy
+from bot.slack.notifier import Notifier
+from bot.store.requests import RequestStore
 from bot.ui.text import fmt, one_line, truncate
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.request_model import State
+from bot.requests.model import State
 
 
 class Event(StrEnum):

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from bot import keys, lifecycle
 from bot.errors import BotError
-from bot.lifecycle import Event
-from bot.redis_client import RedisHandle, store_errors
-from bot.request_model import (
+from bot.requests import lifecycle
+from bot.requests.lifecycle import Event
+from bot.requests.model import (
     FINISHED,
     CloneRequest,
     State,
@@ -30,6 +29,8 @@ from bot.request_model import (
     new_request_id,
     utc_now,
 )
+from bot.store import keys
+from bot.store.connection import RedisHandle, store_errors
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from bot.ui.login import (
     KIND_LABELS,
     LoginPrefill,
 )
-from bot.zstack import AccountLogin, Credentials, IAM2Login, UserLogin, hash_password
+from bot.zstack.client import AccountLogin, Credentials, IAM2Login, UserLogin, hash_password
 
 NAME_MAX = 255
 

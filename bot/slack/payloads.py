@@ -3,7 +3,7 @@
 Slack documents these shapes (reference slack-platform.md §2–§6); a payload that lacks them is not
 one Slack would send, whoever signed it. ``shape_problem`` names what is wrong; such a payload is
 refused before Bolt dispatches it (Bolt itself reads ``view.type`` and the like while building a
-listener's arguments), over HTTP (``bot.slack_gate``) and Socket Mode (``CheckedSocketModeHandler``)
+listener's arguments), over HTTP (``bot.slack.gate``) and Socket Mode (``CheckedSocketModeHandler``)
 alike, so a ``KeyError`` never turns into a 500.
 """
 
@@ -28,7 +28,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
-from bot.approval import Actor
+from bot.requests.policy import Actor
 
 logger = logging.getLogger(__name__)
 

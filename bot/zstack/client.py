@@ -35,7 +35,7 @@ from bot.errors import (
     ZStackTimeout,
     ZStackUnavailable,
 )
-from bot.zstack_models import (
+from bot.zstack.models import (
     UUID_RE,
     CloneRequestBody,
     ErrorCode,
@@ -43,7 +43,7 @@ from bot.zstack_models import (
     QueryResult,
     SessionInventory,
 )
-from bot.zstack_query import Query
+from bot.zstack.query import Query
 
 logger = logging.getLogger(__name__)
 

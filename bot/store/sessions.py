@@ -1,6 +1,6 @@
 """The Slack user → ZStack session map, encrypted in Redis (DESIGN §3 Login, §5).
 
-One key per ``(team_id, user_id)`` (see ``bot.keys``). Its value is the Fernet token of the
+One key per ``(team_id, user_id)`` (see ``bot.store.keys``). Its value is the Fernet token of the
 ``StoredSession`` JSON: neither the session UUID (a bearer token) nor the identity is stored in
 plain text. The key's TTL ends when the session does, so Redis forgets expired sessions by itself.
 
@@ -23,10 +23,10 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, field_validator
 
-from bot import keys
 from bot.crypto import DecryptError, SecretBox
-from bot.redis_client import AsyncRedis, RedisHandle, store_errors
-from bot.zstack_models import SessionInventory
+from bot.store import keys
+from bot.store.connection import AsyncRedis, RedisHandle, store_errors
+from bot.zstack.models import SessionInventory
 
 logger = logging.getLogger(__name__)
 

@@ -17,14 +17,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.i18n import Locales, Text, render, tr
-from bot.lifecycle import Event
 from bot.metrics import Metrics
-from bot.request_model import CloneRequest, State
-from bot.request_store import RequestStore
-from bot.slack_client import slack_error_code
+from bot.requests.lifecycle import Event
+from bot.requests.model import CloneRequest, State
+from bot.slack.client import slack_error_code
+from bot.store.requests import RequestStore
 from bot.ui import cards, results
 from bot.ui.text import Mrkdwn, truncate
-from bot.zstack_models import ModelServiceInventory
+from bot.zstack.models import ModelServiceInventory
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Nothing of a request reaches Bolt — no listener, no middleware, no error handler — before its
 signature is verified over the raw bytes and its body parses as a Slack payload with the parts
-the listeners read (``bot.slack_payloads``). Bolt's own
+the listeners read (``bot.slack.payloads``). Bolt's own
 verifier raises on a timestamp that is not an integer, and its error handler then runs on the
 unverified body; checking the headers' form here first removes that path altogether.
 
@@ -23,7 +23,7 @@ from typing import Any
 from slack_bolt.request.internals import parse_body
 from slack_sdk.signature import Clock, SignatureVerifier
 
-from bot.slack_payloads import shape_problem
+from bot.slack.payloads import shape_problem
 
 logger = logging.getLogger(__name__)
 

@@ -17,16 +17,15 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clone_form import CloneForm
 from bot.config import Settings
 from bot.errors import NotLoggedIn, SessionExpired, ZStackAPIError
 from bot.i18n import Locales, Msg, tr
-from bot.lifecycle import Event
-from bot.notifier import PERMANENT_ERRORS
-from bot.request_model import CloneRequest, State, utc_now
-from bot.request_store import RequestStore
-from bot.sessions import SessionService
-from bot.slack_client import slack_error_code
+from bot.requests.lifecycle import Event
+from bot.requests.model import CloneRequest, State, utc_now
+from bot.requests.sessions import SessionService
+from bot.slack.client import slack_error_code
+from bot.slack.notifier import PERMANENT_ERRORS
+from bot.store.requests import RequestStore
 from bot.ui import cards
 from bot.ui import login as login_ui
 from bot.ui.clone import (
@@ -36,10 +35,11 @@ from bot.ui.clone import (
     defaults_from_source,
     source_option,
 )
+from bot.ui.clone_form import CloneForm
 from bot.ui.text import Mrkdwn, one_line, truncate
-from bot.zstack import ZStackClient
-from bot.zstack_models import UUID_RE, ModelServiceInventory
-from bot.zstack_query import Query, name_search
+from bot.zstack.client import ZStackClient
+from bot.zstack.models import UUID_RE, ModelServiceInventory
+from bot.zstack.query import Query, name_search
 
 logger = logging.getLogger(__name__)
 

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 
 from bot.background import cancel_all
 from bot.errors import BotError
-from bot.executor import Executor
 from bot.i18n import Msg
-from bot.lifecycle import Event
 from bot.logs import request_context
 from bot.metrics import Metrics
-from bot.notifier import DeliveryPending, Notifier
-from bot.request_model import CloneRequest, State, utc_now
-from bot.request_store import RequestStore
+from bot.requests.executor import Executor
+from bot.requests.lifecycle import Event
+from bot.requests.model import CloneRequest, State, utc_now
+from bot.slack.notifier import DeliveryPending, Notifier
+from bot.store.requests import RequestStore
 from bot.ui.text import slack_date
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.i18n import Msg
-from bot.request_model import CloneRequest, State
+from bot.requests.model import CloneRequest, State
 
 logger = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from bot.errors import (
     ZStackSessionInvalid,
 )
 from bot.logs import secrets
-from bot.session_store import SessionStore, StoredSession, expiry_from_inventory
-from bot.zstack import AccountLogin, Credentials, IAM2Login, UserLogin, ZStackClient
+from bot.store.sessions import SessionStore, StoredSession, expiry_from_inventory
+from bot.zstack.client import AccountLogin, Credentials, IAM2Login, UserLogin, ZStackClient
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from bot.zstack_models import CloneRequestBody, ErrorCode, ModelServiceInventory
+from bot.zstack.models import CloneRequestBody, ErrorCode, ModelServiceInventory
 
 # Crockford's base32 without I, L, O, U: ids read aloud or typed back stay unambiguous.
 _ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.approval import Actor, ApprovalPolicy
 from bot.i18n import Locales
-from bot.request_model import CloneRequest, State
-from bot.request_store import RequestStore
-from bot.sessions import SessionService
+from bot.requests.model import CloneRequest, State
+from bot.requests.policy import Actor, ApprovalPolicy
+from bot.requests.sessions import SessionService
+from bot.store.requests import RequestStore
 from bot.ui.home import MAX_LISTED, home_view
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.i18n_zh import ZH
+from bot.i18n.zh import ZH
 from bot.ui.text import Mrkdwn, fmt
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.errors import BotError, NotLoggedIn, SessionExpired, StoreUnavailable, ZStackUnavailable
 from bot.i18n import Locales, tr
 from bot.metrics import Metrics
-from bot.slack_client import slack_error_code
+from bot.slack.client import slack_error_code
 from bot.ui import login as login_ui
 from bot.ui.messages import internal_error, store_down, zstack_unreachable
 from bot.ui.text import Mrkdwn

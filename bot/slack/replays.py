@@ -21,10 +21,10 @@ from typing import Any
 
 from slack_bolt.response import BoltResponse
 
-from bot import keys
 from bot.errors import StoreUnavailable
 from bot.metrics import Metrics
-from bot.redis_client import RedisHandle, store_errors
+from bot.store import keys
+from bot.store.connection import RedisHandle, store_errors
 
 logger = logging.getLogger(__name__)
 
