@@ -10,11 +10,12 @@ from bot.i18n import Locales
 from bot.metrics import Metrics
 from bot.requests.decisions import Decisions
 from bot.requests.executor import Executor
-from bot.requests.home import HomeService
 from bot.requests.intake import CloneFlow
+from bot.requests.outbox import Outbox
 from bot.requests.policy import ApprovalPolicy
 from bot.requests.sessions import SessionService
 from bot.slack.error_reporting import ErrorReporter
+from bot.slack.home import HomeService
 from bot.slack.notifier import Notifier
 from bot.slack.replays import Deliveries
 from bot.store.connection import RedisHandle
@@ -42,3 +43,4 @@ class Deps:
     home: HomeService
     locales: Locales
     deliveries: Deliveries
+    outbox: Outbox

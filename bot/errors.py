@@ -18,7 +18,18 @@
     ├── JobError                    following an async ZStack job
     │   ├── JobNotFound             404: unknown or purged (results are kept 3 h)
     │   └── JobTimeout              gave up waiting
+    ├── RequestError                a clone request's record
+    │   ├── RequestNotFound         no such request (never created, or past its retention)
+    │   ├── ConcurrentUpdate        it kept changing under us; nothing was applied
+    │   └── IllegalTransition       a change its event does not lead to (a bug; never applied)
+    ├── SlackError                  a Slack Web API call failed (``method``, ``code``)
+    │   ├── SlackRateLimited        429: ``retry_after_s``
+    │   └── DeliveryPending         a notice could not be delivered yet; it is tried again
     └── StoreUnavailable            Redis cannot be reached
+
+``SlackError`` is made in one place, ``bot.slack.client.slack_errors``, from slack_sdk's
+``SlackApiError`` and from transport failures (no connection, timeout); nothing else catches
+slack_sdk's exceptions.
 
 Messages never contain session UUIDs, passwords or tokens: callers put identifiers in
 attributes, and only what is safe to show in ``str(exc)``.
@@ -136,3 +147,68 @@ class JobTimeout(JobError):
 
 class StoreUnavailable(BotError):
     """Redis cannot be reached or answered with an error."""
+
+
+class RequestError(BotError):
+    """Reading or changing a clone request's record failed."""
+
+
+class RequestNotFound(RequestError):
+    """No request with that id (never created, or its retention ran out)."""
+
+
+class ConcurrentUpdate(RequestError):
+    """The request kept changing under us; the transition was not applied."""
+
+
+class IllegalTransition(RequestError):
+    """A change proposed a state its event does not lead to (a bug, never applied)."""
+
+
+# Slack error codes that trying again cannot fix.
+PERMANENT_SLACK_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "message_not_found",
+        "cant_update_message",
+        "invalid_blocks",
+        "msg_too_long",
+        "user_not_found",
+        "cannot_dm_bot",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+    }
+)
+
+
+class SlackError(BotError):
+    """A Slack Web API call failed: Slack's error code, or ``connection`` / ``timeout``."""
+
+    def __init__(self, method: str, code: str) -> None:
+        self.method = method
+        self.code = code
+        super().__init__(f"Slack {method}: {code}")
+
+    @property
+    def permanent(self) -> bool:
+        """Whether trying again cannot help (the channel is gone, the bot not in it, ...)."""
+        return self.code in PERMANENT_SLACK_ERRORS
+
+
+class SlackRateLimited(SlackError):
+    """Slack answered 429 even after the client's own retries."""
+
+    def __init__(self, method: str, retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(method, "ratelimited")
+
+
+class DeliveryPending(SlackError):
+    """Some notice could not be delivered for now; its effect stays for another try."""
+
+    def __init__(self, request_id: str, code: str = "pending") -> None:
+        self.request_id = request_id
+        super().__init__("delivery", code)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -22,14 +21,16 @@ from bot.logs import secrets
 from bot.metrics import Metrics
 from bot.requests.decisions import Decisions
 from bot.requests.executor import Executor
-from bot.requests.home import HomeService
 from bot.requests.intake import CloneFlow
+from bot.requests.outbox import Outbox
 from bot.requests.policy import ApprovalPolicy
 from bot.requests.sessions import SessionService
 from bot.requests.tracker import Tracker
 from bot.server import build_web_app
 from bot.slack.client import build_web_client
+from bot.slack.directory import SlackGroups
 from bot.slack.error_reporting import ErrorReporter
+from bot.slack.home import HomeService
 from bot.slack.notifier import Notifier
 from bot.slack.payloads import CheckedSocketModeHandler, response_url_check
 from bot.slack.replays import Deliveries
@@ -99,12 +100,12 @@ class Runtime:
             store=requests,
             sessions=sessions,
             zstack=zstack,
-            notifier=notifier,
             metrics=metrics,
             webhooks=webhooks,
         )
-        sessions.on_login.append(executor.resume_parked)
-        policy = ApprovalPolicy(settings)
+        outbox = Outbox(store=requests, slack=notifier, submit=executor.submit, metrics=metrics)
+        requests.on_effects = outbox.kick
+        policy = ApprovalPolicy(settings, groups=SlackGroups(client, metrics))
         deps = Deps(
             settings=settings,
             zstack=zstack,
@@ -124,13 +125,7 @@ class Runtime:
             notifier=notifier,
             policy=policy,
             executor=executor,
-            decisions=Decisions(
-                store=requests,
-                policy=policy,
-                executor=executor,
-                notifier=notifier,
-                metrics=metrics,
-            ),
+            decisions=Decisions(store=requests, policy=policy, metrics=metrics),
             webhooks=webhooks,
             home=HomeService(
                 store=requests,
@@ -141,14 +136,9 @@ class Runtime:
             ),
             locales=locales,
             deliveries=Deliveries(redis, metrics),
+            outbox=outbox,
         )
-        tracker = Tracker(
-            store=requests,
-            executor=executor,
-            notifier=notifier,
-            metrics=metrics,
-            publisher=partial(deps.clone.republish, client),
-        )
+        tracker = Tracker(store=requests, executor=executor, outbox=outbox, metrics=metrics)
         tracker.start()
         return cls(
             deps=deps,
@@ -186,7 +176,7 @@ class Runtime:
     async def aclose(self) -> None:
         if self.tracker is not None:
             await self.tracker.stop()
-        await self.deps.executor.drain()
+        await self.deps.outbox.drain()
         if self.socket_handler is not None:
             await self.socket_handler.close_async()  # type: ignore[no-untyped-call]
         for runner in self.runners:

@@ -51,11 +51,18 @@ class ApprovalHandlers:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
+    async def _decide(
+        self, actor: Actor, channel: str | None, decision: Coroutine[Any, Any, Msg | None]
+    ) -> None:
+        """Run a decision and answer the person who made it, when there is something to say."""
+        answer = await decision
+        if answer is not None:
+            await self.deps.notifier.tell(actor.user_id, channel, answer)
+
     async def approve(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         actor, channel, request_id = _who(body)
-        work = self._then_home(
-            body, client, self.deps.decisions.approve(request_id, actor, channel)
-        )
+        decision = self._decide(actor, channel, self.deps.decisions.approve(request_id, actor))
+        work = self._then_home(body, client, decision)
         with request_context(request_id):
             self.deps.background.spawn(work, body=body, client=client)
         await ack()
@@ -71,14 +78,14 @@ class ApprovalHandlers:
 
     async def cancel(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         actor, channel, request_id = _who(body)
-        work = self.deps.decisions.cancel(request_id, actor, channel)
+        work = self._decide(actor, channel, self.deps.decisions.cancel(request_id, actor))
         with request_context(request_id):
             self.deps.background.spawn(work, body=body, client=client)
         await ack()
 
     async def retry(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         actor, channel, request_id = _who(body)
-        work = self.deps.decisions.retry(request_id, actor, channel)
+        work = self._decide(actor, channel, self.deps.decisions.retry(request_id, actor))
         with request_context(request_id):
             self.deps.background.spawn(work, body=body, client=client)
         await ack()
@@ -98,7 +105,7 @@ class ApprovalHandlers:
                 user, channel, Msg.of("There is no request {id}.", id=request_id)
             )
             return
-        refusal = await self.deps.policy.why_not_reject(client, actor, record)
+        refusal = await self.deps.policy.why_not_reject(actor, record)
         if refusal:
             await self.deps.notifier.tell(user, channel, refusal)
             return
@@ -124,7 +131,8 @@ class ApprovalHandlers:
         meta = cards.RejectMeta.model_validate_json(view.get("private_metadata") or "{}")
         actor = interaction_actor(body)
         user = actor.user_id
-        work = self.deps.decisions.reject(meta.request_id, actor, reason, meta.channel_id)
+        decision = self.deps.decisions.reject(meta.request_id, actor, reason)
+        work = self._decide(actor, meta.channel_id, decision)
         if meta.from_home:
             team = workspace_of(body)
             work = self._then_publish(work, client, team, user)
@@ -187,7 +195,7 @@ class ApprovalHandlers:
         if request_id is None:
             return
         if approve:
-            work = self.deps.decisions.approve(request_id, author, channel)
+            work = self._decide(author, channel, self.deps.decisions.approve(request_id, author))
         else:
             assert reject is not None
             reason = reject.group("reason").strip()
@@ -198,6 +206,7 @@ class ApprovalHandlers:
                     Msg.of("Say why: reply `reject <reason>` so the requester can fix it."),
                 )
                 return
-            work = self.deps.decisions.reject(request_id, author, reason, channel)
+            decision = self.deps.decisions.reject(request_id, author, reason)
+            work = self._decide(author, channel, decision)
         with request_context(request_id):
             self.deps.background.spawn(work, body=body, client=client)

@@ -21,7 +21,6 @@ from bot.errors import (
     ZStackUnavailable,
 )
 from bot.i18n import tr
-from bot.logs import request_context
 from bot.requests.model import looks_like_request_id
 from bot.slack.client import CLOSED_VIEW_ERRORS, slack_error_code
 from bot.slack.payloads import workspace_of
@@ -259,11 +258,8 @@ class CloneHandlers:
                 await self.deps.deliveries.forget("view", view["id"])
             await ack(response_action="errors", errors={"reason": store_down(lang)})
             return
-        await ack()
-        with request_context(record.id):
-            self.deps.background.spawn(
-                self.deps.clone.publish(client, record), body=body, client=client
-            )
+        logger.info("request created", extra={"request_id": record.id})
+        await ack()  # its card is the request's first effect, on its way from the outbox
 
 
 def _selected_source_name(view: dict[str, Any], fallback: str | None) -> str | None:

@@ -162,11 +162,12 @@ class ZStackHandlers:
         self.deps.metrics.logins.labels("error" if error else "ok").inc()
         if error is not None:
             return ui.login_modal(endpoint, context, prefill=prefill, error=error, lang=lang)
-        self.deps.background.spawn(
-            self.deps.home.publish(self.deps.notifier.client, team_id, user_id),
-            body={"user_id": user_id},
-            client=self.deps.notifier.client,
-        )
+        client = self.deps.notifier.client
+        # Requests parked for this user's login go ahead now.
+        resume = self.deps.executor.resume_parked(team_id, user_id)
+        self.deps.background.spawn(resume, body={"user_id": user_id}, client=client)
+        home = self.deps.home.publish(client, team_id, user_id)
+        self.deps.background.spawn(home, body={"user_id": user_id}, client=client)
         if context.then_clone is not None:  # the user came from /clone-model: carry on there
             return await self.deps.clone.form_for(
                 team_id, user_id, context.channel_id, context.then_clone, lang

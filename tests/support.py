@@ -62,10 +62,10 @@ def signed_delivery(
 
 
 async def settled(bot: Any, timeout: float = 20.0) -> None:
-    """Wait until the bot has no work in flight after acks (background work, deliveries)."""
+    """Wait until the bot has no work in flight after acks (background work, effects)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while bot.deps.background.in_flight or bot.deps.executor.deliveries_in_flight:
+    while bot.deps.background.in_flight or bot.deps.outbox.in_flight:
         if loop.time() > deadline:
             raise AssertionError("the bot still has work in flight")
         await asyncio.sleep(0.02)
@@ -99,8 +99,8 @@ async def notices_done(bot: Any, request_id: str, timeout: float = 20.0) -> None
 
     async def done() -> bool:
         record = await bot.deps.requests.require(request_id)
-        due = await bot.deps.requests.due("notify", float("inf"), limit=10_000)
-        return set(COMPLETION_STEPS) <= set(record.notified) and request_id not in due
+        pending = await bot.deps.requests.effects(request_id)
+        return set(COMPLETION_STEPS) <= set(record.notified) and not pending
 
     await wait_until(done, timeout=timeout)
     await settled(bot, timeout=timeout)

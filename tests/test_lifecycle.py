@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.errors import IllegalTransition
 from bot.requests.lifecycle import TRANSITIONS, Event, mermaid, sources, target
 from bot.requests.model import CloneRequest, State
 from bot.store.connection import RedisHandle
-from bot.store.requests import IllegalTransition, RequestStore
+from bot.store.requests import RequestStore
 from bot.zstack.models import CloneParams, CloneRequestBody
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,23 +1,23 @@
-"""Approve, reject, cancel and retry: the policy check, the transition, and who is told what.
+"""Approve, reject, cancel and retry: the policy check, the transition and what it causes.
 
-Buttons and thread replies ("approve", "reject <reason>") both end up here.
+Buttons and thread replies ("approve", "reject <reason>") both end up here. A decision is one
+transition that carries its effects (card, thread note, DM, submission) into the outbox; nothing
+here calls Slack or ZStack. What the person who acted should be told (a refusal, "already
+decided") is returned to the listener, which answers them.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
-
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.i18n import Msg
 from bot.metrics import Metrics
-from bot.requests.executor import Executor
+from bot.requests import effects
+from bot.requests.effects import Effect
 from bot.requests.lifecycle import Event
 from bot.requests.model import CloneRequest, State, utc_now
 from bot.requests.policy import Actor, ApprovalPolicy
-from bot.slack.notifier import Notifier
 from bot.store.requests import RequestStore
 from bot.ui.text import fmt, one_line, truncate
 
@@ -30,32 +30,20 @@ REASON_MAX = 1000
 class Decisions:
     store: RequestStore
     policy: ApprovalPolicy
-    executor: Executor
-    notifier: Notifier
     metrics: Metrics
 
-    @property
-    def client(self) -> AsyncWebClient:
-        return self.notifier.client
-
-    async def approve(self, request_id: str, actor: Actor, channel: str | None) -> None:
+    async def approve(self, request_id: str, actor: Actor) -> Msg | None:
+        """Count ``actor``'s approval; what to tell them, if anything."""
         user = actor.user_id
         record = await self.store.get(request_id)
         if record is None:
-            await self.notifier.tell(
-                user, channel, Msg.of("There is no request {id}.", id=request_id)
-            )
-            return
-        refusal = await self.policy.why_not_approve(self.client, actor, record)
+            return _no_such(request_id)
+        refusal = await self.policy.why_not_approve(actor, record)
         if refusal:
-            await self.notifier.tell(user, channel, refusal)
-            return
-        await self._safety_net(request_id)
+            return refusal
 
         def vote(current: CloneRequest) -> CloneRequest | None:
-            if current.state != State.PENDING or user in current.approvals:
-                return None
-            if current.expires_at <= utc_now():
+            if user in current.approvals or current.expires_at <= utc_now():
                 return None
             approvals = [*current.approvals, user]
             if len(approvals) < current.approvals_required:
@@ -70,61 +58,33 @@ class Decisions:
             )
 
         outcome = await self.store.transition(
-            request_id, _vote_or_approve, vote, actor=user, note="approve"
+            request_id,
+            _vote_or_approve,
+            vote,
+            actor=user,
+            note="approve",
+            effects=lambda approved: _after_approval(approved, user),
         )
         if not outcome.changed:
-            await self.notifier.tell(user, channel, _too_late(outcome.record, user))
-            return
+            return _too_late(outcome.record, user)
         approved = outcome.record
-        await self.notifier.refresh_card(approved)
-        if approved.state != State.APPROVED:
-            count = f"{len(approved.approvals)}/{approved.approvals_required}"
-            await self.notifier.thread_note(
-                approved,
-                Msg.marked(
-                    ":ballot_box_with_check:",
-                    "<@{user}> approved ({count} approvals).",
-                    user=user,
-                    count=count,
-                ),
-            )
-            return
-        self.metrics.approval_latency.observe((utc_now() - approved.created_at).total_seconds())
-        await self.store.unschedule("expiry", request_id)
-        await self.notifier.thread_note(
-            approved,
-            Msg.marked(
-                ":white_check_mark:",
-                "<@{user}> approved. Cloning as <@{requester}>…",
-                user=user,
-                requester=approved.requester,
-            ),
-        )
-        await self.executor.submit(request_id)
+        if approved.state == State.APPROVED:
+            latency = (utc_now() - approved.created_at).total_seconds()
+            self.metrics.approval_latency.observe(latency)
+            await self.store.unschedule("expiry", request_id)
+        return None
 
-    async def _safety_net(self, request_id: str) -> None:
-        """Schedule a job check before a transition into ``approved``: if this process dies
-        between that transition and ``submit``, another replica submits (a check of a request
-        that did not become approved just drops the entry)."""
-        await self.store.schedule("jobs", request_id, time.time() + self.executor.lease_s)
-
-    async def reject(self, request_id: str, actor: Actor, reason: str, channel: str | None) -> None:
+    async def reject(self, request_id: str, actor: Actor, reason: str) -> Msg | None:
         user = actor.user_id
         record = await self.store.get(request_id)
         if record is None:
-            await self.notifier.tell(
-                user, channel, Msg.of("There is no request {id}.", id=request_id)
-            )
-            return
-        refusal = await self.policy.why_not_reject(self.client, actor, record)
+            return _no_such(request_id)
+        refusal = await self.policy.why_not_reject(actor, record)
         if refusal:
-            await self.notifier.tell(user, channel, refusal)
-            return
+            return refusal
         reason = truncate(reason.strip(), REASON_MAX)
 
-        def decline(current: CloneRequest) -> CloneRequest | None:
-            if current.state != State.PENDING:
-                return None
+        def decline(current: CloneRequest) -> CloneRequest:
             return current.model_copy(
                 update={
                     "state": State.REJECTED,
@@ -134,77 +94,69 @@ class Decisions:
                 }
             )
 
-        outcome = await self.store.transition(
-            request_id, Event.REJECT, decline, actor=user, note="reject"
-        )
-        if not outcome.changed:
-            await self.notifier.tell(user, channel, _too_late(outcome.record, user))
-            return
-        rejected = outcome.record
-        await self.store.unschedule("expiry", request_id)
         why = fmt(": {why}", why=one_line(reason)) if reason else ""
         text = Msg.marked(
             ":no_entry:", "<@{user}> rejected {id}{why}", user=user, id=request_id, why=why
         )
-        await self.notifier.refresh_card(rejected)
-        await self.notifier.thread_note(rejected, text)
-        await self.notifier.dm(rejected.requester, text)
+        outcome = await self.store.transition(
+            request_id,
+            Event.REJECT,
+            decline,
+            actor=user,
+            note="reject",
+            effects=lambda rejected: [
+                effects.card(),
+                effects.note(text),
+                effects.dm(rejected.requester, text),
+            ],
+        )
+        if not outcome.changed:
+            return _too_late(outcome.record, user)
+        await self.store.unschedule("expiry", request_id)
+        return None
 
-    async def cancel(self, request_id: str, actor: Actor, channel: str | None) -> None:
+    async def cancel(self, request_id: str, actor: Actor) -> Msg | None:
         user = actor.user_id
         record = await self.store.get(request_id)
         if record is None:
-            await self.notifier.tell(
-                user, channel, Msg.of("There is no request {id}.", id=request_id)
-            )
-            return
+            return _no_such(request_id)
         refusal = self.policy.why_not_cancel(actor, record)
         if refusal:
-            await self.notifier.tell(user, channel, refusal)
-            return
+            return refusal
 
-        def withdraw(current: CloneRequest) -> CloneRequest | None:
-            if current.state not in (State.PENDING, State.AWAITING_LOGIN):
-                return None
+        def withdraw(current: CloneRequest) -> CloneRequest:
             return current.model_copy(
                 update={"state": State.CANCELLED, "decided_by": user, "finished_at": utc_now()}
             )
 
+        note = Msg.marked(
+            ":heavy_multiplication_x:", "<@{user}> cancelled {id}.", user=user, id=request_id
+        )
         outcome = await self.store.transition(
-            request_id, Event.CANCEL, withdraw, actor=user, note="cancel"
+            request_id,
+            Event.CANCEL,
+            withdraw,
+            actor=user,
+            note="cancel",
+            effects=[effects.card(), effects.note(note)],
         )
         if not outcome.changed:
-            await self.notifier.tell(user, channel, _too_late(outcome.record, user))
-            return
+            return _too_late(outcome.record, user)
         cancelled = outcome.record
         await self.store.unschedule("expiry", request_id)
         await self.store.unpark(cancelled.team_id, cancelled.requester, request_id)
-        await self.notifier.refresh_card(cancelled)
-        await self.notifier.thread_note(
-            cancelled,
-            Msg.marked(
-                ":heavy_multiplication_x:", "<@{user}> cancelled {id}.", user=user, id=request_id
-            ),
-        )
+        return None
 
-    async def retry(self, request_id: str, actor: Actor, channel: str | None) -> None:
+    async def retry(self, request_id: str, actor: Actor) -> Msg | None:
         user = actor.user_id
         record = await self.store.get(request_id)
         if record is None:
-            await self.notifier.tell(
-                user, channel, Msg.of("There is no request {id}.", id=request_id)
-            )
-            return
-        refusal = await self.policy.why_not_retry(self.client, actor, record)
+            return _no_such(request_id)
+        refusal = await self.policy.why_not_retry(actor, record)
         if refusal:
-            await self.notifier.tell(user, channel, refusal)
-            return
+            return refusal
 
-        await self._safety_net(request_id)
-
-        def again(current: CloneRequest) -> CloneRequest | None:
-            if current.state != State.FAILED:
-                return None
+        def again(current: CloneRequest) -> CloneRequest:
             return current.model_copy(
                 update={
                     "state": State.APPROVED,
@@ -218,24 +170,47 @@ class Decisions:
                 }
             )
 
+        note = Msg.marked(":repeat:", "<@{user}> retried {id}.", user=user, id=request_id)
         outcome = await self.store.transition(
-            request_id, Event.RETRY, again, actor=user, note="retry"
+            request_id,
+            Event.RETRY,
+            again,
+            actor=user,
+            note="retry",
+            effects=[effects.card(), effects.note(note), effects.submit()],
         )
         if not outcome.changed:
-            await self.notifier.tell(user, channel, _too_late(outcome.record, user))
-            return
-        await self.notifier.refresh_card(outcome.record)
-        await self.notifier.thread_note(
-            outcome.record,
-            Msg.marked(":repeat:", "<@{user}> retried {id}.", user=user, id=request_id),
-        )
-        await self.executor.submit(request_id)
+            return _too_late(outcome.record, user)
+        return None
 
 
 def _vote_or_approve(current: CloneRequest) -> Event:
     """One more approval: enough for the quorum, or a vote towards it."""
     enough = len(current.approvals) + 1 >= current.approvals_required
     return Event.APPROVE if enough else Event.VOTE
+
+
+def _after_approval(record: CloneRequest, user: str) -> list[Effect]:
+    if record.state != State.APPROVED:
+        count = f"{len(record.approvals)}/{record.approvals_required}"
+        voted = Msg.marked(
+            ":ballot_box_with_check:",
+            "<@{user}> approved ({count} approvals).",
+            user=user,
+            count=count,
+        )
+        return [effects.card(), effects.note(voted)]
+    approved = Msg.marked(
+        ":white_check_mark:",
+        "<@{user}> approved. Cloning as <@{requester}>…",
+        user=user,
+        requester=record.requester,
+    )
+    return [effects.submit(), effects.card(), effects.note(approved)]
+
+
+def _no_such(request_id: str) -> Msg:
+    return Msg.of("There is no request {id}.", id=request_id)
 
 
 def _too_late(record: CloneRequest, user: str) -> Msg:

@@ -1,32 +1,26 @@
-"""From ``/clone-model`` to a posted request: source lookup, the form, the record, the card.
+"""From ``/clone-model`` to a stored request: source lookup, the form, the record.
 
-Handlers call this; it talks to ZStack (as the caller), Redis and the Slack Web API.
+Handlers call this; it talks to ZStack (as the caller) and Redis. The card is the request's
+first effect (``bot.slack.publisher`` posts it).
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from pydantic import SecretStr
-from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.errors import NotLoggedIn, SessionExpired, ZStackAPIError
 from bot.i18n import Locales, Msg, tr
-from bot.requests.lifecycle import Event
-from bot.requests.model import CloneRequest, State, utc_now
+from bot.requests import effects
+from bot.requests.model import CloneRequest, utc_now
 from bot.requests.sessions import SessionService
-from bot.slack.client import slack_error_code
-from bot.slack.notifier import PERMANENT_ERRORS
 from bot.store.requests import RequestStore
-from bot.ui import cards
 from bot.ui import login as login_ui
 from bot.ui.clone import (
     ADVANCED,
@@ -44,9 +38,6 @@ from bot.zstack.query import Query, name_search
 logger = logging.getLogger(__name__)
 
 SUGGESTION_LIMIT = 20
-# A card not posted (crash, Slack trouble) is tried again after this long, under this lease.
-PUBLISH_RETRY_S = 60.0
-PUBLISH_LEASE_S = 30.0
 CHOICES_LIMIT = 50
 # Answers looked through when a name can only be searched by a fragment and filtered here.
 FILTERED_SCAN_LIMIT = 200
@@ -178,152 +169,8 @@ class CloneFlow:
                 approvals_required=self.settings.approvals_required,
             )
 
-        record = await self.store.create(build)
-        # Until the card is posted, this brings the request back (e.g. after a crash now).
-        await self.store.schedule("publish", record.id, time.time() + PUBLISH_RETRY_S)
-        return record
-
-    async def publish(self, client: AsyncWebClient, record: CloneRequest) -> CloneRequest:
-        """Post the card and its parameter reply, remember where, tell the requester.
-
-        Runs under the request's lease, once: a card already posted is not posted again. Until
-        it is posted, the ``publish`` schedule brings the request back (after a crash, or when
-        Slack failed for a reason that passes).
-        """
-        owner = f"publish:{secrets.token_hex(4)}"
-        if not await self.store.claim(record.id, owner, PUBLISH_LEASE_S):
-            return record
-        try:
-            current = await self.store.require(record.id)
-            if current.card_ts or current.state != State.PENDING:
-                await self.store.unschedule("publish", record.id)
-                return current
-            return await self._publish(client, current)
-        finally:
-            await self.store.release(record.id, owner)
-
-    async def republish(self, client: AsyncWebClient, request_id: str) -> None:
-        """The publish schedule's step: post a card that is still missing."""
-        record = await self.store.get(request_id)
-        if record is None:
-            await self.store.unschedule("publish", request_id)
-            return
-        await self.publish(client, record)
-
-    async def _publish(self, client: AsyncWebClient, record: CloneRequest) -> CloneRequest:
-        try:
-            card = await client.chat_postMessage(
-                channel=record.channel,
-                text=cards.card_fallback_text(record, self.locales.default),
-                blocks=cards.request_card(record, self.settings.approvers, self.locales.default),
-                unfurl_links=False,
-            )
-        except SlackApiError as exc:
-            if slack_error_code(exc) in PERMANENT_ERRORS:
-                await self.store.unschedule("publish", record.id)
-                return await self._not_posted(client, record, exc)
-            logger.warning(
-                "request card not posted yet; will retry",
-                extra={"request_id": record.id, "error": slack_error_code(exc)},
-            )
-            await self.store.schedule("publish", record.id, time.time() + PUBLISH_RETRY_S)
-            return record
-        channel, ts = str(card["channel"]), str(card["ts"])
-        params_ts: str | None = None
-        try:
-            reply = await client.chat_postMessage(
-                channel=channel,
-                thread_ts=ts,
-                text=tr(self.locales.default)("Parameters of {id}", id=record.id),
-                blocks=cards.parameter_reply(record, self.locales.default),
-            )
-            params_ts = str(reply["ts"])
-        except SlackApiError as exc:  # the card stands and works without its parameter reply
-            logger.warning(
-                "parameter reply not posted",
-                extra={"request_id": record.id, "error": slack_error_code(exc)},
-            )
-
-        def placed(current: CloneRequest) -> CloneRequest:
-            return current.model_copy(
-                update={"channel": channel, "card_ts": ts, "params_ts": params_ts}
-            )
-
-        outcome = await self.store.transition(
-            record.id, Event.POSTED, placed, actor=record.requester, note="posted"
-        )
-        await self.store.index_thread(channel, ts, record.id)
-        await self.store.unschedule("publish", record.id)
-        await self._tell_requester(client, outcome.record)
-        return outcome.record
-
-    async def _not_posted(
-        self, client: AsyncWebClient, record: CloneRequest, exc: SlackApiError
-    ) -> CloneRequest:
-        """The card could not be posted (e.g. ``channel_not_found``, ``not_in_channel``): nobody
-        could approve the request, so it is withdrawn and the requester told why, by DM."""
-        code = slack_error_code(exc)
-        logger.error(
-            "request card not posted",
-            extra={"request_id": record.id, "channel_id": record.channel, "error": code},
-        )
-
-        def withdraw(current: CloneRequest) -> CloneRequest | None:
-            if current.state != State.PENDING or current.card_ts:
-                return None
-            return current.model_copy(
-                update={
-                    "state": State.CANCELLED,
-                    "decided_by": "bot",
-                    "decision_reason": f"the request card could not be posted ({code})",
-                    "finished_at": utc_now(),
-                }
-            )
-
-        outcome = await self.store.transition(
-            record.id, Event.WITHDRAW, withdraw, actor="bot", note=f"card not posted: {code}"
-        )
-        if outcome.changed:
-            await self.store.unschedule("expiry", record.id)
-        lang = await self.locales.of(client, record.requester)
-        text = Msg.marked(
-            ":warning:",
-            "Your clone request {id} could not be posted in <#{channel}> (Slack said `{code}`), "
-            "so nobody could approve it; it was withdrawn. Ask an admin to invite the bot to that "
-            "channel (or to check CLONEBOT_APPROVAL_CHANNEL), then submit it again.",
-            id=record.id,
-            channel=record.channel,
-            code=code,
-        ).render(lang)
-        try:
-            await client.chat_postMessage(channel=record.requester, text=text)
-        except SlackApiError as dm_exc:
-            logger.error(
-                "could not tell the requester",
-                extra={"request_id": record.id, "error": slack_error_code(dm_exc)},
-            )
-        return outcome.record
-
-    async def _tell_requester(self, client: AsyncWebClient, record: CloneRequest) -> None:
-        permalink: str | None = None
-        try:
-            link = await client.chat_getPermalink(
-                channel=record.channel, message_ts=record.card_ts or ""
-            )
-            permalink = str(link["permalink"])
-        except SlackApiError:
-            logger.warning("no permalink for the card", extra={"request_id": record.id})
-        lang = await self.locales.of(client, record.requester)
-        text = cards.requester_notice(record, permalink, lang)
-        if record.origin_channel == record.channel:
-            try:
-                await client.chat_postEphemeral(
-                    channel=record.channel, user=record.requester, text=text
-                )
-                return
-            except SlackApiError:
-                pass  # not visible there: a DM always works
-        await client.chat_postMessage(channel=record.requester, text=text)
+        # The card is the request's first effect: posted by the outbox, after a crash too.
+        return await self.store.create(build, effects=[effects.publish()])
 
     async def merged_values(
         self, view_id: str, typed: dict[str, Any], meta: CloneViewMeta

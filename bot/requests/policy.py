@@ -8,12 +8,8 @@ the same person only in the same workspace.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
+from dataclasses import dataclass
+from typing import Protocol
 
 from bot.config import Settings
 from bot.i18n import Msg
@@ -21,8 +17,11 @@ from bot.requests.model import CloneRequest, State
 
 logger = logging.getLogger(__name__)
 
-# User-group membership is looked up in Slack and trusted this long.
-GROUP_CACHE_S = 60.0
+
+class GroupDirectory(Protocol):
+    """Who is in a user group (``bot.slack.directory.SlackGroups``: Slack, cached)."""
+
+    async def members(self, group: str) -> frozenset[str]: ...
 
 
 @dataclass(frozen=True)
@@ -42,45 +41,26 @@ _OUTSIDER = Msg.of("Only members of the workspace this request was made in can d
 @dataclass
 class ApprovalPolicy:
     settings: Settings
-    clock: Callable[[], float] = time.monotonic
-    _groups: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
+    groups: GroupDirectory | None = None
 
     @property
     def approvers(self) -> list[str]:
         return self.settings.approvers
 
-    async def is_approver(self, client: AsyncWebClient, user: str) -> bool:
+    async def is_approver(self, user: str) -> bool:
         """In the approver list (directly or through a user group); anyone when it is empty."""
         if not self.approvers:
             return True
         if user in self.approvers:
             return True
+        if self.groups is None:
+            return False
         for group in (a for a in self.approvers if a.startswith("S")):
-            if user in await self._members(client, group):
+            if user in await self.groups.members(group):
                 return True
         return False
 
-    async def _members(self, client: AsyncWebClient, group: str) -> frozenset[str]:
-        cached = self._groups.get(group)
-        now = self.clock()
-        if cached and now - cached[0] < GROUP_CACHE_S:
-            return cached[1]
-        try:
-            answer = await client.usergroups_users_list(usergroup=group)
-            users: list[str] = answer.get("users") or []
-            members = frozenset(str(u) for u in users)
-        except SlackApiError as exc:
-            logger.warning(
-                "user group lookup failed",
-                extra={"usergroup": group, "error": exc.response.get("error")},
-            )
-            return cached[1] if cached else frozenset()
-        self._groups[group] = (now, members)
-        return members
-
-    async def why_not_approve(
-        self, client: AsyncWebClient, actor: Actor, record: CloneRequest
-    ) -> Msg | None:
+    async def why_not_approve(self, actor: Actor, record: CloneRequest) -> Msg | None:
         """None when ``actor`` may approve ``record`` now, else the reason to show them."""
         user = actor.user_id
         if actor.team_id != record.team_id:
@@ -95,13 +75,11 @@ class ApprovalPolicy:
             return Msg.of("You can't approve your own request; another approver has to.")
         if user in record.approvals:
             return Msg.of("You already approved {id}; it needs another approver.", id=record.id)
-        if not await self.is_approver(client, user):
+        if not await self.is_approver(user):
             return Msg.of("You are not on the approver list for clone requests.")
         return None
 
-    async def why_not_reject(
-        self, client: AsyncWebClient, actor: Actor, record: CloneRequest
-    ) -> Msg | None:
+    async def why_not_reject(self, actor: Actor, record: CloneRequest) -> Msg | None:
         if actor.team_id != record.team_id:
             return _OUTSIDER
         if record.state != State.PENDING:
@@ -112,7 +90,7 @@ class ApprovalPolicy:
             )
         if actor.is_requester_of(record):
             return Msg.of("To withdraw your own request, use Cancel.")
-        if not await self.is_approver(client, actor.user_id):
+        if not await self.is_approver(actor.user_id):
             return Msg.of("You are not on the approver list for clone requests.")
         return None
 
@@ -128,9 +106,7 @@ class ApprovalPolicy:
             )
         return None
 
-    async def why_not_retry(
-        self, client: AsyncWebClient, actor: Actor, record: CloneRequest
-    ) -> Msg | None:
+    async def why_not_retry(self, actor: Actor, record: CloneRequest) -> Msg | None:
         if actor.team_id != record.team_id:
             return _OUTSIDER
         if record.state != State.FAILED:
@@ -139,6 +115,6 @@ class ApprovalPolicy:
                 id=record.id,
                 state=record.state.value,
             )
-        if actor.is_requester_of(record) or await self.is_approver(client, actor.user_id):
+        if actor.is_requester_of(record) or await self.is_approver(actor.user_id):
             return None
         return Msg.of("Only the requester or an approver can retry a request.")

@@ -12,10 +12,9 @@ slides the same way, and whoami and App Home show the real expiry.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -53,7 +52,6 @@ def identity_of(creds: Credentials) -> str:
     return creds.name
 
 
-LoginHook = Callable[[str, str], Awaitable[object]]
 T = TypeVar("T")
 
 
@@ -62,9 +60,6 @@ class SessionService:
     store: SessionStore
     zstack: ZStackClient
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    # Called after every successful login (team, user): parked requests resume there.
-    on_login: list[LoginHook] = field(default_factory=list)
-    _hooks: set[asyncio.Task[object]] = field(default_factory=set)
 
     async def login(self, team_id: str, user_id: str, creds: Credentials) -> StoredSession:
         """Log in to ZStack and remember the session for this Slack user.
@@ -98,16 +93,7 @@ class SessionService:
         if previous is not None and previous.inventory.uuid.get_secret_value() != token:
             await self._quiet_logout(previous.inventory.uuid)
         logger.info("zstack login", extra={"user_id": user_id, "kind": creds.kind})
-        for hook in self.on_login:
-            task = asyncio.ensure_future(hook(team_id, user_id))
-            self._hooks.add(task)
-            task.add_done_callback(self._hook_done)
         return record
-
-    def _hook_done(self, task: asyncio.Task[object]) -> None:
-        self._hooks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("after-login work failed", exc_info=task.exception())
 
     async def current(self, team_id: str, user_id: str, *, fresh: bool = False) -> StoredSession:
         """The user's session, checked with ZStack (``fresh``: now, not from the short cache);

@@ -1,6 +1,6 @@
-"""The background loops every replica runs: due jobs, expiring requests, pending notices.
+"""The background loops every replica runs: due jobs, expiring requests, pending effects.
 
-Work is found in Redis sorted sets (``jobs``, ``expiry``, ``notify``), so any replica picks up
+Work is found in Redis sorted sets (``jobs``, ``expiry``, ``outbox``), so any replica picks up
 what another one left behind, including after a crash. Each item is handled under the request's
 lease, and every handler re-reads the record, so a stale schedule entry is harmless.
 """
@@ -19,10 +19,12 @@ from bot.errors import BotError
 from bot.i18n import Msg
 from bot.logs import request_context
 from bot.metrics import Metrics
+from bot.requests import effects
 from bot.requests.executor import Executor
 from bot.requests.lifecycle import Event
 from bot.requests.model import CloneRequest, State, utc_now
-from bot.slack.notifier import DeliveryPending, Notifier
+from bot.requests.outbox import Outbox
+from bot.store.indexes import Schedule
 from bot.store.requests import RequestStore
 from bot.ui.text import slack_date
 
@@ -38,13 +40,10 @@ CONCURRENCY = 64
 class Tracker:
     store: RequestStore
     executor: Executor
-    notifier: Notifier
+    outbox: Outbox
     metrics: Metrics
-    # Posts a request card that is still missing (``CloneFlow.republish`` bound to a client).
-    publisher: Callable[[str], Awaitable[None]] | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _busy: set[str] = field(default_factory=set)
-    _notify_attempts: dict[str, int] = field(default_factory=dict)
     _steps: set[asyncio.Task[None]] = field(default_factory=set)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -52,9 +51,8 @@ class Tracker:
         limit = asyncio.Semaphore(CONCURRENCY)
         self._tasks = [
             asyncio.ensure_future(self._loop("jobs", self.executor.follow, limit)),
-            asyncio.ensure_future(self._loop("notify", self._notify, limit)),
+            asyncio.ensure_future(self._loop("outbox", self.outbox.run, limit)),
             asyncio.ensure_future(self._loop("expiry", self._expire, limit)),
-            asyncio.ensure_future(self._loop("publish", self._publish, limit)),
         ]
 
     async def stop(self, grace_s: float = 5.0) -> None:
@@ -72,7 +70,7 @@ class Tracker:
         self._tasks = []
 
     async def _loop(
-        self, which: str, handle: Callable[[str], Awaitable[object]], limit: asyncio.Semaphore
+        self, which: Schedule, handle: Callable[[str], Awaitable[object]], limit: asyncio.Semaphore
     ) -> None:
         while not self._stopping.is_set():
             try:
@@ -119,31 +117,8 @@ class Tracker:
         finally:
             self._busy.discard(key)
 
-    async def _notify(self, request_id: str) -> None:
-        holder = await self.executor.claim_notices(request_id)
-        if holder is None:
-            return
-        try:
-            attempt = self._notify_attempts.get(request_id, 0)
-            try:
-                await self.notifier.deliver_completion(request_id)
-                self._notify_attempts.pop(request_id, None)
-            except DeliveryPending:
-                self._notify_attempts[request_id] = attempt + 1
-                await self.notifier.schedule_retry(request_id, attempt + 1)
-        finally:
-            await self.store.release(request_id, holder, part="notified")
-
-    async def _publish(self, request_id: str) -> None:
-        if self.publisher is not None:
-            await self.publisher(request_id)
-        else:
-            await self.store.unschedule("publish", request_id)
-
     async def _expire(self, request_id: str) -> None:
         def expire(current: CloneRequest) -> CloneRequest | None:
-            if current.state not in (State.PENDING, State.AWAITING_LOGIN):
-                return None
             if current.expires_at > utc_now():
                 return None
             return current.model_copy(update={"state": State.EXPIRED, "finished_at": utc_now()})
@@ -155,20 +130,21 @@ class Tracker:
         if record.state in (State.PENDING, State.AWAITING_LOGIN) and record.expires_at > utc_now():
             await self.store.schedule("expiry", request_id, record.expires_at.timestamp())
             return
-        outcome = await self.store.transition(
-            request_id, Event.EXPIRE, expire, actor="bot", note="ttl"
-        )
-        await self.store.unschedule("expiry", request_id)
-        if not outcome.changed:
-            return
-        expired = outcome.record
-        await self.store.unpark(expired.team_id, expired.requester, expired.id)
-        await self.notifier.refresh_card(expired)
         note = Msg.marked(
             ":alarm_clock:",
             "{id} expired {when}: nobody decided in time.",
-            id=expired.id,
-            when=slack_date(expired.expires_at),
+            id=record.id,
+            when=slack_date(record.expires_at),
         )
-        await self.notifier.thread_note(expired, note)
-        await self.notifier.dm(expired.requester, note)
+        outcome = await self.store.transition(
+            request_id,
+            Event.EXPIRE,
+            expire,
+            actor="bot",
+            note="ttl",
+            effects=[effects.card(), effects.note(note), effects.dm(record.requester, note)],
+        )
+        await self.store.unschedule("expiry", request_id)
+        if outcome.changed:
+            expired = outcome.record
+            await self.store.unpark(expired.team_id, expired.requester, expired.id)

@@ -11,14 +11,20 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.errors import BotError, NotLoggedIn, SessionExpired, StoreUnavailable, ZStackUnavailable
+from bot.errors import (
+    BotError,
+    NotLoggedIn,
+    SessionExpired,
+    SlackError,
+    StoreUnavailable,
+    ZStackUnavailable,
+)
 from bot.i18n import Locales, tr
 from bot.metrics import Metrics
-from bot.slack.client import slack_error_code
+from bot.slack.client import as_slack_error, slack_errors
 from bot.ui import login as login_ui
 from bot.ui.messages import internal_error, store_down, zstack_unreachable
 from bot.ui.text import Mrkdwn
@@ -38,7 +44,8 @@ def user_message_for(
         return login_ui.not_logged_in(lang)
     if isinstance(error, SessionExpired):
         return login_ui.session_expired(lang)
-    if isinstance(error, SlackApiError) and slack_error_code(error) in TRIGGER_ERRORS:
+    slack = as_slack_error(error)
+    if slack is not None and slack.code in TRIGGER_ERRORS:
         return tr(lang)(
             "Slack's time to open that dialog ran out before the bot could open it. "
             "Please try again."
@@ -101,9 +108,10 @@ class ErrorReporter:
                     return
             if user and channel:
                 try:
-                    await client.chat_postEphemeral(channel=channel, user=user, text=text)
+                    with slack_errors("chat.postEphemeral", self.metrics):
+                        await client.chat_postEphemeral(channel=channel, user=user, text=text)
                     return
-                except SlackApiError:
+                except SlackError:
                     pass  # e.g. not_in_channel: fall back to a DM
             if user:
                 await client.chat_postMessage(channel=user, text=text)

@@ -1,26 +1,29 @@
-"""Telling people what happened to a request: the card, thread notes, DMs, completion notices.
+"""Slack's side of a request's effects: the card, thread notes, DMs, completion notices.
 
+``Notifier.perform`` carries out one effect of the outbox (``bot.requests.outbox``) and lets
+``SlackError`` out when Slack refused or could not be reached, so the outbox retries or drops it.
 Completion is delivered in three steps (thread reply, card update, DM), each recorded on the
-request once done, and the request stays in the notify schedule until all three are: a crash or a
-Slack outage delays a notice, it never loses one, and a finished step is not repeated.
+request once done: a crash or a Slack outage delays a notice, it never loses one, and a finished
+step is not repeated.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.errors import DeliveryPending, SlackError
 from bot.i18n import Locales, Text, render, tr
 from bot.metrics import Metrics
+from bot.requests.effects import Effect
 from bot.requests.lifecycle import Event
 from bot.requests.model import CloneRequest, State
-from bot.slack.client import slack_error_code
+from bot.slack.client import slack_errors
+from bot.slack.publisher import CardPublisher
 from bot.store.requests import RequestStore
 from bot.ui import cards, results
 from bot.ui.text import Mrkdwn, truncate
@@ -29,35 +32,13 @@ from bot.zstack.models import ModelServiceInventory
 logger = logging.getLogger(__name__)
 
 COMPLETION_STEPS = ("thread", "card", "dm")
-# Errors retrying cannot fix: give up on that step (and say so in the log).
-PERMANENT_ERRORS = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "message_not_found",
-        "cant_update_message",
-        "invalid_blocks",
-        "msg_too_long",
-        "user_not_found",
-        "cannot_dm_bot",
-        "invalid_auth",
-        "account_inactive",
-        "token_revoked",
-    }
-)
-RETRY_BACKOFF_S = (1, 2, 5, 10, 30, 60, 120, 300)
-# States right after a decision: the thread's buttons are retired when one is reached.
-DECIDED = frozenset(
-    {State.APPROVED, State.REJECTED, State.CANCELLED, State.EXPIRED, State.AWAITING_LOGIN}
-)
+# Once a request is past waiting for a decision, the thread's buttons are retired.
+DECIDED = frozenset(State) - {State.PENDING}
 # Steps that post a new message (not idempotent): "sending:<step>" is recorded before the post.
 POSTED_STEPS = frozenset({"thread", "dm"})
 SENDING = "sending:"
-
-
-class DeliveryPending(Exception):
-    """Some completion step failed for now; the request stays scheduled for another try."""
+# Messages looked through for a post that may have gone out before a crash.
+HISTORY_LIMIT = 200
 
 
 @dataclass
@@ -67,76 +48,88 @@ class Notifier:
     settings: Settings
     metrics: Metrics
     locales: Locales = field(default_factory=Locales)
+    publisher: CardPublisher = field(init=False)
 
-    # --- the card and short notes -----------------------------------------------------------
+    def __post_init__(self) -> None:
+        self.publisher = CardPublisher(
+            self.client, self.store, self.settings, self.metrics, self.locales
+        )
 
-    async def refresh_card(self, record: CloneRequest) -> None:
-        """Re-render the card from the stored record (best effort: the next change redraws it)."""
+    # --- effects ----------------------------------------------------------------------------
+
+    async def perform(self, record: CloneRequest, effect: Effect) -> None:
+        """Carry out one effect of the request's outbox."""
+        if effect.kind == "publish":
+            await self.publisher.publish(record, maybe_posted=effect.sending)
+        elif effect.kind == "card":
+            await self._draw_card(record)
+        elif effect.kind == "note":
+            await self._post_in_thread(record, self._text(effect, self.locales.default), None)
+        elif effect.kind == "dm":
+            user = effect.user or record.requester
+            text = self._text(effect, await self.locales.of(self.client, user))
+            with slack_errors("chat.postMessage", self.metrics):
+                await self.client.chat_postMessage(channel=user, text=text)
+        elif effect.kind == "completion":
+            await self.deliver_completion(record.id)
+        else:
+            raise ValueError(f"not a Slack effect: {effect.kind}")
+
+    async def posted(self, record: CloneRequest, effect: Effect) -> bool:
+        """Whether a note or DM that may have gone out before a crash is in Slack (a card is
+        looked for by ``publish`` itself, which also finishes what its poster left undone)."""
+        if effect.kind == "publish":
+            return False
+        if effect.kind == "note":
+            text = self._text(effect, self.locales.default)
+            return await self._found("thread", record, text, effect.at)
+        user = effect.user or record.requester
+        text = self._text(effect, await self.locales.of(self.client, user))
+        return await self._found("dm", record, text, effect.at, user=user)
+
+    @staticmethod
+    def _text(effect: Effect, lang: str) -> Mrkdwn:
+        return effect.text.msg().render(lang) if effect.text else Mrkdwn("")
+
+    async def _draw_card(self, record: CloneRequest) -> None:
+        """Re-render the card from the stored record; once decided, the parameter reply loses
+        its Approve/Reject buttons."""
         if not record.card_ts:
-            return
-        try:
+            return  # not posted yet: the publish effect draws it as it then stands
+        lang = self.locales.default
+        with slack_errors("chat.update", self.metrics):
             await self.client.chat_update(
                 channel=record.channel,
                 ts=record.card_ts,
-                text=cards.card_fallback_text(record, self.locales.default),
-                blocks=cards.request_card(record, self.settings.approvers, self.locales.default),
-            )
-        except SlackApiError as exc:
-            self._count(exc, "chat.update")
-            logger.warning(
-                "card update failed",
-                extra={"request_id": record.id, "error": slack_error_code(exc)},
+                text=cards.card_fallback_text(record, lang),
+                blocks=cards.request_card(record, self.settings.approvers, lang),
             )
         if record.params_ts and record.state in DECIDED:
-            await self._retire_thread_buttons(record)
+            with slack_errors("chat.update", self.metrics):
+                await self.client.chat_update(
+                    channel=record.channel,
+                    ts=record.params_ts,
+                    text=tr(lang)("Parameters of {id}", id=record.id),
+                    blocks=cards.parameter_reply(record, lang),
+                )
 
-    async def _retire_thread_buttons(self, record: CloneRequest) -> None:
-        """Once decided, the parameter reply loses its Approve/Reject buttons."""
-        try:
-            await self.client.chat_update(
-                channel=record.channel,
-                ts=record.params_ts or "",
-                text=tr(self.locales.default)("Parameters of {id}", id=record.id),
-                blocks=cards.parameter_reply(record, self.locales.default),
-            )
-        except SlackApiError as exc:
-            self._count(exc, "chat.update")
-
-    async def thread_note(self, record: CloneRequest, text: Text) -> None:
-        """A short note in the card's thread, in the workspace language."""
-        try:
-            await self._post_in_thread(record, render(text, self.locales.default), None)
-        except SlackApiError as exc:
-            self._count(exc, "chat.postMessage")
-            logger.warning(
-                "thread note failed",
-                extra={"request_id": record.id, "error": slack_error_code(exc)},
-            )
+    # --- answers to a person, now -------------------------------------------------------------
 
     async def tell(self, user: str, channel: str | None, message: Text) -> None:
         """An ephemeral to ``user`` in ``channel``, or a DM when that is not possible."""
         text = render(message, await self.locales.of(self.client, user))
         if channel:
             try:
-                await self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+                with slack_errors("chat.postEphemeral", self.metrics):
+                    await self.client.chat_postEphemeral(channel=channel, user=user, text=text)
                 return
-            except SlackApiError as exc:
-                self._count(exc, "chat.postEphemeral")
+            except SlackError:
+                pass  # not in that channel: a DM
         try:
-            await self.client.chat_postMessage(channel=user, text=text)
-        except SlackApiError as exc:
-            self._count(exc, "chat.postMessage")
-            logger.warning(
-                "could not reach a user", extra={"user_id": user, "error": slack_error_code(exc)}
-            )
-
-    async def dm(self, user: str, message: Text) -> None:
-        text = render(message, await self.locales.of(self.client, user))
-        try:
-            await self.client.chat_postMessage(channel=user, text=text)
-        except SlackApiError as exc:
-            self._count(exc, "chat.postMessage")
-            logger.warning("DM failed", extra={"user_id": user, "error": slack_error_code(exc)})
+            with slack_errors("chat.postMessage", self.metrics):
+                await self.client.chat_postMessage(channel=user, text=text)
+        except SlackError as exc:
+            logger.warning("could not reach a user", extra={"user_id": user, "error": exc.code})
 
     # --- completion ---------------------------------------------------------------------------
 
@@ -144,11 +137,10 @@ class Notifier:
         """Deliver every missing completion step; ``DeliveryPending`` if one must be retried."""
         record = await self.store.require(request_id)
         if record.state not in (State.SUCCEEDED, State.FAILED):
-            await self.store.unschedule("notify", request_id)
-            return
+            return  # retried since: its own end brings its own notices
         shared = self._completion(record, self.locales.default)
         own = self._completion(record, await self.locales.of(self.client, record.requester))
-        pending = False
+        pending: SlackError | None = None
         for step in COMPLETION_STEPS:
             if step in record.notified:
                 continue
@@ -157,37 +149,29 @@ class Notifier:
                 if step in POSTED_STEPS:
                     # A post that was sent but not recorded (the process died in between) is
                     # found in Slack instead of being posted twice.
-                    if SENDING + step in record.notified and await self._posted(step, record, text):
+                    since = record.finished_at.timestamp() if record.finished_at else 0.0
+                    if SENDING + step in record.notified and await self._found(
+                        step, record, text, since
+                    ):
                         record = await self._mark(request_id, step)
                         continue
                     record = await self._mark(request_id, SENDING + step)
                 await self._step(step, record, blocks, text)
-            except SlackApiError as exc:
-                self._count(exc, _METHOD[step])
-                if slack_error_code(exc) not in PERMANENT_ERRORS:
+            except SlackError as exc:
+                if not exc.permanent:
                     logger.warning(
                         "completion step will be retried",
-                        extra={
-                            "request_id": request_id,
-                            "step": step,
-                            "error": slack_error_code(exc),
-                        },
+                        extra={"request_id": request_id, "step": step, "error": exc.code},
                     )
-                    pending = True
+                    pending = exc
                     continue
                 logger.error(
                     "completion step impossible",
-                    extra={"request_id": request_id, "step": step, "error": slack_error_code(exc)},
+                    extra={"request_id": request_id, "step": step, "error": exc.code},
                 )
             record = await self._mark(request_id, step)
-        if pending:
-            raise DeliveryPending(request_id)
-        await self.store.unschedule("notify", request_id)
-
-    async def schedule_retry(self, request_id: str, attempt: int) -> None:
-        delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
-        self.metrics.notification_retries.inc()
-        await self.store.schedule("notify", request_id, time.time() + delay)
+        if pending is not None:
+            raise DeliveryPending(request_id, pending.code) from pending
 
     def _completion(self, record: CloneRequest, lang: str) -> tuple[list[Block], Mrkdwn]:
         t = tr(lang)
@@ -214,49 +198,61 @@ class Notifier:
         if step == "thread":
             await self._post_in_thread(record, text, blocks)
         elif step == "card":
-            if record.card_ts:
-                await self.client.chat_update(
-                    channel=record.channel,
-                    ts=record.card_ts,
-                    text=cards.card_fallback_text(record, self.locales.default),
-                    blocks=cards.request_card(
-                        record, self.settings.approvers, self.locales.default
-                    ),
-                )
+            await self._draw_card(record)
         else:
-            await self.client.chat_postMessage(channel=record.requester, text=text, blocks=blocks)
+            with slack_errors("chat.postMessage", self.metrics):
+                await self.client.chat_postMessage(
+                    channel=record.requester, text=text, blocks=blocks
+                )
 
     async def _post_in_thread(
         self, record: CloneRequest, text: Mrkdwn, blocks: list[Block] | None
     ) -> None:
-        await self.client.chat_postMessage(
-            channel=record.channel,
-            thread_ts=record.card_ts,
-            text=truncate(text, 3000),
-            blocks=blocks,
-            unfurl_links=False,
-        )
+        """In the card's thread (in the channel, for a request whose card never got posted)."""
+        with slack_errors("chat.postMessage", self.metrics):
+            await self.client.chat_postMessage(
+                channel=record.channel,
+                thread_ts=record.card_ts,
+                text=truncate(text, 3000),
+                blocks=blocks,
+                unfurl_links=False,
+            )
 
-    async def _posted(self, step: str, record: CloneRequest, text: Mrkdwn) -> bool:
-        """Whether the thread (or the requester's DM) already holds this notice since the end.
-
-        When Slack cannot tell (an error), the notice is posted again: a duplicate beats a loss.
-        """
-        oldest = f"{record.finished_at.timestamp() - 1:.6f}" if record.finished_at else "0"
+    async def _found(
+        self,
+        where: str,
+        record: CloneRequest,
+        text: Mrkdwn,
+        since: float,
+        *,
+        user: str | None = None,
+    ) -> bool:
+        """Whether the thread (or a user's DM) holds this message, posted by the bot since
+        ``since``. When Slack cannot tell (an error), it is posted again: a duplicate beats a
+        loss."""
+        oldest = f"{since - 1:.6f}"
         try:
-            if step == "thread":
-                answer = await self.client.conversations_replies(
-                    channel=record.channel, ts=record.card_ts or "", oldest=oldest, limit=200
-                )
+            if where == "thread" and record.card_ts:
+                with slack_errors("conversations.replies", self.metrics):
+                    answer = await self.client.conversations_replies(
+                        channel=record.channel, ts=record.card_ts, oldest=oldest, limit=200
+                    )
+            elif where == "thread":
+                with slack_errors("conversations.history", self.metrics):
+                    answer = await self.client.conversations_history(
+                        channel=record.channel, oldest=oldest, limit=HISTORY_LIMIT
+                    )
             else:
-                opened = await self.client.conversations_open(users=record.requester)
-                answer = await self.client.conversations_history(
-                    channel=str(opened["channel"]["id"]), oldest=oldest, limit=200
-                )
-        except SlackApiError as exc:
+                with slack_errors("conversations.open", self.metrics):
+                    opened = await self.client.conversations_open(users=user or record.requester)
+                with slack_errors("conversations.history", self.metrics):
+                    answer = await self.client.conversations_history(
+                        channel=str(opened["channel"]["id"]), oldest=oldest, limit=HISTORY_LIMIT
+                    )
+        except SlackError as exc:
             logger.warning(
-                "cannot check for an earlier notice",
-                extra={"request_id": record.id, "step": step, "error": slack_error_code(exc)},
+                "cannot check for an earlier post",
+                extra={"request_id": record.id, "where": where, "error": exc.code},
             )
             return False
         wanted = truncate(text, 3000)
@@ -273,9 +269,3 @@ class Notifier:
             request_id, Event.NOTIFIED, add, actor="bot", note=f"notified:{step}"
         )
         return outcome.record
-
-    def _count(self, exc: SlackApiError, method: str) -> None:
-        self.metrics.slack_errors.labels(method, slack_error_code(exc)).inc()
-
-
-_METHOD = {"thread": "chat.postMessage", "card": "chat.update", "dm": "chat.postMessage"}

@@ -8,12 +8,13 @@ multi-key command, transaction and Lua script touching them stays in one slot:
 ``clonebot:{sess:T1:U1}:session``           a Slack user's encrypted ZStack session (string, TTL)
 ``clonebot:{sess:T1:U1}:validated``         "ZStack said this session is valid" for a few seconds
 ``clonebot:{req:CR-7F3K2Q}:record``         one clone request (hash; its other parts share the tag:
-                                            ``events`` audit list, ``lock`` and ``notified`` leases)
+                                            ``events`` audit list, ``outbox`` pending effects
+                                            (hash), ``counts`` retry counters (hash), ``lock``
+                                            and ``outbox-lease`` leases)
 ``clonebot:{user:T1:U1}:requests``          a user's recent request ids (list)
 ``clonebot:{user:T1:U1}:parked``            the user's requests waiting for a login (set)
 ``clonebot:jobs:due``                       sorted set: requests to submit or poll, by due time
-``clonebot:notify:due``                     sorted set: completion notices still to deliver
-``clonebot:publish:due``                    sorted set: cards not posted yet
+``clonebot:outbox:due``                     sorted set: requests with effects to carry out
 ``clonebot:requests:expiring``              sorted set: undecided requests, by expiry
 ``clonebot:thread:<channel>:<ts>``          a card's thread → request id (thread replies)
 ``clonebot:draft:<view-id>``                hidden advanced fields of an open form (JSON, TTL)
@@ -57,8 +58,15 @@ REQUEST_TAG = "req"
 USER_TAG = "user"
 
 # The parts a request may have; all share the request's hash tag.
-RequestPart = Literal["record", "lock", "events", "notified"]
-REQUEST_PARTS: tuple[RequestPart, ...] = ("record", "lock", "events", "notified")
+RequestPart = Literal["record", "events", "outbox", "counts", "lock", "outbox-lease"]
+REQUEST_PARTS: tuple[RequestPart, ...] = (
+    "record",
+    "events",
+    "outbox",
+    "counts",
+    "lock",
+    "outbox-lease",
+)
 
 _SAFE_ID = re.compile(r"^[^\s{}:]+$")
 
@@ -126,9 +134,9 @@ def expiring_requests_key(prefix: str) -> str:
     return f"{prefix}requests:expiring"
 
 
-def notify_due_key(prefix: str) -> str:
-    """Sorted set of request ids whose completion notice is not fully delivered, by retry time."""
-    return f"{prefix}notify:due"
+def outbox_due_key(prefix: str) -> str:
+    """Sorted set of request ids with effects in their outbox, by when to (re)try them."""
+    return f"{prefix}outbox:due"
 
 
 def draft_key(prefix: str, view_id: str) -> str:
@@ -153,8 +161,3 @@ def seen_key(prefix: str, kind: str, digest: str) -> str:
 # How long a delivery is remembered: well past Slack's 5-minute signature window and its last
 # Events API retry (about 5 minutes after the first delivery).
 SEEN_TTL_S = 3600
-
-
-def publish_due_key(prefix: str) -> str:
-    """Sorted set of request ids whose card is not posted yet, by the time to (re)try."""
-    return f"{prefix}publish:due"

@@ -1,25 +1,27 @@
 """Clone requests in Redis: records, atomic versioned transitions, and the indexes around them.
 
 A record is one hash (``v``, ``state``, ``data``) under the request's hash tag, with its audit
-stream beside it, so each transition is one Lua script on one slot (Redis Cluster safe). A
-transition is compare-and-set on the version: callers load, compute the next record, and the
-script stores it only if nobody changed the request meanwhile, appending the audit entry in the
-same step. Indexes (due jobs, expiries, a user's recent requests) live in their own slots and are
-written after the record; the sweepers treat them as hints and re-check the record.
+list and its outbox beside it, so each transition is one Lua script on one slot (Redis Cluster
+safe). A transition is compare-and-set on the version: callers load, compute the next record, and
+the script stores it only if nobody changed the request meanwhile, appending the audit entry and
+the transition's effects (``bot.requests.effects``) in the same step. Indexes (due jobs, expiries,
+a user's recent requests; ``bot.store.indexes``) live in their own slots and are written after
+the record; the sweepers treat them as hints and re-check the record.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
 
-from bot.errors import BotError
+from bot.errors import ConcurrentUpdate, IllegalTransition, RequestNotFound
 from bot.requests import lifecycle
+from bot.requests.effects import Effect
 from bot.requests.lifecycle import Event
 from bot.requests.model import (
     FINISHED,
@@ -31,6 +33,7 @@ from bot.requests.model import (
 )
 from bot.store import keys
 from bot.store.connection import RedisHandle, store_errors
+from bot.store.indexes import RequestIndexes, _text
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,9 @@ logger = logging.getLogger(__name__)
 REQUEST_AUDIT_MAXLEN = 200
 # Compare-and-set retries before giving up on a very contended request.
 CAS_ATTEMPTS = 20
+# Effects are written with a safety net this far ahead: if the process that made the change dies
+# before it carries them out, another replica does, this much later (its lease lapses as fast).
+TAKEOVER_S = 5.0
 
 # The audit trail is a capped list of small JSON entries: a Redis stream would take a 4 KB block
 # per request however few entries it holds.
@@ -46,9 +52,11 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'state', ARGV[2], 'data', ARGV[3])
 redis.call('RPUSH', KEYS[2],
   cjson.encode({f='', t=ARGV[2], b=ARGV[4], j='', a=ARGV[6], n='created'}))
+for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
 return 1
 """
 
+# The record, its audit entry and the transition's effects (the outbox) change in one step.
 _TRANSITION = """
 local cur = redis.call('HMGET', KEYS[1], 'v', 'state')
 if not cur[1] then return {-1, '', ''} end
@@ -57,13 +65,20 @@ redis.call('HSET', KEYS[1], 'v', ARGV[2], 'state', ARGV[3], 'data', ARGV[4])
 redis.call('RPUSH', KEYS[2],
   cjson.encode({f=cur[2], t=ARGV[3], b=ARGV[5], j=ARGV[6], a=ARGV[7], n=ARGV[8]}))
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[9]), -1)
+for i = 11, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
 if ARGV[10] ~= '' then
   redis.call('EXPIRE', KEYS[1], ARGV[10])
   redis.call('EXPIRE', KEYS[2], ARGV[10])
+  redis.call('EXPIRE', KEYS[3], ARGV[10])
 end
 return {1, ARGV[2], ARGV[3]}
 """
 
+# An attempt is recorded only on an effect still pending (never resurrects a finished one).
+_EFFECT_UPDATE = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+"""
 
 _AUDIT_FIELDS = (("f", "from"), ("t", "to"), ("b", "by"), ("j", "job"), ("a", "at"), ("n", "note"))
 
@@ -80,18 +95,6 @@ def decode_record(raw: bytes | str) -> CloneRequest:
     return CloneRequest.model_validate_json(data)
 
 
-class RequestNotFound(BotError):
-    """No request with that id (never created, or its retention ran out)."""
-
-
-class ConcurrentUpdate(BotError):
-    """The request kept changing under us; the transition was not applied."""
-
-
-class IllegalTransition(BotError):
-    """A change proposed a state its event does not lead to (a bug, never applied)."""
-
-
 @dataclass(frozen=True)
 class Transition:
     """The outcome of a transition attempt: the record as it now stands, and what happened."""
@@ -102,11 +105,9 @@ class Transition:
 
 
 Change = Callable[[CloneRequest], CloneRequest | None]
-# The two leases of a request: working on its job, and delivering its completion notices.
-LeasePart = Literal["lock", "notified"]
 
 
-class RequestStore:
+class RequestStore(RequestIndexes):
     def __init__(
         self,
         redis: RedisHandle,
@@ -119,20 +120,30 @@ class RequestStore:
         self._clock = clock
         # Told every state a request enters (the state metric), from this one place.
         self._entered = entered or (lambda _state: None)
+        # Told every request that has new effects (the local outbox worker starts at once).
+        self.on_effects: Callable[[str], None] = lambda _request_id: None
         self._create = self._redis.register_script(_CREATE)
         self._transition = self._redis.register_script(_TRANSITION)
+        self._effect_update = self._redis.register_script(_EFFECT_UPDATE)
+        self._register_index_scripts()
 
     def _keys(self, request_id: str) -> list[str]:
         return [
             keys.request_key(self._prefix, request_id, "record"),
             keys.request_key(self._prefix, request_id, "events"),
+            keys.request_key(self._prefix, request_id, "outbox"),
         ]
 
-    async def create(self, build: Callable[[str], CloneRequest]) -> CloneRequest:
-        """Store a new pending request; ``build(id)`` makes it (retried on an id collision)."""
+    async def create(
+        self, build: Callable[[str], CloneRequest], effects: Sequence[Effect] = ()
+    ) -> CloneRequest:
+        """Store a new pending request with its first effects; ``build(id)`` makes it (retried
+        on an id collision)."""
         for _ in range(5):
             record = build(new_request_id())
             data = encode_record(record)
+            if effects:
+                await self.schedule("outbox", record.id, time.time() + TAKEOVER_S)
             with store_errors("requests.create"):
                 created = await self._create(
                     keys=self._keys(record.id),
@@ -143,12 +154,15 @@ class RequestStore:
                         record.requester,
                         REQUEST_AUDIT_MAXLEN,
                         record.created_at.isoformat(),
+                        *_effect_args(record.version, effects),
                     ],
                 )
             if created:
                 await self._index_new(record)
                 _audit_log(record, None, "created", record.requester)
                 self._entered(record.state)
+                if effects:
+                    self.on_effects(record.id)
                 return record
         raise ConcurrentUpdate("could not find a free request id")
 
@@ -185,13 +199,16 @@ class RequestStore:
         *,
         actor: str,
         note: str = "",
+        effects: Sequence[Effect] | Callable[[CloneRequest], Sequence[Effect]] = (),
     ) -> Transition:
         """Apply ``event`` atomically, if the lifecycle allows it in the request's current state.
 
         ``change`` returns the next record (in the state ``TRANSITIONS`` names), or None for "no";
-        it sees the freshest record each attempt and must not have side effects. The audit entry
-        and the state metric are recorded here, for every edge.
+        it sees the freshest record each attempt and must not have side effects. The audit entry,
+        the state metric and the ``effects`` (a list, or made from the new record) are recorded
+        here, for every edge; the effects only if the change is applied.
         """
+        hinted = False
         for _ in range(CAS_ATTEMPTS):
             current = await self.require(request_id)
             # An event may depend on the record (a vote's count): decided afresh each attempt.
@@ -211,6 +228,12 @@ class RequestStore:
             proposed = proposed.model_copy(
                 update={"version": current.version + 1, "updated_at": now}
             )
+            caused = effects(proposed) if callable(effects) else effects
+            if caused and not hinted:
+                # The safety net goes first (another slot): once the script has run, a crash
+                # cannot leave its effects without a worker coming back to them.
+                await self.schedule("outbox", request_id, time.time() + TAKEOVER_S)
+                hinted = True
             retention = keys.REQUEST_RETENTION_S if proposed.state in FINISHED else ""
             with store_errors("requests.transition"):
                 outcome = await self._transition(
@@ -226,12 +249,15 @@ class RequestStore:
                         note,
                         REQUEST_AUDIT_MAXLEN,
                         retention,
+                        *_effect_args(proposed.version, caused),
                     ],
                 )
             if int(outcome[0]) == 1:
                 if proposed.state != current.state:
                     _audit_log(proposed, current.state, note or happened.value, actor)
                     self._entered(proposed.state)
+                if caused:
+                    self.on_effects(request_id)
                 return Transition(proposed, True, current.state)
             if int(outcome[0]) == -1:
                 raise RequestNotFound(f"no request {request_id}")
@@ -256,122 +282,33 @@ class RequestStore:
         records = [await self.get(_text(i)) for i in ids]
         return [r for r in records if r is not None]
 
-    # --- schedules: sorted sets of request ids by epoch seconds ---------------------------
+    # --- the outbox: effects still to carry out, oldest first ------------------------------
 
-    async def schedule(self, which: str, request_id: str, at: float) -> None:
-        with store_errors("requests.schedule"):
-            await self._redis.zadd(self._schedule_key(which), {request_id: at})
+    async def effects(self, request_id: str) -> list[tuple[str, Effect]]:
+        """The request's pending effects as (slot, effect), in the order they were caused."""
+        with store_errors("outbox.read"):
+            raw = await self._redis.hgetall(self._keys(request_id)[2])
+        entries = sorted((_text(slot), value) for slot, value in raw.items())
+        return [(slot, Effect.model_validate_json(value)) for slot, value in entries]
 
-    async def unschedule(self, which: str, request_id: str) -> None:
-        with store_errors("requests.unschedule"):
-            await self._redis.zrem(self._schedule_key(which), request_id)
+    async def effect_done(self, request_id: str, slot: str) -> None:
+        with store_errors("outbox.done"):
+            await self._redis.hdel(self._keys(request_id)[2], slot)
 
-    async def due(self, which: str, now: float, limit: int = 100) -> list[str]:
-        with store_errors("requests.due"):
-            ids = await self._redis.zrangebyscore(
-                self._schedule_key(which), "-inf", now, start=0, num=limit
-            )
-        return [_text(i) for i in ids]
-
-    async def scheduled_count(self, which: str) -> int:
-        with store_errors("requests.count"):
-            return int(await self._redis.zcard(self._schedule_key(which)))
-
-    def _schedule_key(self, which: str) -> str:
-        if which == "jobs":
-            return keys.jobs_due_key(self._prefix)
-        if which == "expiry":
-            return keys.expiring_requests_key(self._prefix)
-        if which == "notify":
-            return keys.notify_due_key(self._prefix)
-        if which == "publish":
-            return keys.publish_due_key(self._prefix)
-        raise ValueError(f"unknown schedule {which!r}")
-
-    async def undecided(self, limit: int) -> list[str]:
-        """Requests still waiting for a decision (the expiry schedule), soonest expiry first."""
-        with store_errors("requests.undecided"):
-            ids = await self._redis.zrange(keys.expiring_requests_key(self._prefix), 0, limit - 1)
-        return [_text(i) for i in ids]
-
-    # --- leases: one replica works on a request at a time ---------------------------------
-
-    async def claim(
-        self, request_id: str, owner: str, lease_s: float, *, part: LeasePart = "lock"
-    ) -> bool:
-        """Take the request's lease (``lock``: submit/poll; ``notified``: completion notices)."""
-        with store_errors("requests.claim"):
-            return bool(
-                await self._redis.set(
-                    keys.request_key(self._prefix, request_id, part),
-                    owner,
-                    nx=True,
-                    px=int(lease_s * 1000),
-                )
+    async def effect_update(self, request_id: str, slot: str, effect: Effect) -> None:
+        """Record an attempt (or that a post is on its way) on an effect still pending."""
+        with store_errors("outbox.update"):
+            await self._effect_update(
+                keys=[self._keys(request_id)[2]], args=[slot, effect.model_dump_json()]
             )
 
-    async def release(self, request_id: str, owner: str, *, part: LeasePart = "lock") -> None:
-        key = keys.request_key(self._prefix, request_id, part)
-        with store_errors("requests.release"):
-            current = await self._redis.get(key)
-            if current is not None and _text(current) == owner:
-                await self._redis.delete(key)
 
-    # --- parked requests (awaiting a login) -------------------------------------------------
-
-    async def park(self, team_id: str, user_id: str, request_id: str) -> None:
-        with store_errors("requests.park"):
-            await self._redis.sadd(
-                keys.parked_requests_key(self._prefix, team_id, user_id), request_id
-            )
-
-    async def parked(self, team_id: str, user_id: str) -> list[str]:
-        with store_errors("requests.parked"):
-            ids = await self._redis.smembers(
-                keys.parked_requests_key(self._prefix, team_id, user_id)
-            )
-        return sorted(_text(i) for i in ids)
-
-    async def unpark(self, team_id: str, user_id: str, request_id: str) -> None:
-        with store_errors("requests.unpark"):
-            await self._redis.srem(
-                keys.parked_requests_key(self._prefix, team_id, user_id), request_id
-            )
-
-    # --- card threads ------------------------------------------------------------------------
-
-    async def index_thread(self, channel_id: str, thread_ts: str, request_id: str) -> None:
-        with store_errors("requests.index_thread"):
-            await self._redis.set(
-                keys.thread_key(self._prefix, channel_id, thread_ts),
-                request_id,
-                ex=keys.REQUEST_RETENTION_S,
-            )
-
-    async def by_thread(self, channel_id: str, thread_ts: str) -> str | None:
-        with store_errors("requests.by_thread"):
-            raw = await self._redis.get(keys.thread_key(self._prefix, channel_id, thread_ts))
-        return None if raw is None else _text(raw)
-
-    # --- drafts of hidden form fields -------------------------------------------------------
-
-    async def save_draft(self, view_id: str, values: dict[str, Any]) -> None:
-        with store_errors("drafts.save"):
-            await self._redis.set(
-                keys.draft_key(self._prefix, view_id), json.dumps(values), ex=keys.DRAFT_TTL_S
-            )
-
-    async def load_draft(self, view_id: str) -> dict[str, Any]:
-        with store_errors("drafts.load"):
-            raw = await self._redis.get(keys.draft_key(self._prefix, view_id))
-        if raw is None:
-            return {}
-        value = json.loads(raw)
-        return value if isinstance(value, dict) else {}
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+def _effect_args(version: int, effects: Sequence[Effect]) -> list[str]:
+    """Outbox slots ``<version>.<n>``: they sort in the order the effects were caused."""
+    args: list[str] = []
+    for number, effect in enumerate(effects):
+        args += [f"{version:012d}.{number:02d}", effect.model_dump_json(exclude_defaults=True)]
+    return args
 
 
 def _audit_log(record: CloneRequest, previous: State | None, note: str, actor: str) -> None:

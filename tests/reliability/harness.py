@@ -568,7 +568,7 @@ class Harness:
         """The replica that holds the lease of a request now in ``phase``."""
         assert self.handle is not None
         client = self.handle.client
-        part = "notified" if phase == "notification" else "lock"
+        part = "outbox-lease" if phase == "notification" else "lock"
         states = {
             "submission": {State.APPROVED, State.SUBMITTING},
             "polling": {State.RUNNING},

@@ -1,6 +1,6 @@
 """Slack failing the bot: rate limits, 5xx, missing channels, expired triggers.
 
-Transient errors are retried (slack_sdk's retry handlers, then the notify schedule); permanent
+Transient errors are retried (slack_sdk's retry handlers, then the outbox); permanent
 ones are reported to a person. A completion notice is never lost and never doubled.
 """
 
@@ -71,7 +71,8 @@ async def test_completion_post_failing_for_a_while_is_delivered_later_exactly_on
     slack_emu: SlackEmulator, bot: Runtime
 ) -> None:
     """Every chat.postMessage fails (5xx, beyond the client's retries) for a few seconds: the
-    notify schedule brings the notice back until Slack takes it, then it is posted once."""
+    completion effect stays in the outbox, its attempts counted in Redis, until Slack takes
+    it; then it is posted once."""
     request_id = await approve_and_wait_running(slack_emu, bot)
     slack_emu.inject_fault("chat.postMessage", status=500, count=None)
     done = await wait_state(bot, request_id, State.SUCCEEDED)
@@ -80,15 +81,17 @@ async def test_completion_post_failing_for_a_while_is_delivered_later_exactly_on
     )
     pending = await bot.deps.requests.require(request_id)
     assert "thread" not in pending.notified
-    assert await bot.deps.requests.scheduled_count("notify") == 1
+    [(_slot, completion)] = await bot.deps.requests.effects(request_id)
+    assert completion.kind == "completion" and completion.attempts >= 1
+    assert await bot.deps.requests.score("outbox", request_id) is not None
     slack_emu.clear_faults()
     await wait_completion(slack_emu, done, DONE)
     await slack_emu.wait_for(lambda: len(slack_emu.state.thread(APPROVALS, done.card_ts or "")))
-    # Every step recorded and nothing left in the notify schedule: a wrongly scheduled second
-    # round would keep an entry there and never settle.
+    # Every step recorded and nothing left in the outbox: a wrongly recorded second round would
+    # keep an entry there and never settle.
     await notices_done(bot, request_id)
     assert completion_count(slack_emu, done, DONE) == (1, 1)
-    assert await bot.deps.requests.scheduled_count("notify") == 0
+    assert await bot.deps.requests.effects(request_id) == []
 
 
 async def test_views_update_rate_limited_still_shows_the_form(

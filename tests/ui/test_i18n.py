@@ -190,6 +190,6 @@ def test_texts_and_field_errors_in_chinese() -> None:
 async def test_policy_refusals_translate() -> None:
     policy = ApprovalPolicy(Settings())
     record = _record(State.PENDING)
-    refusal = await policy.why_not_approve(None, Actor(record.team_id, "U1"), record)  # type: ignore[arg-type]
+    refusal = await policy.why_not_approve(Actor(record.team_id, "U1"), record)
     assert refusal is not None
     assert refusal.render("zh") == "你不能批准自己的申请，需要其他审批人批准。"

@@ -1,0 +1,46 @@
+"""User-group membership from Slack (``usergroups.users.list``, Tier 2), cached per group."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import SlackError
+from bot.metrics import Metrics
+from bot.slack.client import slack_errors
+
+logger = logging.getLogger(__name__)
+
+# User-group membership is looked up in Slack and trusted this long.
+GROUP_CACHE_S = 60.0
+
+
+@dataclass
+class SlackGroups:
+    client: AsyncWebClient
+    metrics: Metrics | None = None
+    clock: Callable[[], float] = time.monotonic
+    _groups: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
+
+    async def members(self, group: str) -> frozenset[str]:
+        """The group's members; when Slack cannot say, the last answer (or nobody)."""
+        cached = self._groups.get(group)
+        now = self.clock()
+        if cached and now - cached[0] < GROUP_CACHE_S:
+            return cached[1]
+        try:
+            with slack_errors("usergroups.users.list", self.metrics):
+                answer = await self.client.usergroups_users_list(usergroup=group)
+        except SlackError as exc:
+            logger.warning(
+                "user group lookup failed", extra={"usergroup": group, "error": exc.code}
+            )
+            return cached[1] if cached else frozenset()
+        users: list[str] = answer.get("users") or []
+        members = frozenset(str(u) for u in users)
+        self._groups[group] = (now, members)
+        return members
