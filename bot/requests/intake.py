@@ -105,10 +105,10 @@ class CloneFlow:
             if len(usable) == 1:
                 return SourceLookup(found=usable[0])
             if usable:
-                notice = tr(lang)(
+                notice = Msg.of(
                     "Several model services match *{text}*; choose one.",
                     text=truncate(one_line(text), 80),
-                )
+                ).render(lang)
                 return SourceLookup(choices=usable, notice=notice)
         return SourceLookup(notice=_not_found(text, lang))
 
@@ -234,7 +234,7 @@ class CloneFlow:
             reply = await client.chat_postMessage(
                 channel=channel,
                 thread_ts=ts,
-                text=tr(self.locales.default)("Parameters of {id}", id=record.id),
+                text=Msg.of("Parameters of {id}", id=record.id).render(self.locales.default),
                 blocks=cards.parameter_reply(record, self.locales.default),
             )
             params_ts = str(reply["ts"])
@@ -344,7 +344,7 @@ def _not_found(text: str, lang: str) -> Mrkdwn:
 
 
 def describe_lookup_error(error: ZStackAPIError, lang: str = "en") -> Mrkdwn:
-    text = tr(lang)(
+    text = Msg.of(
         "ZStack could not look up the model service: {error}", error=error.error.summary()
-    )
+    ).render(lang)
     return truncate(text, 2000)

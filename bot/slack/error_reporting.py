@@ -39,7 +39,8 @@ def user_message_for(
     if isinstance(error, SessionExpired):
         return login_ui.session_expired(lang)
     if isinstance(error, SlackApiError) and slack_error_code(error) in TRIGGER_ERRORS:
-        return tr(lang)(
+        t = tr(lang)
+        return t(
             "Slack's time to open that dialog ran out before the bot could open it. "
             "Please try again."
         )

@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
-from bot.i18n import Locales, Text, render, tr
+from bot.i18n import Locales, Msg, Text, render, tr
 from bot.metrics import Metrics
 from bot.requests.lifecycle import Event
 from bot.requests.model import CloneRequest, State
@@ -96,7 +96,7 @@ class Notifier:
             await self.client.chat_update(
                 channel=record.channel,
                 ts=record.params_ts or "",
-                text=tr(self.locales.default)("Parameters of {id}", id=record.id),
+                text=Msg.of("Parameters of {id}", id=record.id).render(self.locales.default),
                 blocks=cards.parameter_reply(record, self.locales.default),
             )
         except SlackApiError as exc:

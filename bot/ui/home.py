@@ -124,6 +124,6 @@ def home_view(
             when=slack_date(record.created_at),
         )
         blocks.append(SectionBlock(text=_md(text)))
-    help_line = Mrkdwn("`/clone-model help` lists every command.")
+    help_line = t("`/clone-model help` lists every command.")
     blocks.append(ContextBlock(elements=[_md(help_line)]))
     return View(type="home", blocks=blocks[:100])
