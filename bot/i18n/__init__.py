@@ -3,15 +3,17 @@
 Builders write English templates and pass them through ``tr(lang)``: ``t("Log in as")`` or
 ``t("Logged in as {who}", who=name)``. ``t(...)`` gives mrkdwn: every value is escaped unless it is
 ``Mrkdwn`` already (``bot.ui.text``), so user text can never ping or link; ``t.plain(...)`` is for
-plain_text fields (titles, labels, buttons), which Slack does not parse. A template that is kept
-in a table and translated when shown is marked ``N_("...")``.
+plain_text fields (titles, labels, buttons), which Slack does not parse. A text that depends on a
+number takes both English forms and the number: ``t.n("one approval", "{count} approvals", n)``
+(``t.plain_n`` for plain text); the language's plural rule picks the form and ``{count}`` is the
+number. A template that is kept in a table and translated when shown is marked ``N_("...")``.
 
 Chinese comes from the gettext catalog ``locales/zh_CN/LC_MESSAGES/messages.po`` (msgid = the
 English template; ``bot.i18n.catalog`` loads it). A missing, fuzzy or empty entry falls back to
 English, and a test checks that every template the code uses has one: templates are found by
-Babel's extractor, so they must be literal arguments of ``t``, ``t.plain``, ``Msg.of``,
-``Msg.marked``, ``Problem`` or ``N_`` (call ``t = tr(lang)`` first: ``tr(lang)("...")`` is not
-found). Text that ZStack wrote (error details, names) is never
+Babel's extractor, so they must be literal arguments of ``t``, ``t.plain``, ``t.n``,
+``t.plain_n``, ``Msg.of``, ``Msg.marked``, ``Problem`` or ``N_`` (call ``t = tr(lang)`` first:
+``tr(lang)("...")`` is not found). Text that ZStack wrote (error details, names) is never
 translated.
 
 Personal surfaces (modals, ephemerals, DMs, App Home) use the reader's Slack locale
@@ -109,6 +111,15 @@ class Translate:
         """For plain_text fields (titles, labels, buttons): values as they are."""
         text = self._translations.gettext(template)
         return text.format(**values) if values else text
+
+    def n(self, singular: str, plural: str, count: int, /, **values: Any) -> Mrkdwn:
+        """``singular`` or ``plural`` by ``count`` (the language's rule), for mrkdwn like ``t``;
+        ``{count}`` in either is the number."""
+        return fmt(self._translations.ngettext(singular, plural, count), count=count, **values)
+
+    def plain_n(self, singular: str, plural: str, count: int, /, **values: Any) -> str:
+        """``n`` for plain_text fields: values as they are."""
+        return self._translations.ngettext(singular, plural, count).format(count=count, **values)
 
 
 def tr(lang: str) -> Translate:

@@ -91,9 +91,7 @@ def approvers_text(approvers: list[str], required: int, lang: str = "en") -> Mrk
         who = join(", ", [_approver(a) for a in approvers[:20]])
     else:
         who = t("anyone in this channel except the requester")
-    need = (
-        t("{count} approvals needed", count=required) if required > 1 else t("one approval needed")
-    )
+    need = t.n("one approval needed", "{count} approvals needed", required)
     return t("Approvers: {who} · {need}", who=who, need=need)
 
 

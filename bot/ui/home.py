@@ -93,11 +93,12 @@ def home_view(
     if not waiting:
         blocks.append(ContextBlock(elements=[_md(t("Nothing is waiting for you."))]))
     for record in waiting[:MAX_LISTED]:
-        status = t(
-            "from <@{requester}> · {have}/{need} approvals · expires {when}",
+        status = t.n(
+            "from <@{requester}> · {have}/{count} approval · expires {when}",
+            "from <@{requester}> · {have}/{count} approvals · expires {when}",
+            record.approvals_required,
             requester=record.requester,
             have=len(record.approvals),
-            need=record.approvals_required,
             when=slack_date(record.expires_at),
         )
         text = fmt(

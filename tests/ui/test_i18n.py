@@ -1,4 +1,4 @@
-"""English and Simplified Chinese: a complete catalog, and every card rendered in Chinese."""
+"""English and Simplified Chinese: a complete catalog, plural forms, and every card in Chinese."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from bot.sandbox.slack_emulator.validation import validate_blocks, validate_view
 from bot.store.sessions import StoredSession
 from bot.ui import cards, clone, home, login, results
 from bot.ui.clone_form import validate_form
+from bot.ui.text import Mrkdwn
 from bot.zstack.models import (
     CloneParams,
     CloneRequestBody,
@@ -126,10 +127,67 @@ def test_fuzzy_and_empty_entries_fall_back_to_english() -> None:
     catalog.add("Approve", "批准")
     catalog.add("Reject", "拒绝", flags=["fuzzy"])
     catalog.add("Cancel", "")
+    catalog.add(("one file", "{count} files"), ("",))
+    catalog.add(("one tag", "{count} tags"), ("{count} 个标签",))
     compiled = compile_catalog(catalog)
     assert compiled.gettext("Approve") == "批准"
     assert compiled.gettext("Reject") == "Reject"
     assert compiled.gettext("Cancel") == "Cancel"
+    assert compiled.ngettext("one file", "{count} files", 3) == "{count} files"
+    assert compiled.ngettext("one tag", "{count} tags", 1) == "{count} 个标签"
+
+
+@pytest.mark.parametrize(
+    ("lang", "count", "text"),
+    [
+        ("en", 1, "one approval needed"),
+        ("en", 2, "2 approvals needed"),
+        ("en", 0, "0 approvals needed"),
+        ("zh", 1, "需要 1 个批准"),
+        ("zh", 3, "需要 3 个批准"),
+    ],
+)
+def test_plural_forms_follow_the_language(lang: str, count: int, text: str) -> None:
+    t = tr(lang)
+    assert t.n("one approval needed", "{count} approvals needed", count) == text
+    assert t.plain_n("one approval needed", "{count} approvals needed", count) == text
+    assert text in cards.approvers_text([], count, lang)
+
+
+def test_plural_values_are_escaped_for_mrkdwn_only() -> None:
+    for lang in ("en", "zh"):
+        t = tr(lang)
+        text = t.n("{who} asks once", "{who} asks {count} times", 2, who="<!here>")
+        assert isinstance(text, Mrkdwn) and text == "&lt;!here&gt; asks 2 times"
+        assert t.n("{who}", "{who}s", 1, who=Mrkdwn("<@U1>")) == "<@U1>"
+        assert t.plain_n("{who} asks once", "{who} asks {count} times", 1, who="<b>") == (
+            "<b> asks once"
+        )
+
+
+def test_a_plural_missing_from_the_catalog_falls_back_to_the_english_rule() -> None:
+    t = tr("zh")
+    assert t.n("one thing", "{count} things", 1) == "one thing"
+    assert t.n("one thing", "{count} things", 2) == "2 things"
+
+
+@pytest.mark.parametrize(
+    ("lang", "required", "status"),
+    [
+        ("en", 1, "0/1 approval · expires"),
+        ("en", 2, "0/2 approvals · expires"),
+        ("zh", 1, "批准 0/1 ·"),
+        ("zh", 2, "批准 0/2 ·"),
+    ],
+)
+def test_app_home_counts_approvals_in_the_readers_language(
+    lang: str, required: int, status: str
+) -> None:
+    record = _record(State.PENDING).model_copy(
+        update={"approvals": [], "approvals_required": required}
+    )
+    view = home.home_view(None, "http://zs", [], [record], lang)
+    assert status in str(view.to_dict())
 
 
 def test_missing_translation_falls_back_to_english() -> None:
