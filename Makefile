@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: install run sandbox test lint fmt mypy pytest bench soak audit clean
+.PHONY: install run sandbox test lint fmt mypy pytest i18n bench soak audit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,17 @@ pytest: $(STAMP)
 	$(BIN)/pytest --cov --cov-report=term --durations=10 $(PYTEST_ARGS)
 
 test: lint mypy pytest
+
+# Translations: extract every template from the code (mapping and keywords in pyproject.toml's
+# [tool.babel]) into a template that is not kept, then merge it into each catalog under
+# bot/i18n/locales: new texts come in empty, changed ones fuzzy with the old translation, and
+# texts the code no longer has are dropped. Translate the empty and fuzzy ones, then `make test`.
+I18N_POT = build/messages.pot
+i18n: $(STAMP)
+	mkdir -p $(dir $(I18N_POT))
+	$(BIN)/pybabel extract -F pyproject.toml --add-location file --project "ZStack Clone Bot" \
+		--version 1 -o $(I18N_POT) bot handlers
+	$(BIN)/pybabel update -i $(I18N_POT) -d bot/i18n/locales --ignore-obsolete
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)

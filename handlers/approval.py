@@ -122,7 +122,7 @@ class ApprovalHandlers:
         reason = str(entry.get("value") or "").strip() if isinstance(entry, dict) else ""
         if not reason:
             lang = self.deps.locales.cached(body["user"]["id"])
-            message = tr(lang)("Say why, so the requester can fix it.")
+            message = tr(lang).plain("Say why, so the requester can fix it.")
             await ack(response_action="errors", errors={cards.BLOCK_REJECT_REASON: message})
             return
         if await self.deps.deliveries.repeated("view", view["id"]):

@@ -3,9 +3,17 @@
 Builders write English templates and pass them through ``tr(lang)``: ``t("Log in as")`` or
 ``t("Logged in as {who}", who=name)``. ``t(...)`` gives mrkdwn: every value is escaped unless it is
 ``Mrkdwn`` already (``bot.ui.text``), so user text can never ping or link; ``t.plain(...)`` is for
-plain_text fields (titles, labels, buttons), which Slack does not parse. Chinese comes from
-``ZH`` (keyed by the English template); a missing entry falls back to English, and a test
-checks that every template has one. Text that ZStack wrote (error details, names) is never
+plain_text fields (titles, labels, buttons), which Slack does not parse. A text that depends on a
+number takes both English forms and the number: ``t.n("one approval", "{count} approvals", n)``
+(``t.plain_n`` for plain text); the language's plural rule picks the form and ``{count}`` is the
+number. A template that is kept in a table and translated when shown is marked ``N_("...")``.
+
+Chinese comes from the gettext catalog ``locales/zh_CN/LC_MESSAGES/messages.po`` (msgid = the
+English template; ``bot.i18n.catalog`` loads it). A missing, fuzzy or empty entry falls back to
+English, and a test checks that every template the code uses has one: templates are found by
+Babel's extractor, so they must be literal arguments of ``t``, ``t.plain``, ``t.n``,
+``t.plain_n``, ``Msg.of``, ``Msg.marked``, ``Problem`` or ``N_`` (call ``t = tr(lang)`` first:
+``tr(lang)("...")`` is not found). Text that ZStack wrote (error details, names) is never
 translated.
 
 Personal surfaces (modals, ephemerals, DMs, App Home) use the reader's Slack locale
@@ -25,7 +33,7 @@ from typing import Any, Literal
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.i18n.zh import ZH
+from bot.i18n.catalog import translations
 from bot.ui.text import Mrkdwn, fmt
 
 logger = logging.getLogger(__name__)
@@ -79,26 +87,39 @@ def render(text: Text, lang: str) -> Mrkdwn:
     return text.render(lang) if isinstance(text, Msg) else text
 
 
+def N_(template: str) -> str:
+    """Marks a template for the catalog where it is defined (a table of labels); it is
+    translated where it is shown, e.g. ``t(STATE_NAMES[state])``."""
+    return template
+
+
 class Translate:
     """Template (+ named values) → text in one language."""
 
-    __slots__ = ("lang",)
+    __slots__ = ("_translations", "lang")
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
-
-    def _template(self, template: str) -> str:
-        return ZH.get(template, template) if self.lang == "zh" else template
+        self._translations = translations(lang)
 
     def __call__(self, template: str, /, **values: Any) -> Mrkdwn:
         """For mrkdwn: text values are escaped unless they are ``Mrkdwn`` already."""
-        text = self._template(template)
+        text = self._translations.gettext(template)
         return fmt(text, **values) if values else Mrkdwn(text)
 
     def plain(self, template: str, /, **values: Any) -> str:
         """For plain_text fields (titles, labels, buttons): values as they are."""
-        text = self._template(template)
+        text = self._translations.gettext(template)
         return text.format(**values) if values else text
+
+    def n(self, singular: str, plural: str, count: int, /, **values: Any) -> Mrkdwn:
+        """``singular`` or ``plural`` by ``count`` (the language's rule), for mrkdwn like ``t``;
+        ``{count}`` in either is the number."""
+        return fmt(self._translations.ngettext(singular, plural, count), count=count, **values)
+
+    def plain_n(self, singular: str, plural: str, count: int, /, **values: Any) -> str:
+        """``n`` for plain_text fields: values as they are."""
+        return self._translations.ngettext(singular, plural, count).format(count=count, **values)
 
 
 def tr(lang: str) -> Translate:

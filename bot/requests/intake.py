@@ -96,10 +96,10 @@ class CloneFlow:
             if len(usable) == 1:
                 return SourceLookup(found=usable[0])
             if usable:
-                notice = tr(lang)(
+                notice = Msg.of(
                     "Several model services match *{text}*; choose one.",
                     text=truncate(one_line(text), 80),
-                )
+                ).render(lang)
                 return SourceLookup(choices=usable, notice=notice)
         return SourceLookup(notice=_not_found(text, lang))
 
@@ -191,7 +191,6 @@ def _not_found(text: str, lang: str) -> Mrkdwn:
 
 
 def describe_lookup_error(error: ZStackAPIError, lang: str = "en") -> Mrkdwn:
-    text = tr(lang)(
-        "ZStack could not look up the model service: {error}", error=error.error.summary()
-    )
+    t = tr(lang)
+    text = t("ZStack could not look up the model service: {error}", error=error.error.summary())
     return truncate(text, 2000)

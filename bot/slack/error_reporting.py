@@ -46,7 +46,8 @@ def user_message_for(
         return login_ui.session_expired(lang)
     slack = as_slack_error(error)
     if slack is not None and slack.code in TRIGGER_ERRORS:
-        return tr(lang)(
+        t = tr(lang)
+        return t(
             "Slack's time to open that dialog ran out before the bot could open it. "
             "Please try again."
         )

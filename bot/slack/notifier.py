@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.errors import DeliveryPending, SlackError
-from bot.i18n import Locales, Text, render, tr
+from bot.i18n import Locales, Msg, Text, render, tr
 from bot.metrics import Metrics
 from bot.requests.effects import Effect
 from bot.requests.lifecycle import Event
@@ -109,7 +109,7 @@ class Notifier:
                 await self.client.chat_update(
                     channel=record.channel,
                     ts=record.params_ts,
-                    text=tr(lang)("Parameters of {id}", id=record.id),
+                    text=Msg.of("Parameters of {id}", id=record.id).render(lang),
                     blocks=cards.parameter_reply(record, lang),
                 )
 

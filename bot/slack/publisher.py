@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.errors import SlackError
-from bot.i18n import Locales, Msg, tr
+from bot.i18n import Locales, Msg
 from bot.metrics import Metrics
 from bot.requests import effects
 from bot.requests.lifecycle import Event
@@ -105,7 +105,7 @@ class CardPublisher:
                 reply = await self.client.chat_postMessage(
                     channel=channel,
                     thread_ts=ts,
-                    text=tr(lang)("Parameters of {id}", id=record.id),
+                    text=Msg.of("Parameters of {id}", id=record.id).render(lang),
                     blocks=cards.parameter_reply(record, lang),
                 )
         except SlackError as exc:  # the card stands and works without its parameter reply

@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.i18n import Translate, tr
+from bot.i18n import N_, Translate, tr
 from bot.requests.model import CloneRequest, State
 from bot.ui.parts import labelled, md
 from bot.ui.text import (
@@ -63,16 +63,16 @@ STATE_EMOJI: dict[State, str] = {
     State.AWAITING_LOGIN: ":key:",
 }
 STATE_NAMES: dict[State, str] = {
-    State.PENDING: "Waiting for approval",
-    State.APPROVED: "Approved, starting",
-    State.SUBMITTING: "Sending to ZStack",
-    State.RUNNING: "Cloning in ZStack",
-    State.SUCCEEDED: "Done",
-    State.FAILED: "Failed",
-    State.REJECTED: "Rejected",
-    State.CANCELLED: "Cancelled",
-    State.EXPIRED: "Expired",
-    State.AWAITING_LOGIN: "Waiting for the requester to log in to ZStack",
+    State.PENDING: N_("Waiting for approval"),
+    State.APPROVED: N_("Approved, starting"),
+    State.SUBMITTING: N_("Sending to ZStack"),
+    State.RUNNING: N_("Cloning in ZStack"),
+    State.SUCCEEDED: N_("Done"),
+    State.FAILED: N_("Failed"),
+    State.REJECTED: N_("Rejected"),
+    State.CANCELLED: N_("Cancelled"),
+    State.EXPIRED: N_("Expired"),
+    State.AWAITING_LOGIN: N_("Waiting for the requester to log in to ZStack"),
 }
 
 
@@ -91,9 +91,7 @@ def approvers_text(approvers: list[str], required: int, lang: str = "en") -> Mrk
         who = join(", ", [_approver(a) for a in approvers[:20]])
     else:
         who = t("anyone in this channel except the requester")
-    need = (
-        t("{count} approvals needed", count=required) if required > 1 else t("one approval needed")
-    )
+    need = t.n("one approval needed", "{count} approvals needed", required)
     return t("Approvers: {who} · {need}", who=who, need=need)
 
 
@@ -284,8 +282,9 @@ def _voters(record: CloneRequest) -> Mrkdwn:
 
 def card_fallback_text(record: CloneRequest, lang: str = "en") -> Mrkdwn:
     """Notification text (and what screen readers read) for the card."""
+    t = tr(lang)
     return truncate(
-        tr(lang)(
+        t(
             "Clone request {id} from <@{requester}>: {source} → {target} ({state})",
             id=record.id,
             requester=record.requester,

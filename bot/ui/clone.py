@@ -30,7 +30,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.i18n import Translate, tr
+from bot.i18n import N_, Translate, tr
 from bot.ui.clone_form import KNOWN_ARCHITECTURES, LONG_TEXT_MAX, normalise_arch
 from bot.ui.parts import md
 from bot.ui.text import OPTION_TEXT_MAX, Mrkdwn, fmt, one_line, truncate
@@ -46,40 +46,45 @@ ACTION_TOGGLE_ADVANCED = "toggle_advanced"
 VALUE = "value"
 
 FLAG_OPTIONS = {
-    "support_distributed": "Supports distributed deployment",
-    "system": "System model service",
+    "support_distributed": N_("Supports distributed deployment"),
+    "system": N_("System model service"),
 }
 _TEXT_FIELDS = {
     # block_id: (label, hint, multiline, max_length)
-    "name": ("Name of the new model service", None, False, 255),
-    "description": ("Description", None, True, 2000),
-    "framework": ("Framework", "Free text, e.g. vLLM, Transformers, BentoML.", False, 255),
-    "gpu_compute_capability": ("GPU compute capability", "Minimum, e.g. 7.5.", False, 16),
+    "name": (N_("Name of the new model service"), None, False, 255),
+    "description": (N_("Description"), None, True, 2000),
+    "framework": (N_("Framework"), N_("Free text, e.g. vLLM, Transformers, BentoML."), False, 255),
+    "gpu_compute_capability": (N_("GPU compute capability"), N_("Minimum, e.g. 7.5."), False, 16),
     "architecture_images": (
-        "Images per architecture",
-        "One line per architecture: `arch container-image [vm-image-uuid]`; `-` for none.",
+        N_("Images per architecture"),
+        N_("One line per architecture: `arch container-image [vm-image-uuid]`; `-` for none."),
         True,
         LONG_TEXT_MAX,
     ),
-    "reason": ("Reason (for the approver)", "Why this clone is needed.", True, 1000),
-    "readme": ("Readme", "Empty keeps the source's readme.", True, LONG_TEXT_MAX),
-    "yaml": ("Service YAML", "Must be valid YAML. Empty keeps the source's.", True, LONG_TEXT_MAX),
-    "install_path": ("Install path", None, False, 255),
-    "start_command": ("Start command", None, False, 1000),
-    "python_version": ("Python version", None, False, 255),
-    "conda_version": ("Conda version", None, False, 255),
-    "container_command": ("Container command", None, False, 1000),
-    "container_args": ("Container arguments", None, False, 1000),
-    "resource_uuid": ("Resource UUID", "32 hex characters, optional.", False, 64),
-    "tag_uuids": ("Tag UUIDs", "Separated by commas or spaces.", False, 3000),
+    "reason": (N_("Reason (for the approver)"), N_("Why this clone is needed."), True, 1000),
+    "readme": (N_("Readme"), N_("Empty keeps the source's readme."), True, LONG_TEXT_MAX),
+    "yaml": (
+        N_("Service YAML"),
+        N_("Must be valid YAML. Empty keeps the source's."),
+        True,
+        LONG_TEXT_MAX,
+    ),
+    "install_path": (N_("Install path"), None, False, 255),
+    "start_command": (N_("Start command"), None, False, 1000),
+    "python_version": (N_("Python version"), None, False, 255),
+    "conda_version": (N_("Conda version"), None, False, 255),
+    "container_command": (N_("Container command"), None, False, 1000),
+    "container_args": (N_("Container arguments"), None, False, 1000),
+    "resource_uuid": (N_("Resource UUID"), N_("32 hex characters, optional."), False, 64),
+    "tag_uuids": (N_("Tag UUIDs"), N_("Separated by commas or spaces."), False, 3000),
     "vendor_to_spec_uuids_map": (
-        "GPU specs by vendor",
-        "One line per vendor: `NVIDIA: spec-uuid, spec-uuid`.",
+        N_("GPU specs by vendor"),
+        N_("One line per vendor: `NVIDIA: spec-uuid, spec-uuid`."),
         True,
         3000,
     ),
-    "system_tags": ("System tags", "One per line.", True, 3000),
-    "user_tags": ("User tags", "One per line.", True, 3000),
+    "system_tags": (N_("System tags"), N_("One per line."), True, 3000),
+    "user_tags": (N_("User tags"), N_("One per line."), True, 3000),
 }
 BASIC = (
     "name", "description", "type", "model_source", "framework", "request_cpu", "request_memory",

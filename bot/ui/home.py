@@ -93,11 +93,12 @@ def home_view(
     if not waiting:
         blocks.append(ContextBlock(elements=[_md(t("Nothing is waiting for you."))]))
     for record in waiting[:MAX_LISTED]:
-        status = t(
-            "from <@{requester}> · {have}/{need} approvals · expires {when}",
+        status = t.n(
+            "from <@{requester}> · {have}/{count} approval · expires {when}",
+            "from <@{requester}> · {have}/{count} approvals · expires {when}",
+            record.approvals_required,
             requester=record.requester,
             have=len(record.approvals),
-            need=record.approvals_required,
             when=slack_date(record.expires_at),
         )
         text = fmt(
@@ -124,6 +125,6 @@ def home_view(
             when=slack_date(record.created_at),
         )
         blocks.append(SectionBlock(text=_md(text)))
-    help_line = Mrkdwn("`/clone-model help` lists every command.")
+    help_line = t("`/clone-model help` lists every command.")
     blocks.append(ContextBlock(elements=[_md(help_line)]))
     return View(type="home", blocks=blocks[:100])

@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.i18n import tr
+from bot.i18n import N_, tr
 from bot.ui.parts import md
 from bot.ui.text import Mrkdwn, fmt, join, slack_date, truncate
 
@@ -28,9 +28,9 @@ BLOCK_USER, ACTION_USER = "user_name", "value"
 BLOCK_PASSWORD, ACTION_PASSWORD = "password", "value"
 
 KIND_LABELS = {
-    "account": "Account",
-    "user": "IAM user of an account",
-    "iam2": "Project user (IAM2)",
+    "account": N_("Account"),
+    "user": N_("IAM user of an account"),
+    "iam2": N_("Project user (IAM2)"),
 }
 
 
@@ -192,7 +192,8 @@ def login_success_modal(identity: str, kind: str, expires_at: datetime, lang: st
 def whoami_text(
     identity: str, kind: str, endpoint: str, expires_at: datetime, lang: str = "en"
 ) -> Mrkdwn:
-    return tr(lang)(
+    t = tr(lang)
+    return t(
         "You are logged in to ZStack at `{endpoint}` as *{who}* ({kind}). Session expires {when}.",
         endpoint=endpoint,
         who=identity,
@@ -202,11 +203,13 @@ def whoami_text(
 
 
 def not_logged_in(lang: str = "en") -> Mrkdwn:
-    return tr(lang)("You are not logged in to ZStack. Run `/zstack login` to log in.")
+    t = tr(lang)
+    return t("You are not logged in to ZStack. Run `/zstack login` to log in.")
 
 
 def session_expired(lang: str = "en") -> Mrkdwn:
-    return tr(lang)(
+    t = tr(lang)
+    return t(
         "Your ZStack session has expired or was ended in ZStack, so the bot forgot it. "
         "Run `/zstack login` to log in again."
     )
@@ -241,5 +244,6 @@ def zstack_help(lang: str = "en") -> Mrkdwn:
 
 
 def unknown_subcommand(text: str, lang: str = "en") -> Mrkdwn:
-    head = tr(lang)("I don't know `/zstack {text}`.", text=truncate(text, 50))
+    t = tr(lang)
+    head = t("I don't know `/zstack {text}`.", text=truncate(text, 50))
     return fmt("{head}\n\n{help}", head=head, help=zstack_help(lang))

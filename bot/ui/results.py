@@ -141,7 +141,9 @@ def failure_blocks(
         ActionsBlock(
             block_id=f"raw:{record.id}",
             elements=[
-                ButtonElement(text="Raw error JSON", action_id=ACTION_RAW_ERROR, value=record.id)
+                ButtonElement(
+                    text=t.plain("Raw error JSON"), action_id=ACTION_RAW_ERROR, value=record.id
+                )
             ],
         )
     )
@@ -156,17 +158,19 @@ def raw_error_view(record: CloneRequest, lang: str = "en") -> View:
         else {"details": record.error_text}
     )
     raw = json.dumps(error, indent=2, ensure_ascii=False)
+    t = tr(lang)
     chunks = [raw[i : i + 2900] for i in range(0, min(len(raw), 2900 * 60), 2900)]
     blocks: list[Block] = [SectionBlock(text=md(_preformatted(chunk))) for chunk in chunks]
     if len(raw) > 2900 * 60:
-        blocks.append(ContextBlock(elements=[md(tr(lang)("(cut: the error is very large)"))]))
-    title = truncate(tr(lang).plain("Error of {id}", id=record.id), 24)
-    return View(type="modal", title=title, close=tr(lang).plain("Close"), blocks=blocks)
+        blocks.append(ContextBlock(elements=[md(t("(cut: the error is very large)"))]))
+    title = truncate(t.plain("Error of {id}", id=record.id), 24)
+    return View(type="modal", title=title, close=t.plain("Close"), blocks=blocks)
 
 
 def full_values_view(record: CloneRequest, lang: str = "en") -> View:
     """The request's long parameter values in full (as far as a modal can hold)."""
     params = record.body.to_wire()["params"]
+    t = tr(lang)
     blocks: list[Block] = []
     for key, value in params.items():
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1)
@@ -178,9 +182,9 @@ def full_values_view(record: CloneRequest, lang: str = "en") -> View:
                 break
             blocks.append(SectionBlock(text=md(_preformatted(text[i : i + 2900]))))
     if not blocks:
-        blocks.append(SectionBlock(text=md(tr(lang)("No long values in this request."))))
-    title = truncate(tr(lang).plain("{id} values", id=record.id), 24)
-    return View(type="modal", title=title, close=tr(lang).plain("Close"), blocks=blocks[:100])
+        blocks.append(SectionBlock(text=md(t("No long values in this request."))))
+    title = truncate(t.plain("{id} values", id=record.id), 24)
+    return View(type="modal", title=title, close=t.plain("Close"), blocks=blocks[:100])
 
 
 def note(text: Mrkdwn) -> list[Block]:
@@ -222,5 +226,6 @@ def _yes_no(value: bool | None, t: Translate) -> str | None:
 
 def expiry_note(record: CloneRequest, lang: str = "en") -> Mrkdwn:
     when = slack_date(record.expires_at)
-    expired = tr(lang)("{id} expired {when}: nobody decided in time.", id=record.id, when=when)
+    t = tr(lang)
+    expired = t("{id} expired {when}: nobody decided in time.", id=record.id, when=when)
     return fmt(":alarm_clock: {expired}", expired=expired)
