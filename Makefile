@@ -3,16 +3,35 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
+# Exact versions with hashes, resolved from pyproject.toml's ranges by `make lock`: the runtime lock
+# is what the image installs; the dev lock is the runtime lock plus the dev extras.
+LOCK     = requirements.lock
+DEV_LOCK = requirements-dev.lock
 
-.PHONY: install run sandbox test lint fmt mypy pytest i18n bench soak audit clean
+.PHONY: install lock run sandbox test lint fmt mypy pytest i18n bench soak audit clean
 
-$(STAMP): pyproject.toml
+# The locked dependencies (pip checks every hash), then the project itself without resolving
+# anything again, so what is installed is exactly the lock.
+$(STAMP): pyproject.toml $(LOCK) $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r $(DEV_LOCK)
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-resolve after changing pyproject.toml's dependencies. Pins already in the locks are kept
+# where they still fit; `make lock LOCK_ARGS=--upgrade` moves everything to the newest allowed.
+# The dev lock is resolved first and constrains the runtime one, so the two never disagree.
+LOCK_FLAGS = --universal --generate-hashes --custom-compile-command 'make lock' --quiet $(LOCK_ARGS)
+
+# It needs only uv (at pyproject.toml's pin), not an installed venv, so it works with no lock.
+lock:
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q "$$(grep -Eo 'uv==[0-9.]+' pyproject.toml)"
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) --output-file $(DEV_LOCK)
+	$(BIN)/uv pip compile pyproject.toml --constraint $(DEV_LOCK) $(LOCK_FLAGS) --output-file $(LOCK)
 
 # The bot; with no Slack credentials in the environment or .env, the local sandbox.
 run: $(STAMP)

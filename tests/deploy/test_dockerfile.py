@@ -11,12 +11,11 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.support import DEPLOY, REPO
+from tests.deploy.support import DEPLOY, REPO, Stage, parse_dockerfile
 
 
 def _hadolint() -> str | None:
@@ -28,62 +27,6 @@ def _hadolint() -> str | None:
 DOCKERFILE = DEPLOY / "Dockerfile"
 DOCKERIGNORE = DEPLOY / "Dockerfile.dockerignore"
 SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|SESSION_KEY|API_KEY|PRIVATE", re.IGNORECASE)
-
-
-@dataclass
-class Instruction:
-    keyword: str
-    args: str
-    line: int
-
-
-@dataclass
-class Stage:
-    base: str
-    name: str | None
-    instructions: list[Instruction] = field(default_factory=list)
-
-    def all(self, keyword: str) -> list[Instruction]:
-        return [i for i in self.instructions if i.keyword == keyword]
-
-
-def parse_dockerfile(text: str) -> tuple[dict[str, str], list[Stage]]:
-    """Global ARG defaults and the stages, with line continuations joined and comments dropped."""
-    logical: list[tuple[int, str]] = []
-    buffer, start = "", 0
-    for number, raw in enumerate(text.splitlines(), start=1):
-        stripped = raw.strip()
-        if not buffer and (not stripped or stripped.startswith("#")):
-            continue
-        if buffer and stripped.startswith("#"):
-            continue  # comment lines inside a continued instruction
-        if not buffer:
-            start = number
-        if stripped.endswith("\\"):
-            buffer += stripped[:-1].rstrip() + " "
-            continue
-        logical.append((start, buffer + stripped))
-        buffer = ""
-    assert not buffer, "dangling line continuation at the end of the Dockerfile"
-
-    global_args: dict[str, str] = {}
-    stages: list[Stage] = []
-    for number, line in logical:
-        keyword, _, args = line.partition(" ")
-        keyword = keyword.upper()
-        args = args.strip()
-        if keyword == "FROM":
-            words = args.split()
-            words = [w for w in words if not w.startswith("--")]
-            name = words[2] if len(words) >= 3 and words[1].upper() == "AS" else None
-            stages.append(Stage(base=words[0], name=name))
-        elif not stages:
-            assert keyword == "ARG", f"line {number}: only ARG may precede the first FROM"
-            key, _, default = args.partition("=")
-            global_args[key] = default
-        else:
-            stages[-1].instructions.append(Instruction(keyword, args, number))
-    return global_args, stages
 
 
 def _expand(value: str, args: dict[str, str]) -> str:

@@ -1,6 +1,6 @@
 """Make the README's screenshot of the sandbox page: ``docs/sandbox.png``.
 
-Runs the browser journey of ``tests/e2e/test_sandbox_browser.py`` once (a sandbox on free ports
+Runs the browser journey of ``tests/support/browser.py`` once (a sandbox on free ports
 with a throw-away data dir, Debian's chromium driven by Playwright) and keeps the screenshot of
 the approval thread with the completion notice::
 
@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from bot.sandbox.launcher import Sandbox
-from tests.e2e.test_sandbox_browser import CHROMIUM, async_api, launch, run_journey
+from tests.support.browser import CHROMIUM, async_api, launch, run_journey
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = ROOT / "docs" / "sandbox.png"

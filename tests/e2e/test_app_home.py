@@ -8,8 +8,8 @@ from bot.requests.model import State
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from tests.e2e.helpers import ALICE_LOGIN, APPROVALS, APPROVER, REQUESTER, blocks_text, top_view
-from tests.e2e.test_approval_flow import request_clone, wait_state
 from tests.fixtures.bot import BotFactory
+from tests.support.approval import request_clone, wait_state
 
 
 @pytest.fixture

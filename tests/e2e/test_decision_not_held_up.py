@@ -9,9 +9,9 @@ from bot.requests.model import State
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from tests.e2e.helpers import APPROVALS, APPROVER
-from tests.e2e.test_approval_flow import click, request_clone, thread_texts, wait_state
 from tests.fixtures.bot import BotFactory
 from tests.support import settled
+from tests.support.approval import click, request_clone, thread_texts, wait_state
 
 
 async def test_an_approval_during_the_cards_posting_is_submitted_within_a_second(

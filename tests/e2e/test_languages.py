@@ -7,8 +7,8 @@ import re
 from bot.requests.model import State
 from bot.sandbox.slack_emulator import SlackEmulator
 from tests.e2e.helpers import APPROVALS, APPROVER2, GENERAL, blocks_text
-from tests.e2e.test_approval_flow import click, request_clone, wait_state
 from tests.fixtures.bot import BotFactory
+from tests.support.approval import click, request_clone, wait_state
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 JORDAN = APPROVER2  # locale zh-CN in the emulator's workspace

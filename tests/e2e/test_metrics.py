@@ -10,8 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.requests.model import State
 from bot.sandbox.slack_emulator import SlackEmulator
 from tests.e2e.helpers import APPROVALS, APPROVER, login
-from tests.e2e.test_approval_flow import click, request_clone, wait_completion, wait_state
 from tests.fixtures.bot import BotFactory
+from tests.support.approval import click, request_clone, wait_completion, wait_state
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 
 from bot.sandbox.slack_emulator import SlackEmulator
-from tests.e2e.test_zstack_login import LOGINS, last_ephemeral_text, open_login, run, submit_login
 from tests.fixtures.bot import BotFactory
 from tests.fixtures.redis_server import RedisServer
+from tests.support.zstack_login import LOGINS, last_ephemeral_text, open_login, run, submit_login
 
 
 async def test_redis_down_then_back(

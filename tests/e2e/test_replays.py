@@ -25,10 +25,10 @@ from tests.e2e.helpers import (
     login,
     top_view,
 )
-from tests.e2e.test_approval_flow import click, request_clone
 from tests.fixtures.bot import BotFactory
 from tests.fixtures.slack import SIGNING_SECRET
 from tests.support import counter, settled, signed_delivery, wait_until
+from tests.support.approval import click, request_clone
 
 
 async def post_again(

@@ -10,8 +10,8 @@ from bot.logs import configure_logging
 from bot.requests.model import State
 from bot.sandbox.slack_emulator import SlackEmulator
 from tests.e2e.helpers import APPROVALS, APPROVER
-from tests.e2e.test_approval_flow import click, request_clone, wait_completion, wait_state
 from tests.fixtures.bot import BotFactory
+from tests.support.approval import click, request_clone, wait_completion, wait_state
 
 
 async def test_request_lines_carry_the_request_id(

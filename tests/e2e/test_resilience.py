@@ -8,17 +8,17 @@ from bot.requests.model import State
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
 from tests.e2e.helpers import APPROVALS, APPROVER
-from tests.e2e.test_approval_flow import (
+from tests.fixtures.bot import BotFactory
+from tests.fixtures.gate import TcpGate
+from tests.fixtures.process import BotProcess, bot_env, free_port
+from tests.support import counter, notices_done, wait_until
+from tests.support.approval import (
     click,
     completion_count,
     request_clone,
     wait_completion,
     wait_state,
 )
-from tests.fixtures.bot import BotFactory
-from tests.fixtures.gate import TcpGate
-from tests.fixtures.process import BotProcess, bot_env, free_port
-from tests.support import counter, notices_done, wait_until
 
 
 def clones_named(sim: SimServer, name: str) -> int:

@@ -17,9 +17,9 @@ from bot.logs import configure_logging
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
-from tests.e2e.test_zstack_login import LOGINS, open_login, run, submit_login
 from tests.fixtures.slack import SIGNING_SECRET
 from tests.support import Canary, redis_snapshot, signed_delivery
+from tests.support.zstack_login import LOGINS, open_login, run, submit_login
 
 COMMAND = urlencode(
     {

@@ -13,9 +13,9 @@ from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
 from tests.e2e.helpers import APPROVALS, APPROVER, REQUESTER, login
-from tests.e2e.test_approval_flow import click, request_clone, wait_completion, wait_state
 from tests.fixtures.bot import SESSION_KEY
 from tests.fixtures.slack import APP_TOKEN, BOT_TOKEN
+from tests.support.approval import click, request_clone, wait_completion, wait_state
 
 
 @pytest.fixture

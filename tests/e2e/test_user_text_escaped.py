@@ -14,9 +14,9 @@ from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
 from tests.e2e.helpers import APPROVALS, APPROVER, EXAMPLE, GENERAL, REQUESTER, login, top_view
-from tests.e2e.test_approval_flow import click, wait_state
 from tests.fixtures.bot import BotFactory
 from tests.support import settled, wait_until
+from tests.support.approval import click, wait_state
 
 HOSTILE = "x-<!channel> <!here> <@U0EVIL> <http://evil.example|click here> & <!subteam^S0EVIL>"
 RAW_MARKUP = ("<!channel>", "<!here>", "<@U0EVIL>", "<http://evil", "<!subteam^S0EVIL>")

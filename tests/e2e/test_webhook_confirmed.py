@@ -14,8 +14,8 @@ from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
 from tests.e2e.helpers import APPROVALS, APPROVER
-from tests.e2e.test_approval_flow import click, request_clone, wait_state
 from tests.fixtures.bot import BotFactory
+from tests.support.approval import click, request_clone, wait_state
 
 FORGED_UUID = "f" * 32
 

@@ -14,10 +14,10 @@ from bot.requests.model import State
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from tests.e2e.helpers import APPROVALS, APPROVER
-from tests.e2e.test_approval_flow import click, request_clone, wait_state
 from tests.fixtures.bot import BotFactory
 from tests.fixtures.slack import SIGNING_SECRET
 from tests.support import settled, signed_delivery, wait_until
+from tests.support.approval import click, request_clone, wait_state
 
 OTHER_ORG = "T0OTHERORG"
 

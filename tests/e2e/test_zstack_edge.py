@@ -21,9 +21,9 @@ from tests.e2e.helpers import (
     login,
     top_view,
 )
-from tests.e2e.test_approval_flow import click, request_clone, wait_state
 from tests.fixtures.bot import BotFactory
 from tests.support import counter, settled, wait_until
+from tests.support.approval import click, request_clone, wait_state
 
 TEAM = "T0CLONE"
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
-from typing import Any
 
 import httpx
 import pytest
@@ -14,66 +12,15 @@ from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
 from tests.fixtures.bot import BotFactory
+from tests.support.zstack_login import (
+    LOGINS,
+    USER,
+    last_ephemeral_text,
+    open_login,
+    run,
+    submit_login,
+)
 
-USER = "U0REQ"
-CHANNEL = "C0GENERAL"
-
-
-def last_ephemeral_text(emu: SlackEmulator, user: str = USER) -> str:
-    messages = emu.state.ephemerals(user)
-    assert messages, "no ephemeral message"
-    return str(messages[-1].text)
-
-
-async def run(emu: SlackEmulator, text: str, user: str = USER) -> None:
-    before = len(emu.state.ephemerals(user))
-    delivery = await emu.slash_command(user, CHANNEL, "/zstack", text)
-    assert delivery.status == 200 and not delivery.timed_out
-    if text.split()[0] != "login":
-        await emu.wait_for(lambda: len(emu.state.ephemerals(user)) > before)
-
-
-def view_text(view: Any) -> str:
-    return json.dumps(view.definition["blocks"]) if view is not None else ""
-
-
-async def open_login(emu: SlackEmulator, user: str = USER) -> str:
-    await run(emu, "login", user)
-    views = await emu.wait_for(lambda: emu.state.open_views(user))
-    return str(views[-1].id)
-
-
-async def submit_login(
-    emu: SlackEmulator, view_id: str, values: dict[str, dict[str, Any]], user: str = USER
-) -> str:
-    await emu.submit_view(user, view_id, values)
-
-    def settled() -> str | None:
-        view = emu.state.view(view_id)
-        text = view_text(view)
-        return None if view is None or "Logging in" in text else text
-
-    return await emu.wait_for(settled)
-
-
-LOGINS = {
-    "account": {
-        "login_kind": {"kind": "account"},
-        "account_name": {"value": "alice"},
-        "password": {"value": "alice-pass"},
-    },
-    "user": {
-        "login_kind": {"kind": "user"},
-        "account_name": {"value": "alice"},
-        "user_name": {"value": "bob"},
-        "password": {"value": "bob-pass"},
-    },
-    "iam2": {
-        "login_kind": {"kind": "iam2"},
-        "user_name": {"value": "carol"},
-        "password": {"value": "carol-pass"},
-    },
-}
 IDENTITIES = {"account": "alice", "user": "alice/bob", "iam2": "carol"}
 
 

@@ -14,17 +14,17 @@ from bot.requests.model import State
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
 from tests.e2e.helpers import APPROVALS, APPROVER, EXAMPLE, GENERAL, REQUESTER
-from tests.e2e.test_approval_flow import (
+from tests.fixtures.bot import BotFactory
+from tests.fixtures.redis_server import ClusterInfo, RedisServer, SentinelInfo
+from tests.reliability.harness import HarnessConfig, run_harness
+from tests.support import notices_done, wait_until
+from tests.support.approval import (
     click,
     completion_count,
     request_clone,
     wait_completion,
     wait_state,
 )
-from tests.fixtures.bot import BotFactory
-from tests.fixtures.redis_server import ClusterInfo, RedisServer, SentinelInfo
-from tests.reliability.harness import HarnessConfig, run_harness
-from tests.support import notices_done, wait_until
 
 DONE = "Cloned: example-clone"
 

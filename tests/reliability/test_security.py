@@ -49,11 +49,11 @@ from tests.e2e.helpers import (
     login,
     top_view,
 )
-from tests.e2e.test_approval_flow import click, request_clone, wait_state
-from tests.e2e.test_zstack_login import LOGINS
 from tests.fixtures.bot import SESSION_KEY, BotFactory
 from tests.fixtures.slack import BOT_TOKEN, SIGNING_SECRET
 from tests.support import Canary, counter, redis_snapshot, settled, wait_until
+from tests.support.approval import click, request_clone, wait_state
+from tests.support.zstack_login import LOGINS
 
 T = TypeVar("T")
 

@@ -16,15 +16,15 @@ from bot.requests.model import State
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
 from tests.e2e.helpers import APPROVALS, APPROVER, REQUESTER, login
-from tests.e2e.test_approval_flow import (
+from tests.fixtures.bot import BotFactory
+from tests.support import settled
+from tests.support.approval import (
     click,
     completion_count,
     request_clone,
     wait_completion,
     wait_state,
 )
-from tests.fixtures.bot import BotFactory
-from tests.support import settled
 
 CHAIN = {
     "code": "SYS.1006",

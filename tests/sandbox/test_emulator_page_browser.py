@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.slack_emulator import SlackEmulator
-from tests.sandbox.test_slack_emulator_bolt import bolt_for, option, plain
+from tests.support.bolt import bolt_for, option, plain
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.slack_emulator import SlackEmulator
 from tests.fixtures.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET
-from tests.sandbox.test_slack_emulator_bolt import open_form, plain, register_form
+from tests.support.bolt import open_form, plain, register_form
 
 Body = dict[str, Any]
 

@@ -1,4 +1,13 @@
-"""Helpers shared by tests: Redis snapshots, a canary HTTP server, signed Slack deliveries."""
+"""Helpers shared by tests, so that no test module imports another.
+
+Here: Redis snapshots, a canary HTTP server, signed Slack deliveries, waiting for the bot to settle.
+Beside it, imported by what needs them:
+
+- ``tests.support.approval``: the approval flow end to end (request, click, wait for a state).
+- ``tests.support.zstack_login``: ``/zstack`` commands and the login modal.
+- ``tests.support.bolt``: a real Bolt app against the Slack emulator, and its test form.
+- ``tests.support.browser``: the sandbox page journey in Debian's chromium (needs Playwright).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +16,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from bot.sandbox.slack_emulator.signing import signature_headers
 from bot.sandbox.slack_emulator.transport import encode
+
+# The helpers' asserts report their operands the way a test module's do.
+pytest.register_assert_rewrite(
+    "tests.support.approval",
+    "tests.support.zstack_login",
+    "tests.support.bolt",
+    "tests.support.browser",
+)
 
 
 async def redis_snapshot(client: Any) -> dict[bytes, bytes]:
