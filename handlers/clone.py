@@ -8,7 +8,6 @@ from contextlib import suppress
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Option
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -16,13 +15,14 @@ from bot.deps import Deps
 from bot.errors import (
     NotLoggedIn,
     SessionExpired,
+    SlackError,
     StoreUnavailable,
     ZStackAPIError,
     ZStackUnavailable,
 )
 from bot.i18n import tr
 from bot.requests.model import looks_like_request_id
-from bot.slack.client import CLOSED_VIEW_ERRORS, slack_error_code
+from bot.slack.client import CLOSED_VIEW_ERRORS, slack_errors
 from bot.slack.payloads import workspace_of
 from bot.ui import cards
 from bot.ui import clone as ui
@@ -140,9 +140,10 @@ class CloneHandlers:
             reference = self.deps.reporter.log(exc, body)
             view = ui.lookup_problem_view(internal_error(reference, lang), meta, lang)
         try:
-            await client.views_update(view_id=view_id, hash=view_hash, view=view)
-        except SlackApiError as exc:
-            if slack_error_code(exc) in CLOSED_VIEW_ERRORS:
+            with slack_errors("views.update", self.deps.metrics):
+                await client.views_update(view_id=view_id, hash=view_hash, view=view)
+        except SlackError as exc:
+            if exc.code in CLOSED_VIEW_ERRORS:
                 logger.info("the form was closed before it filled", extra={"user_id": user})
                 return
             raise

@@ -30,10 +30,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.errors import SlackError
 from bot.i18n.catalog import translations
+from bot.slack.client import slack_errors
 from bot.ui.text import Mrkdwn, fmt
 
 logger = logging.getLogger(__name__)
@@ -153,13 +154,12 @@ class Locales:
         if cached and now - cached[0] < LOCALE_CACHE_S:
             return cached[1]
         try:
-            answer = await client.users_info(user=user, include_locale=True)
-            lang = lang_of_locale((answer.get("user") or {}).get("locale"), self.default)
-        except SlackApiError as exc:
-            logger.info(
-                "no locale for a user", extra={"user_id": user, "error": exc.response.get("error")}
-            )
+            with slack_errors("users.info"):
+                answer = await client.users_info(user=user, include_locale=True)
+        except SlackError as exc:
+            logger.info("no locale for a user", extra={"user_id": user, "error": exc.code})
             return cached[1] if cached else self.default
+        lang = lang_of_locale((answer.get("user") or {}).get("locale"), self.default)
         self._cache[user] = (now, lang)
         self._cache.move_to_end(user)
         while len(self._cache) > LOCALE_CACHE_SIZE:
