@@ -139,6 +139,8 @@ class Runtime:
             outbox=outbox,
         )
         tracker = Tracker(store=requests, executor=executor, outbox=outbox, metrics=metrics)
+        if adopted := await requests.adopt_legacy_schedules():
+            logger.info("adopted work of an earlier release", extra={"requests": adopted})
         tracker.start()
         return cls(
             deps=deps,

@@ -286,3 +286,19 @@ async def test_kick_runs_new_effects_in_this_process_at_once(redis_handle: Redis
     store.on_effects = box.kick
     await approved(store, [effects.card(), effects.note(Msg.of("now"))])
     await wait_until(lambda: slack.done == ["card", "note:now"] and box.in_flight == 0)
+
+
+async def test_work_an_earlier_release_scheduled_is_adopted_into_the_outbox_once(
+    redis_handle: RedisHandle,
+) -> None:
+    store = RequestStore(redis_handle)
+    record = await approved(store, [])
+    client, prefix = redis_handle.client, redis_handle.prefix
+    await client.zadd(f"{prefix}notify:due", {record.id: 1.0, "CR-GONE00": 1.0})
+    await client.zadd(f"{prefix}publish:due", {record.id: 1.0})
+    assert await store.adopt_legacy_schedules() == 2
+    kinds = sorted(e.kind for _slot, e in await store.effects(record.id))
+    assert kinds == ["completion", "publish"]
+    assert await store.score("outbox", record.id) is not None
+    assert not await client.exists(f"{prefix}notify:due", f"{prefix}publish:due")
+    assert await store.adopt_legacy_schedules() == 0

@@ -161,3 +161,9 @@ def seen_key(prefix: str, kind: str, digest: str) -> str:
 # How long a delivery is remembered: well past Slack's 5-minute signature window and its last
 # Events API retry (about 5 minutes after the first delivery).
 SEEN_TTL_S = 3600
+
+
+def legacy_schedule_key(prefix: str, name: str) -> str:
+    """A schedule of releases before the outbox (``notify:due``, ``publish:due``): adopted into
+    the outbox at start-up, then removed."""
+    return f"{prefix}{name}"

@@ -21,7 +21,7 @@ from datetime import datetime
 
 from bot.errors import ConcurrentUpdate, IllegalTransition, RequestNotFound
 from bot.requests import lifecycle
-from bot.requests.effects import Effect
+from bot.requests.effects import Effect, Kind
 from bot.requests.lifecycle import Event
 from bot.requests.model import (
     FINISHED,
@@ -295,12 +295,34 @@ class RequestStore(RequestIndexes):
         with store_errors("outbox.done"):
             await self._redis.hdel(self._keys(request_id)[2], slot)
 
+    async def adopt_legacy_schedules(self) -> int:
+        """Requests an earlier release left in its ``notify`` / ``publish`` schedules get the
+        matching effect in their outbox (once: the old entry is removed); how many."""
+        adopted = 0
+        for name, kind in _LEGACY_SCHEDULES.items():
+            legacy = keys.legacy_schedule_key(self._prefix, name)
+            with store_errors("outbox.adopt"):
+                ids = [_text(i) for i in await self._redis.zrange(legacy, 0, -1)]
+            for request_id in ids:
+                if await self.get(request_id) is not None:
+                    effect = Effect(kind=kind).model_dump_json()
+                    with store_errors("outbox.adopt"):
+                        await self._redis.hset(self._keys(request_id)[2], f"0.{kind}", effect)
+                    await self.schedule("outbox", request_id, time.time())
+                    adopted += 1
+                with store_errors("outbox.adopt"):
+                    await self._redis.zrem(legacy, request_id)
+        return adopted
+
     async def effect_update(self, request_id: str, slot: str, effect: Effect) -> None:
         """Record an attempt (or that a post is on its way) on an effect still pending."""
         with store_errors("outbox.update"):
             await self._effect_update(
                 keys=[self._keys(request_id)[2]], args=[slot, effect.model_dump_json()]
             )
+
+
+_LEGACY_SCHEDULES: dict[str, Kind] = {"notify:due": "completion", "publish:due": "publish"}
 
 
 def _effect_args(version: int, effects: Sequence[Effect]) -> list[str]:
