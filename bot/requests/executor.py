@@ -29,7 +29,7 @@ from bot.errors import (
 from bot.i18n import Msg
 from bot.metrics import Metrics
 from bot.requests import effects
-from bot.requests.following import JobFollowing
+from bot.requests.following import JobFollower
 from bot.requests.lifecycle import Event
 from bot.requests.model import CloneRequest, State, utc_now
 from bot.requests.outbox import instance_id
@@ -59,7 +59,7 @@ SUBMIT_CONCURRENCY = 32
 
 
 @dataclass
-class Executor(JobFollowing):
+class Executor:
     settings: Settings
     store: RequestStore
     sessions: SessionService
@@ -70,6 +70,18 @@ class Executor(JobFollowing):
     _submit_slots: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(SUBMIT_CONCURRENCY)
     )
+    follower: JobFollower = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.follower = JobFollower(self)
+
+    async def follow(self, request_id: str) -> bool:
+        """One tracker step for a scheduled request (see ``JobFollower.follow``)."""
+        return await self.follower.follow(request_id)
+
+    async def on_callback(self, request_id: str, job_uuid: str, claimed_success: bool) -> bool:
+        """A ZStack webhook: confirmed by one poll (see ``JobFollower.on_callback``)."""
+        return await self.follower.on_callback(request_id, job_uuid, claimed_success)
 
     # The request's lease: short, and renewed while its holder works (takeover in seconds).
     lease_s = TAKEOVER_S
@@ -103,11 +115,12 @@ class Executor(JobFollowing):
             self.store.hold(request_id, self.owner, self.lease_s) as held,
         ):
             if held:
-                await self._submit(request_id)
+                await self.submit_held(request_id)
             else:  # someone works on it now; look again once their lease could have lapsed
                 await self.store.schedule("jobs", request_id, time.time() + self.lease_s)
 
-    async def _submit(self, request_id: str) -> None:
+    async def submit_held(self, request_id: str) -> None:
+        """``submit``'s work, for a caller that holds the request's lease already."""
         record = await self.store.require(request_id)
         if record.state != State.APPROVED:
             return
@@ -180,7 +193,7 @@ class Executor(JobFollowing):
             return
         except ZStackUnavailable as exc:
             if not exc.maybe_received:
-                await self._back_to_approved(request_id, job_uuid, "not received")
+                await self.back_to_approved(request_id, job_uuid, "not received")
                 return
             # The answer was lost: the job UUID decides (see check_submission).
             await self.store.schedule(
@@ -195,9 +208,9 @@ class Executor(JobFollowing):
         if isinstance(result, CloneCompleted):
             await self.finish(request_id, job_uuid, JobOutcome(inventory=result.inventory))
             return
-        await self._mark_running(request_id, result)
+        await self.mark_running(request_id, result)
 
-    async def _mark_running(self, request_id: str, accepted: CloneAccepted) -> None:
+    async def mark_running(self, request_id: str, accepted: CloneAccepted) -> None:
         job = accepted.job
 
         def running(current: CloneRequest) -> CloneRequest | None:
@@ -216,9 +229,9 @@ class Executor(JobFollowing):
             effects=[effects.card()],
         )
         if outcome.changed:
-            await self._reschedule(outcome.record)
+            await self.follower.reschedule(outcome.record)
 
-    async def _back_to_approved(self, request_id: str, job_uuid: str, why: str) -> None:
+    async def back_to_approved(self, request_id: str, job_uuid: str, why: str) -> None:
         def retry(current: CloneRequest) -> CloneRequest | None:
             if current.job_uuid != job_uuid:
                 return None

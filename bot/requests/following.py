@@ -1,13 +1,15 @@
 """Following a submitted clone's job until it ends: polls, their backoff, deadlines, the
 job UUID after a lost answer or a takeover, and webhooks (a hint, confirmed by one poll).
 
-Mixed into ``Executor``; everything here runs under the request's lease.
+``Executor.follow`` and ``Executor.on_callback`` lead here; everything runs under the
+request's lease.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.errors import (
@@ -26,10 +28,8 @@ from bot.zstack.client import CloneAccepted, JobOutcome, JobRunning
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.requests.sessions import SessionService
-    from bot.retry import RetryPolicy
+    from bot.requests.executor import Executor
     from bot.store.requests import RequestStore
-    from bot.zstack.client import ZStackClient
 
 logger = logging.getLogger(__name__)
 
@@ -37,47 +37,28 @@ logger = logging.getLogger(__name__)
 SUBMIT_GRACE_S = 5.0
 
 
-class JobFollowing:
-    """The tracker's step for a scheduled request, and what a webhook triggers."""
+@dataclass
+class JobFollower:
+    """The tracker's step for a scheduled request, and what a webhook triggers; it decides, the
+    executor changes the record."""
 
-    settings: Settings
-    store: RequestStore
-    sessions: SessionService
-    zstack: ZStackClient
-    owner: str
-    lease_s: float
+    executor: Executor
 
-    if TYPE_CHECKING:  # provided by Executor
+    @property
+    def store(self) -> RequestStore:
+        return self.executor.store
 
-        @property
-        def polls(self) -> RetryPolicy: ...
-
-        async def _submit(self, request_id: str) -> None: ...
-
-        async def finish(
-            self,
-            request_id: str,
-            job_uuid: str | None,
-            outcome: JobOutcome,
-            *,
-            allowed: tuple[State, ...] = (State.SUBMITTING, State.RUNNING),
-        ) -> bool: ...
-
-        async def park(
-            self, record: CloneRequest, from_states: tuple[State, ...] = (State.APPROVED,)
-        ) -> None: ...
-
-        async def _mark_running(self, request_id: str, accepted: CloneAccepted) -> None: ...
-
-        async def _back_to_approved(self, request_id: str, job_uuid: str, why: str) -> None: ...
+    @property
+    def settings(self) -> Settings:
+        return self.executor.settings
 
     async def follow(self, request_id: str) -> bool:
         """One tracker step for a scheduled request (any state), under the lease; False when
         another worker holds the lease."""
-        async with self.store.hold(request_id, self.owner, self.lease_s) as held:
+        async with self.store.hold(request_id, self.executor.owner, self.executor.lease_s) as held:
             if not held:
                 # Its holder is alive (it renews the lease); come back once it could lapse.
-                await self.store.schedule("jobs", request_id, time.time() + self.lease_s)
+                await self.store.schedule("jobs", request_id, time.time() + self.executor.lease_s)
                 return False
             record = await self.store.get(request_id)
             if record is None:
@@ -85,8 +66,8 @@ class JobFollowing:
             elif record.state == State.APPROVED:
                 # Keep an entry while submitting: if this process dies before the write-ahead,
                 # another replica comes back to the request (an unscheduled one was stranded).
-                await self.store.schedule("jobs", request_id, time.time() + self.lease_s)
-                await self._submit(request_id)
+                await self.store.schedule("jobs", request_id, time.time() + self.executor.lease_s)
+                await self.executor.submit_held(request_id)
             elif record.state in (State.SUBMITTING, State.RUNNING):
                 await self._poll(record)
             else:
@@ -99,26 +80,28 @@ class JobFollowing:
             await self.store.unschedule("jobs", request_id)
             return
         try:
-            session = await self.sessions.current(record.team_id, record.requester)
+            session = await self.executor.sessions.current(record.team_id, record.requester)
             token = session.inventory.uuid
         except (NotLoggedIn, SessionExpired):
             token = None  # ZStack does not check Authorization on job polls
         except ZStackUnavailable:
-            await self._reschedule(record)
+            await self.reschedule(record)
             return
         try:
-            status = await self.zstack.poll_clone(token, self.zstack.job_ref(job_uuid))
+            status = await self.executor.zstack.poll_clone(
+                token, self.executor.zstack.job_ref(job_uuid)
+            )
         except JobNotFound:
             await self._job_unknown(record)
             return
         except ZStackSessionInvalid:
             # ZStack took the job, then refused the requester's session: nothing was cloned, so
             # the dead session is forgotten and the request waits for their next login.
-            await self.sessions.dropped(record.team_id, record.requester)
-            await self.park(record, from_states=(State.SUBMITTING, State.RUNNING))
+            await self.executor.sessions.dropped(record.team_id, record.requester)
+            await self.executor.park(record, from_states=(State.SUBMITTING, State.RUNNING))
             return
         except ZStackAPIError as exc:
-            await self.finish(request_id, job_uuid, JobOutcome(error=exc.error))
+            await self.executor.finish(request_id, job_uuid, JobOutcome(error=exc.error))
             return
         except (ZStackProtocolError, ZStackRESTError) as exc:
             # ZStack answers, but not readably: give up at the job's deadline, not never.
@@ -127,39 +110,41 @@ class JobFollowing:
                     f"ZStack's answers about job {job_uuid} could not be read for"
                     f" {self._deadline_s(record):g} s: {exc}"
                 )
-                await self.finish(request_id, job_uuid, JobOutcome(error_text=text))
+                await self.executor.finish(request_id, job_uuid, JobOutcome(error_text=text))
                 return
-            await self._reschedule(record)
+            await self.reschedule(record)
             return
         except ZStackError:
-            await self._reschedule(record)
+            await self.reschedule(record)
             return
         if isinstance(status, JobRunning):
             await self._still_running(record, job_uuid)
             return
-        await self.finish(request_id, job_uuid, status)
+        await self.executor.finish(request_id, job_uuid, status)
 
     async def _still_running(self, record: CloneRequest, job_uuid: str) -> None:
         if record.state == State.SUBMITTING:
-            await self._mark_running(record.id, CloneAccepted(self.zstack.job_ref(job_uuid)))
+            await self.executor.mark_running(
+                record.id, CloneAccepted(self.executor.zstack.job_ref(job_uuid))
+            )
             return
         if self._timed_out(record):
             text = f"ZStack's job {job_uuid} did not finish within {self._deadline_s(record):g} s."
-            await self.finish(record.id, job_uuid, JobOutcome(error_text=text))
+            await self.executor.finish(record.id, job_uuid, JobOutcome(error_text=text))
             return
-        await self._reschedule(record)
+        await self.reschedule(record)
 
     async def _job_unknown(self, record: CloneRequest) -> None:
         job_uuid = record.job_uuid or ""
         if record.state == State.SUBMITTING:
             sent = record.submitted_at.timestamp() if record.submitted_at else 0.0
             if time.time() - sent < self.settings.zstack_timeout_s + SUBMIT_GRACE_S:
-                await self._reschedule(record)  # the POST may still be on its way
+                await self.reschedule(record)  # the POST may still be on its way
                 return
-            await self._back_to_approved(record.id, job_uuid, "ZStack never took the job")
+            await self.executor.back_to_approved(record.id, job_uuid, "ZStack never took the job")
             return
         text = f"ZStack no longer knows job {job_uuid} (results are kept 3 hours)."
-        await self.finish(record.id, job_uuid, JobOutcome(error_text=text))
+        await self.executor.finish(record.id, job_uuid, JobOutcome(error_text=text))
 
     def _deadline_s(self, record: CloneRequest) -> float:
         api = record.job_api_timeout_s or self.settings.job_timeout_cap_s
@@ -169,10 +154,10 @@ class JobFollowing:
         started = record.submitted_at.timestamp() if record.submitted_at else time.time()
         return time.time() - started > self._deadline_s(record)
 
-    async def _reschedule(self, record: CloneRequest) -> None:
+    async def reschedule(self, record: CloneRequest) -> None:
         """The next poll of the job: sooner while it is young, backing off to the cap."""
         polls = await self.store.count(record.id, "polls")
-        await self.store.schedule("jobs", record.id, time.time() + self.polls.delay(polls))
+        await self.store.schedule("jobs", record.id, time.time() + self.executor.polls.delay(polls))
 
     async def on_callback(self, request_id: str, job_uuid: str, claimed_success: bool) -> bool:
         """A webhook says the job ended. It is a hint, not the truth: whoever holds the URL could
