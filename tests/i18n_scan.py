@@ -9,6 +9,8 @@ ROOTS = ("bot", "handlers")
 SKIP = ("bot/sandbox",)
 CALLS = {"t", "plain", "Problem", "of"}  # t("..."), t.plain("..."), Problem("..."), Msg.of("...")
 MARKED = "marked"  # Msg.marked(":emoji:", "...")
+# Param("requestCpu", label="CPU cores", help="...", ...): the parameter spec's texts.
+PARAM_TEXTS = {"label", "help", "short", "required", "mismatch"}
 
 
 def _literal(node: ast.AST) -> str | None:
@@ -35,6 +37,10 @@ def templates(base: Path) -> set[str]:
                         found.add(text)
                     if name == MARKED and len(node.args) > 1 and (text := _literal(node.args[1])):
                         found.add(text)
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Param":
+                    for keyword in node.keywords:
+                        if keyword.arg in PARAM_TEXTS and (text := _literal(keyword.value)):
+                            found.add(text)
             found |= _catalog_dicts(tree)
     return found
 
@@ -46,7 +52,7 @@ def _catalog_dicts(tree: ast.Module) -> set[str]:
         if isinstance(node, ast.Assign | ast.AnnAssign):
             target = node.targets[0] if isinstance(node, ast.Assign) else node.target
             name = getattr(target, "id", "")
-            tables = {"KIND_LABELS", "STATE_NAMES", "FLAG_OPTIONS", "_TEXT_FIELDS"}
+            tables = {"KIND_LABELS", "STATE_NAMES"}
             if name in tables and isinstance(node.value, ast.Dict):
                 for value in node.value.values:
                     if (text := _literal(value)) is not None:
