@@ -17,6 +17,7 @@ from bot.logs import request_context
 from bot.requests.policy import Actor
 from bot.slack.payloads import interaction_actor, message_author, workspace_of
 from bot.ui import cards, results
+from bot.ui.view_state import ViewState
 
 logger = logging.getLogger(__name__)
 
@@ -117,9 +118,8 @@ class ApprovalHandlers:
     async def reject_submitted(
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        values = view.get("state", {}).get("values", {})
-        entry = values.get(cards.BLOCK_REJECT_REASON, {}).get("value", {})
-        reason = str(entry.get("value") or "").strip() if isinstance(entry, dict) else ""
+        typed = ViewState.of(view).text(cards.BLOCK_REJECT_REASON, cards.ACTION_REJECT_REASON)
+        reason = (typed or "").strip()
         if not reason:
             lang = self.deps.locales.cached(body["user"]["id"])
             message = tr(lang).plain("Say why, so the requester can fix it.")

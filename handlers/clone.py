@@ -29,6 +29,7 @@ from bot.ui import clone as ui
 from bot.ui.clone_form import validate_form
 from bot.ui.messages import internal_error, store_down, zstack_unreachable
 from bot.ui.text import Mrkdwn, join
+from bot.ui.view_state import ViewState
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ class CloneHandlers:
         view = body.get("view")
         if not view:  # the source select lives in the clone modal only
             return
-        typed = ui.form_values((view.get("state") or {}).get("values") or {})
+        typed = ui.form_values(view)
         meta = ui.CloneViewMeta.load(view.get("private_metadata"))
         team, user = workspace_of(body), body["user"]["id"]
         source = str(typed.get("source") or "")
@@ -211,7 +212,7 @@ class CloneHandlers:
         if not view:  # the toggle lives in the clone modal only
             return
         meta = ui.CloneViewMeta.load(view.get("private_metadata"))
-        typed = ui.form_values((view.get("state") or {}).get("values") or {})
+        typed = ui.form_values(view)
         if meta.advanced:  # hiding: keep what was typed there for later
             await self.deps.requests.save_draft(view["id"], {k: typed.get(k) for k in ui.ADVANCED})
         else:
@@ -231,7 +232,7 @@ class CloneHandlers:
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
         meta = ui.CloneViewMeta.load(view.get("private_metadata"))
-        typed = ui.form_values((view.get("state") or {}).get("values") or {})
+        typed = ui.form_values(view)
         lang = self.deps.locales.cached(body["user"]["id"])
         try:
             raw = await self.deps.clone.merged_values(view["id"], typed, meta)
@@ -265,10 +266,7 @@ class CloneHandlers:
 
 def _selected_source_name(view: dict[str, Any], fallback: str | None) -> str | None:
     """The source's name from the select's chosen option (``name · uuid8``)."""
-    entry = view.get("state", {}).get("values", {}).get("source", {}).get(ui.ACTION_SOURCE, {})
-    option = entry.get("selected_option") if isinstance(entry, dict) else None
-    if isinstance(option, dict):
-        label = str((option.get("text") or {}).get("text", ""))
-        if " · " in label:
-            return label.rsplit(" · ", 1)[0]
+    chosen = ViewState.of(view).choice("source", ui.ACTION_SOURCE)
+    if chosen is not None and " · " in chosen.text:
+        return chosen.text.rsplit(" · ", 1)[0]
     return fallback

@@ -30,6 +30,7 @@ from bot.ui.messages import (
     zstack_unreachable,
 )
 from bot.ui.text import Mrkdwn
+from bot.ui.view_state import ViewState
 from bot.zstack.client import Credentials
 
 logger = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class ZStackHandlers:
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
         lang = self.deps.locales.cached(body["user"]["id"])
-        creds, errors, prefill = parse_login(view.get("state", {}).get("values", {}), lang)
+        creds, errors, prefill = parse_login(ViewState.of(view), lang)
         if creds is None:
             await ack(response_action="errors", errors=errors)
             return

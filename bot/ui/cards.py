@@ -27,7 +27,7 @@ from slack_sdk.models.views import View
 
 from bot.i18n import N_, Translate, tr
 from bot.requests.model import CloneRequest, State
-from bot.ui.parts import labelled, md
+from bot.ui.parts import is_long_value, labelled, md, param_label
 from bot.ui.text import (
     Mrkdwn,
     code,
@@ -41,6 +41,7 @@ from bot.ui.text import (
     slack_date,
     truncate,
 )
+from bot.zstack.clone_spec import TOP_LEVEL
 
 ACTION_APPROVE = "request_approve"
 ACTION_REJECT = "request_reject"
@@ -144,13 +145,15 @@ def request_card(record: CloneRequest, approvers: list[str], lang: str = "en") -
             text=md(truncate(asks, 2900)),
             fields=[
                 labelled(t("State"), state_name(record.state, lang)),
-                labelled(t("Type"), params.type),
-                labelled(t("Framework"), params.framework),
+                labelled(param_label("type", t), params.type),
+                labelled(param_label("framework", t), params.framework),
                 labelled(
                     t("CPU / memory"), _cpu_memory(params.request_cpu, params.request_memory, t)
                 ),
-                labelled(t("Architectures"), ", ".join(params.cpu_architectures or [])),
-                labelled(t("GPU compute capability"), params.gpu_compute_capability),
+                labelled(
+                    param_label("cpu_architectures", t), ", ".join(params.cpu_architectures or [])
+                ),
+                labelled(param_label("gpu_compute_capability", t), params.gpu_compute_capability),
             ],
         ),
         SectionBlock(
@@ -305,13 +308,13 @@ def parameter_reply(record: CloneRequest, lang: str = "en") -> list[Block]:
     long_values: list[tuple[str, str]] = []
     for key, value in params.items():
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        if key in ("readme", "yaml") or len(text) > 120:
+        if is_long_value(key, text):
             long_values.append((key, text))
         else:
             shown.append(labelled(escape(key), text))
-    for key in ("systemTags", "userTags"):
-        if wire.get(key):
-            shown.append(labelled(Mrkdwn(key), ", ".join(wire[key])))
+    for spec in TOP_LEVEL:  # systemTags, userTags
+        if wire.get(spec.wire):
+            shown.append(labelled(escape(spec.wire), ", ".join(wire[spec.wire])))
     blocks: list[Block] = [
         SectionBlock(
             text=md(
@@ -345,7 +348,7 @@ def parameter_reply(record: CloneRequest, lang: str = "en") -> list[Block]:
 
 
 REJECT_CALLBACK = "reject_request"
-BLOCK_REJECT_REASON = "reject_reason"
+BLOCK_REJECT_REASON, ACTION_REJECT_REASON = "reject_reason", "value"
 
 
 class RejectMeta(BaseModel):
@@ -378,7 +381,9 @@ def reject_modal(
             InputBlock(
                 block_id=BLOCK_REJECT_REASON,
                 label=t("Reason (the requester sees it)"),
-                element=PlainTextInputElement(action_id="value", multiline=True, max_length=1000),
+                element=PlainTextInputElement(
+                    action_id=ACTION_REJECT_REASON, multiline=True, max_length=1000
+                ),
             ),
         ],
     )

@@ -1,8 +1,9 @@
 """The clone modal: every CloneModelService parameter, prefilled from the source service.
 
-Block ids equal the field names of ``bot.ui.clone_form.CloneForm``; ``form_values`` reads a view's
-state back into the raw values that ``validate_form`` takes, and the same raw values prefill the
-form, so toggling "Advanced options" or re-rendering never loses what was typed.
+Block ids equal the field names of ``bot.ui.clone_form.CloneForm``; the inputs themselves are
+built from the parameter spec (``bot.ui.clone_inputs``). ``form_values`` reads a view's state back
+into the raw values that ``validate_form`` takes, and the same raw values prefill the form, so
+toggling "Advanced options" or re-rendering never loses what was typed.
 """
 
 from __future__ import annotations
@@ -15,26 +16,27 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    CheckboxesElement,
     ContextBlock,
     DividerBlock,
     ExternalDataSelectElement,
     HeaderBlock,
     InputBlock,
-    NumberInputElement,
     Option,
-    PlainTextInputElement,
     SectionBlock,
-    StaticMultiSelectElement,
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
-from bot.i18n import N_, Translate, tr
-from bot.ui.clone_form import KNOWN_ARCHITECTURES, LONG_TEXT_MAX, normalise_arch
+from bot.i18n import Translate, tr
+from bot.ui.clone_inputs import ADVANCED as ADVANCED
+from bot.ui.clone_inputs import BASIC as BASIC
+from bot.ui.clone_inputs import VALUE as VALUE
+from bot.ui.clone_inputs import defaults_from_source as defaults_from_source
+from bot.ui.clone_inputs import field_input
 from bot.ui.parts import md
 from bot.ui.text import OPTION_TEXT_MAX, Mrkdwn, fmt, one_line, truncate
-from bot.zstack.models import MODEL_SERVICE_SOURCES, MODEL_SERVICE_TYPES, ModelServiceInventory
+from bot.ui.view_state import BlockValue, ViewState
+from bot.zstack.models import ModelServiceInventory
 
 CLONE_CALLBACK = "clone_model"
 LOADING_CALLBACK = "clone_model_loading"
@@ -43,58 +45,6 @@ ACTION_RETRY_LOOKUP = "clone_retry_lookup"
 LOOKUP_TEXT_MAX = 1000
 ACTION_SOURCE = "source"
 ACTION_TOGGLE_ADVANCED = "toggle_advanced"
-VALUE = "value"
-
-FLAG_OPTIONS = {
-    "support_distributed": N_("Supports distributed deployment"),
-    "system": N_("System model service"),
-}
-_TEXT_FIELDS = {
-    # block_id: (label, hint, multiline, max_length)
-    "name": (N_("Name of the new model service"), None, False, 255),
-    "description": (N_("Description"), None, True, 2000),
-    "framework": (N_("Framework"), N_("Free text, e.g. vLLM, Transformers, BentoML."), False, 255),
-    "gpu_compute_capability": (N_("GPU compute capability"), N_("Minimum, e.g. 7.5."), False, 16),
-    "architecture_images": (
-        N_("Images per architecture"),
-        N_("One line per architecture: `arch container-image [vm-image-uuid]`; `-` for none."),
-        True,
-        LONG_TEXT_MAX,
-    ),
-    "reason": (N_("Reason (for the approver)"), N_("Why this clone is needed."), True, 1000),
-    "readme": (N_("Readme"), N_("Empty keeps the source's readme."), True, LONG_TEXT_MAX),
-    "yaml": (
-        N_("Service YAML"),
-        N_("Must be valid YAML. Empty keeps the source's."),
-        True,
-        LONG_TEXT_MAX,
-    ),
-    "install_path": (N_("Install path"), None, False, 255),
-    "start_command": (N_("Start command"), None, False, 1000),
-    "python_version": (N_("Python version"), None, False, 255),
-    "conda_version": (N_("Conda version"), None, False, 255),
-    "container_command": (N_("Container command"), None, False, 1000),
-    "container_args": (N_("Container arguments"), None, False, 1000),
-    "resource_uuid": (N_("Resource UUID"), N_("32 hex characters, optional."), False, 64),
-    "tag_uuids": (N_("Tag UUIDs"), N_("Separated by commas or spaces."), False, 3000),
-    "vendor_to_spec_uuids_map": (
-        N_("GPU specs by vendor"),
-        N_("One line per vendor: `NVIDIA: spec-uuid, spec-uuid`."),
-        True,
-        3000,
-    ),
-    "system_tags": (N_("System tags"), N_("One per line."), True, 3000),
-    "user_tags": (N_("User tags"), N_("One per line."), True, 3000),
-}
-BASIC = (
-    "name", "description", "type", "model_source", "framework", "request_cpu", "request_memory",
-    "gpu_compute_capability", "cpu_architectures", "architecture_images", "flags",
-)  # fmt: skip
-ADVANCED = (
-    "readme", "yaml", "size", "install_path", "start_command", "python_version", "conda_version",
-    "container_command", "container_args", "resource_uuid", "tag_uuids",
-    "vendor_to_spec_uuids_map", "system_tags", "user_tags",
-)  # fmt: skip
 
 
 class ViewMetadata(BaseModel):
@@ -135,125 +85,6 @@ def source_option(inv: ModelServiceInventory) -> Option:
     return Option(value=inv.uuid or "", text=source_label(inv.name or "", inv.uuid or ""))
 
 
-def defaults_from_source(inv: ModelServiceInventory) -> dict[str, Any]:
-    """Raw form values that reproduce the source, with ``<source>-clone`` as the name."""
-    images = "\n".join(
-        " ".join(
-            [
-                normalise_arch(img.cpu_architecture or ""),
-                img.docker_image or "-",
-                img.vm_image_uuid or "",
-            ]
-        ).strip()
-        for img in inv.model_service_images
-        if img.cpu_architecture
-    )
-    archs = [normalise_arch(a) for a in inv.cpu_architectures] or [
-        normalise_arch(i.cpu_architecture) for i in inv.model_service_images if i.cpu_architecture
-    ]
-    vendors = "\n".join(f"{k}: {', '.join(v)}" for k, v in inv.vendor_to_spec_uuids_map.items())
-    flags = [k for k in FLAG_OPTIONS if getattr(inv, k) is True]
-    base = one_line(inv.name or "model-service")
-    return {
-        "source": inv.uuid,
-        "name": truncate(f"{base}-clone", 255),
-        "description": inv.description,
-        "type": inv.type if inv.type in MODEL_SERVICE_TYPES else None,
-        "model_source": inv.source if inv.source in MODEL_SERVICE_SOURCES else None,
-        "framework": inv.framework,
-        "request_cpu": inv.request_cpu,
-        "request_memory": inv.request_memory,
-        "gpu_compute_capability": inv.gpu_compute_capability,
-        "cpu_architectures": [a for a in dict.fromkeys(archs) if a in KNOWN_ARCHITECTURES],
-        "architecture_images": images,
-        "flags": flags,
-        "readme": inv.readme,
-        "yaml": inv.yaml,
-        "size": inv.size,
-        "install_path": inv.install_path,
-        "start_command": inv.start_command,
-        "python_version": inv.python_version,
-        "conda_version": inv.conda_version,
-        "container_command": inv.container_command,
-        "container_args": inv.container_args,
-        "vendor_to_spec_uuids_map": vendors,
-    }
-
-
-def _initial_text(value: Any, limit: int) -> str | None:
-    """A prefill that Slack accepts: text within the field's max_length, else nothing."""
-    if value is None:
-        return None
-    text = str(value)
-    if not text or len(text) > limit:
-        return None
-    return text if "\n" in text or limit > 255 else one_line(text)
-
-
-def _text_input(block_id: str, raw: dict[str, Any], t: Translate) -> InputBlock:
-    label, hint, multiline, limit = _TEXT_FIELDS[block_id]
-    value = raw.get(block_id)
-    initial = _initial_text(value, limit)
-    shown_hint = t(hint) if hint else None
-    if value and initial is None:
-        shown_hint = t(
-            "The current value is too long to edit here ({count} characters). "
-            "Leave empty to keep it.",
-            count=f"{len(str(value)):,}",
-        )
-    return InputBlock(
-        block_id=block_id,
-        label=t(label),
-        hint=shown_hint,
-        optional=block_id not in ("name", "reason"),
-        element=PlainTextInputElement(
-            action_id=VALUE, multiline=multiline or None, max_length=limit, initial_value=initial
-        ),
-    )
-
-
-def _number_input(
-    block_id: str, label: str, raw: dict[str, Any], low: int, high: int
-) -> InputBlock:
-    number = _whole_number(raw.get(block_id))
-    initial = str(number) if number is not None and low <= number <= high else None
-    return InputBlock(
-        block_id=block_id,
-        label=label,
-        optional=True,
-        element=NumberInputElement(
-            action_id=VALUE,
-            is_decimal_allowed=False,
-            min_value=low,
-            max_value=high,
-            initial_value=initial,
-        ),
-    )
-
-
-def _whole_number(value: Any) -> int | None:
-    """A prefill from the source (an int) or from the form itself: Slack hands number inputs
-    back as text, and a re-rendered form must keep them."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value.strip())
-    return None
-
-
-def _select(block_id: str, label: str, choices: tuple[str, ...], raw: dict[str, Any]) -> InputBlock:
-    options = [Option(value=c, text=c) for c in choices]
-    initial = next((o for o in options if o.value == raw.get(block_id)), None)
-    return InputBlock(
-        block_id=block_id,
-        label=label,
-        optional=True,
-        element=StaticSelectElement(action_id=VALUE, options=options, initial_option=initial),
-    )
-
-
 def _source_input(
     raw: dict[str, Any], source: Option | None, choices: list[Option], t: Translate
 ) -> InputBlock:
@@ -282,41 +113,6 @@ def _source_input(
     )
 
 
-def _field(block_id: str, raw: dict[str, Any], t: Translate) -> Block:
-    if block_id in _TEXT_FIELDS:
-        return _text_input(block_id, raw, t)
-    if block_id == "type":
-        return _select("type", t("Type"), MODEL_SERVICE_TYPES, raw)
-    if block_id == "model_source":
-        return _select("model_source", t("Model source"), MODEL_SERVICE_SOURCES, raw)
-    if block_id == "request_cpu":
-        return _number_input("request_cpu", t("CPU cores"), raw, 1, 1024)
-    if block_id == "request_memory":
-        return _number_input("request_memory", t("Memory (MiB)"), raw, 1, 16 * 1024 * 1024)
-    if block_id == "size":
-        return _number_input("size", t("Size (bytes)"), raw, 0, 2**53)
-    if block_id == "cpu_architectures":
-        options = [Option(value=a, text=a) for a in KNOWN_ARCHITECTURES]
-        chosen = [o for o in options if o.value in (raw.get(block_id) or [])]
-        return InputBlock(
-            block_id=block_id,
-            label=t("CPU architectures"),
-            optional=True,
-            element=StaticMultiSelectElement(
-                action_id=VALUE, options=options, initial_options=chosen or None
-            ),
-        )
-    assert block_id == "flags"
-    options = [Option(value=k, text=t(v)) for k, v in FLAG_OPTIONS.items()]
-    chosen = [o for o in options if o.value in (raw.get(block_id) or [])]
-    return InputBlock(
-        block_id=block_id,
-        label=t("Options"),
-        optional=True,
-        element=CheckboxesElement(action_id=VALUE, options=options, initial_options=chosen or None),
-    )
-
-
 def clone_form_view(
     raw: dict[str, Any],
     meta: CloneViewMeta,
@@ -332,7 +128,7 @@ def clone_form_view(
     if notice:
         blocks.append(SectionBlock(text=md(truncate(notice, 2900))))
     blocks.append(_source_input(raw, source, choices or [], t))
-    blocks += [_field(b, raw, t) for b in BASIC]
+    blocks += [field_input(b, raw, t) for b in BASIC]
     toggle = t("Hide advanced options") if meta.advanced else t("Show advanced options")
     blocks.append(
         ActionsBlock(
@@ -342,7 +138,7 @@ def clone_form_view(
     )
     if meta.advanced:
         blocks.append(HeaderBlock(text=t("Advanced options")))
-        blocks += [_field(b, raw, t) for b in ADVANCED]
+        blocks += [field_input(b, raw, t) for b in ADVANCED]
     else:
         blocks.append(
             ContextBlock(
@@ -356,7 +152,7 @@ def clone_form_view(
                 ]
             )
         )
-    blocks += [DividerBlock(), _text_input("reason", raw, t)]
+    blocks += [DividerBlock(), field_input("reason", raw, t)]
     return View(
         type="modal",
         callback_id=CLONE_CALLBACK,
@@ -386,26 +182,9 @@ def loading_view(lang: str = "en", meta: LookupMeta | None = None) -> View:
     )
 
 
-def form_values(state_values: dict[str, Any]) -> dict[str, Any]:
-    """Raw values from ``view.state.values`` (any element type), keyed by block_id."""
-    raw: dict[str, Any] = {}
-    for block_id, actions in state_values.items():
-        if not isinstance(actions, dict):
-            continue
-        for entry in actions.values():
-            if isinstance(entry, dict):
-                raw[str(block_id)] = _element_value(entry)
-    return raw
-
-
-def _element_value(entry: dict[str, Any]) -> Any:
-    if "selected_options" in entry:
-        options = entry.get("selected_options") or []
-        return [o.get("value") for o in options if isinstance(o, dict)]
-    if "selected_option" in entry:
-        option = entry.get("selected_option")
-        return option.get("value") if isinstance(option, dict) else None
-    return entry.get("value")
+def form_values(view: Any) -> dict[str, BlockValue]:
+    """Raw values of a view payload's inputs, keyed by block_id."""
+    return ViewState.of(view).by_block()
 
 
 class LookupMeta(ViewMetadata):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.i18n import Translate, tr
 from bot.ui.login import (
     ACTION_ACCOUNT,
@@ -17,19 +15,14 @@ from bot.ui.login import (
     KIND_LABELS,
     LoginPrefill,
 )
+from bot.ui.view_state import ViewState
 from bot.zstack.client import AccountLogin, Credentials, IAM2Login, UserLogin, hash_password
 
 NAME_MAX = 255
 
 
-def _value(values: dict[str, Any], block: str, action: str) -> str:
-    entry = values.get(block, {}).get(action, {})
-    if not isinstance(entry, dict):
-        return ""
-    raw = entry.get("value")
-    if raw is None and isinstance(entry.get("selected_option"), dict):
-        raw = entry["selected_option"].get("value")
-    return raw.strip() if isinstance(raw, str) else ""
+def _typed(state: ViewState, block: str, action: str) -> str:
+    return (state.text(block, action) or "").strip()
 
 
 def _name_error(name: str, what: str, t: Translate) -> str | None:
@@ -44,17 +37,17 @@ def _name_error(name: str, what: str, t: Translate) -> str | None:
 
 
 def parse_login(
-    values: dict[str, Any], lang: str = "en"
+    state: ViewState, lang: str = "en"
 ) -> tuple[Credentials | None, dict[str, str], LoginPrefill]:
-    """Credentials from ``view.state.values``, or field errors keyed by block_id.
+    """Credentials from the login modal's state, or field errors keyed by block_id.
 
     The password is hashed here and the plain text goes no further.
     """
-    kind = _value(values, BLOCK_KIND, ACTION_KIND) or "account"
-    account = _value(values, BLOCK_ACCOUNT, ACTION_ACCOUNT)
-    user = _value(values, BLOCK_USER, ACTION_USER)
-    entry = values.get(BLOCK_PASSWORD, {}).get(ACTION_PASSWORD, {})
-    password = entry.get("value") if isinstance(entry, dict) else None
+    chosen = state.choice(BLOCK_KIND, ACTION_KIND)
+    kind = (chosen.value.strip() if chosen else "") or "account"
+    account = _typed(state, BLOCK_ACCOUNT, ACTION_ACCOUNT)
+    user = _typed(state, BLOCK_USER, ACTION_USER)
+    password = state.text(BLOCK_PASSWORD, ACTION_PASSWORD)  # as typed: spaces count
     prefill = LoginPrefill(kind=kind if kind in KIND_LABELS else "account")
     prefill.account_name, prefill.user_name = account or None, user or None
 
@@ -66,9 +59,9 @@ def parse_login(
         errors[BLOCK_ACCOUNT] = problem
     if kind in ("user", "iam2") and (problem := _name_error(user, t("user name"), t)):
         errors[BLOCK_USER] = problem
-    if not isinstance(password, str) or not password:
+    if not password:
         errors[BLOCK_PASSWORD] = t("Enter the password.")
-    if errors or not isinstance(password, str):
+    if errors or password is None:
         return None, errors, prefill
 
     hashed = hash_password(password)

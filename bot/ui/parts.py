@@ -6,7 +6,13 @@ from typing import Any
 
 from slack_sdk.models.blocks import MarkdownTextObject
 
+from bot.i18n import Translate
 from bot.ui.text import FIELD_TEXT_MAX, Mrkdwn, fmt, one_line, truncate
+from bot.zstack.clone_spec import BY_WIRE, param
+
+# A parameter value longer than this (and documents: readme, YAML) goes below a message's
+# fields, as a code block.
+FIELD_VALUE_MAX = 120
 
 
 def md(text: Mrkdwn) -> MarkdownTextObject:
@@ -22,3 +28,14 @@ def labelled(label: Mrkdwn, value: Any) -> MarkdownTextObject:
     return md(
         truncate(fmt("*{label}*\n{value}", label=label, value=one_line(text)), FIELD_TEXT_MAX)
     )
+
+
+def is_long_value(wire_name: str, text: str) -> bool:
+    """Whether a parameter is shown as a code block (and in full on "Show full values")."""
+    spec = BY_WIRE.get(wire_name)
+    return (spec is not None and spec.is_document) or len(text) > FIELD_VALUE_MAX
+
+
+def param_label(key: str, t: Translate) -> Mrkdwn:
+    """A parameter's label in messages: the spec's short label when it has one, translated."""
+    return t(param(key).card_label)

@@ -18,7 +18,7 @@ from slack_sdk.models.views import View
 
 from bot.i18n import Translate, tr
 from bot.requests.model import CloneRequest
-from bot.ui.parts import labelled, md
+from bot.ui.parts import is_long_value, labelled, md, param_label
 from bot.ui.text import Mrkdwn, code, duration, escape, fmt, join, one_line, slack_date, truncate
 from bot.zstack.models import ErrorCode, ModelServiceInventory
 
@@ -53,18 +53,26 @@ def success_blocks(
         SectionBlock(
             text=md(truncate(fmt(":white_check_mark: {ready}", ready=ready), 2900)),
             fields=[
-                labelled(t("Type"), inventory.type),
-                labelled(t("Framework"), inventory.framework),
-                labelled(t("Source"), inventory.source),
+                labelled(param_label("type", t), inventory.type),
+                labelled(param_label("framework", t), inventory.framework),
+                labelled(param_label("model_source", t), inventory.source),
                 labelled(t("CPU / memory"), _cpu_memory(inventory, t)),
-                labelled(t("GPU compute capability"), inventory.gpu_compute_capability),
+                labelled(
+                    param_label("gpu_compute_capability", t), inventory.gpu_compute_capability
+                ),
                 labelled(
                     t("Python / Conda"), _pair(inventory.python_version, inventory.conda_version)
                 ),
-                labelled(t("Start command"), inventory.start_command),
-                labelled(t("Distributed"), _yes_no(inventory.support_distributed, t)),
+                labelled(param_label("start_command", t), inventory.start_command),
+                labelled(
+                    param_label("support_distributed", t),
+                    _yes_no(inventory.support_distributed, t),
+                ),
                 labelled(t("Created"), _date(inventory.create_date, t)),
-                labelled(t("Architectures"), ", ".join(inventory.cpu_architectures) or None),
+                labelled(
+                    param_label("cpu_architectures", t),
+                    ", ".join(inventory.cpu_architectures) or None,
+                ),
             ],
         ),
     ]
@@ -174,7 +182,7 @@ def full_values_view(record: CloneRequest, lang: str = "en") -> View:
     blocks: list[Block] = []
     for key, value in params.items():
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1)
-        if len(text) <= 120 and key not in ("readme", "yaml"):
+        if not is_long_value(key, text):
             continue
         blocks.append(SectionBlock(text=md(fmt("*{key}*", key=key))))
         for i in range(0, len(text), 2900):

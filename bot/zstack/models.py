@@ -1,5 +1,9 @@
 """Pydantic models for what ZStack sends and what we send it (reference: zstack-api.md §2, §4, §6).
 
+What CloneModelService takes is written once, in ``bot.zstack.clone_spec``: ``CloneParams`` gets
+its wire names from there, and the vocabulary (``UUID_RE``, the type and source names) is
+re-exported here for importers.
+
 ZStack serialises with Gson without ``serializeNulls``: absent keys are normal, and newer builds add
 fields. Every model therefore tolerates missing and extra keys, and an optional scalar of the wrong
 type becomes ``None`` instead of failing the whole inventory.
@@ -10,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -24,6 +28,13 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from bot.zstack.clone_spec import MODEL_SERVICE_SOURCES as MODEL_SERVICE_SOURCES
+from bot.zstack.clone_spec import MODEL_SERVICE_TYPES as MODEL_SERVICE_TYPES
+from bot.zstack.clone_spec import TOP_LEVEL, WRAPPED
+from bot.zstack.clone_spec import UUID_RE as UUID_RE
+from bot.zstack.clone_spec import ModelServiceSource as ModelServiceSource
+from bot.zstack.clone_spec import ModelServiceType as ModelServiceType
+
 # Gson's default US medium format, e.g. "Nov 25, 2025 1:51:50 PM" (no zone, unpadded day and hour).
 _ZSTACK_DATE_FORMATS = ("%b %d, %Y %I:%M:%S %p", "%b %d, %Y %H:%M:%S")
 # Newer JDKs (CLDR) put a narrow no-break space before AM/PM.
@@ -32,8 +43,6 @@ _SPACES = re.compile(r"[\u202f\u00a0\s]+")
 # Error cause chains deeper than this are cut: enough for any real chain, bounded for hostile input.
 MAX_ERROR_DEPTH = 32
 MAX_ERROR_CAUSES = 50
-
-UUID_RE = re.compile(r"^[0-9a-f]{32}$")
 
 T = TypeVar("T")
 
@@ -253,12 +262,6 @@ class ModelServiceInventory(ZModel):
     last_op_date: ZDate = None
 
 
-ModelServiceType = Literal["Endpoint", "FineTune", "App", "ModelEval"]
-ModelServiceSource = Literal["Other", "Bentoml", "HuggingFace"]
-MODEL_SERVICE_TYPES: tuple[str, ...] = ("Endpoint", "FineTune", "App", "ModelEval")
-MODEL_SERVICE_SOURCES: tuple[str, ...] = ("Other", "Bentoml", "HuggingFace")
-
-
 class ArchitectureImage(ZModel):
     """One ``architectureImages`` item of CloneModelService."""
 
@@ -269,10 +272,18 @@ class ArchitectureImage(ZModel):
     docker_image: str | None = None
 
 
-class CloneParams(ZModel):
-    """Everything CloneModelService takes inside its ``params`` wrapper (reference §6.1)."""
+def _wire_name(field: str) -> str:
+    """The spec's wire name of a ``params`` field; a field the spec lacks fails at import."""
+    return WRAPPED[field]
 
-    model_config = ConfigDict(extra="forbid")
+
+class CloneParams(ZModel):
+    """Everything CloneModelService takes inside its ``params`` wrapper (reference §6.1, §8).
+
+    The fields are the spec's (a test checks both ways); only their Python types are written here.
+    """
+
+    model_config = ConfigDict(extra="forbid", alias_generator=_wire_name)
 
     name: str | None = None
     description: str | None = None
@@ -309,10 +320,9 @@ class CloneRequestBody(BaseModel):
 
     def to_wire(self) -> dict[str, Any]:
         body: dict[str, Any] = {"params": self.params.model_dump(exclude_none=True)}
-        if self.system_tags:
-            body["systemTags"] = list(self.system_tags)
-        if self.user_tags:
-            body["userTags"] = list(self.user_tags)
+        for spec in TOP_LEVEL:  # systemTags, userTags
+            if tags := getattr(self, spec.field):
+                body[spec.wire] = list(tags)
         return body
 
 
