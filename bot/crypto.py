@@ -22,7 +22,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from bot.config import Settings
-from bot.errors import BotError, ConfigError
+from bot.errors import ConfigError, DecryptError
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +30,6 @@ logger = logging.getLogger(__name__)
 KEY_FILE_NAME = "session.key"
 
 _KEY_HELP = "must be a Fernet key (32 url-safe base64-encoded bytes; comma-separated to rotate)"
-
-
-class DecryptError(BotError):
-    """A value cannot be decrypted with any configured key (rotated away, or corrupted)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@
     │   ├── RequestNotFound         no such request (never created, or past its retention)
     │   ├── ConcurrentUpdate        it kept changing under us; nothing was applied
     │   └── IllegalTransition       a change its event does not lead to (a bug; never applied)
+    ├── DecryptError                a stored secret opens with none of the configured keys
     ├── SlackError                  a Slack Web API call failed (``method``, ``code``)
     │   ├── SlackRateLimited        429: ``retry_after_s``
     │   └── DeliveryPending         a notice could not be delivered yet; it is tried again
@@ -29,7 +30,9 @@
 
 ``SlackError`` is made in one place, ``bot.slack.client.slack_errors``, from slack_sdk's
 ``SlackApiError`` and from transport failures (no connection, timeout); nothing else catches
-slack_sdk's exceptions.
+slack_sdk's exceptions. Outside the tree, on purpose: the clone form's field rules raise
+``ValueError`` subclasses (``bot.ui.clone_rules.Problem``), which pydantic turns into field
+errors; they never leave validation.
 
 Messages never contain session UUIDs, passwords or tokens: callers put identifiers in
 attributes, and only what is safe to show in ``str(exc)``.
@@ -147,6 +150,10 @@ class JobTimeout(JobError):
 
 class StoreUnavailable(BotError):
     """Redis cannot be reached or answered with an error."""
+
+
+class DecryptError(BotError):
+    """A value cannot be decrypted with any configured key (rotated away, or corrupted)."""
 
 
 class RequestError(BotError):

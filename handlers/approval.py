@@ -16,7 +16,7 @@ from bot.i18n import Msg, tr
 from bot.logs import request_context
 from bot.requests.policy import Actor
 from bot.slack.payloads import interaction_actor, message_author, workspace_of
-from bot.ui import cards, results
+from bot.ui import cards, results, thread
 from bot.ui.view_state import ViewState
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.action(cards.ACTION_SHOW_FULL)(handlers.show_full)
     app.action(results.ACTION_RAW_ERROR)(handlers.show_raw_error)
     app.action("open_console")(handlers.link_opened)
-    app.view(cards.REJECT_CALLBACK)(handlers.reject_submitted)
+    app.view(thread.REJECT_CALLBACK)(handlers.reject_submitted)
     app.event("message")(handlers.thread_reply)
 
 
@@ -112,23 +112,23 @@ class ApprovalHandlers:
             return
         from_home = (body.get("view") or {}).get("type") == "home"
         lang = await self.deps.locales.quick(client, user)
-        modal = cards.reject_modal(record, channel, from_home=from_home, lang=lang)
+        modal = thread.reject_modal(record, channel, from_home=from_home, lang=lang)
         await client.views_open(trigger_id=body["trigger_id"], view=modal)
 
     async def reject_submitted(
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        typed = ViewState.of(view).text(cards.BLOCK_REJECT_REASON, cards.ACTION_REJECT_REASON)
+        typed = ViewState.of(view).text(thread.BLOCK_REJECT_REASON, thread.ACTION_REJECT_REASON)
         reason = (typed or "").strip()
         if not reason:
             lang = self.deps.locales.cached(body["user"]["id"])
             message = tr(lang).plain("Say why, so the requester can fix it.")
-            await ack(response_action="errors", errors={cards.BLOCK_REJECT_REASON: message})
+            await ack(response_action="errors", errors={thread.BLOCK_REJECT_REASON: message})
             return
         if await self.deps.deliveries.repeated("view", view["id"]):
             await ack()  # already decided by this very dialog
             return
-        meta = cards.RejectMeta.model_validate_json(view.get("private_metadata") or "{}")
+        meta = thread.RejectMeta.model_validate_json(view.get("private_metadata") or "{}")
         actor = interaction_actor(body)
         user = actor.user_id
         decision = self.deps.decisions.reject(meta.request_id, actor, reason)

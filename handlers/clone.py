@@ -24,8 +24,8 @@ from bot.i18n import tr
 from bot.requests.model import looks_like_request_id
 from bot.slack.client import CLOSED_VIEW_ERRORS, slack_errors
 from bot.slack.payloads import workspace_of
-from bot.ui import cards
 from bot.ui import clone as ui
+from bot.ui import status
 from bot.ui.clone_form import validate_form
 from bot.ui.messages import internal_error, store_down, zstack_unreachable
 from bot.ui.text import Mrkdwn, join
@@ -94,7 +94,7 @@ class CloneHandlers:
             answer = await self._status(words[1:], lang)
         else:
             records = await self.deps.requests.recent(command.get("team_id", ""), user)
-            answer = cards.list_text(records, lang)
+            answer = status.list_text(records, lang)
         await respond(text=answer, response_type="ephemeral")
 
     async def _status(self, args: list[str], lang: str) -> Mrkdwn:
@@ -104,7 +104,7 @@ class CloneHandlers:
         record = await self.deps.requests.get(args[0].upper())
         if record is None:
             return t("There is no request {id} (or it is older than 30 days).", id=args[0].upper())
-        return cards.status_text(record, lang)
+        return status.status_text(record, lang)
 
     async def _open_form(self, command: dict[str, Any], client: AsyncWebClient, text: str) -> None:
         user = command["user_id"]

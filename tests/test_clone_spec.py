@@ -11,7 +11,7 @@ import pytest
 
 from bot.i18n.catalog import read_catalog
 from bot.requests.model import CloneRequest, State
-from bot.ui import cards
+from bot.ui import cards, thread
 from bot.ui.clone import CloneViewMeta, clone_form_view
 from bot.ui.clone_form import FLAGS_BLOCK, REASON, CloneForm, validate_form
 from bot.ui.clone_inputs import ADVANCED, BASIC, defaults_from_source
@@ -237,7 +237,7 @@ def test_a_full_form_sends_every_parameter_under_its_wire_name() -> None:
     assert wire["params"]["resourceUuid"] == "a" * 32
     assert wire["params"]["system"] is True and wire["params"]["supportDistributed"] is True
 
-    reply = str([b.to_dict() for b in cards.parameter_reply(make_record(form.to_request()))])
+    reply = str([b.to_dict() for b in thread.parameter_reply(make_record(form.to_request()))])
     for spec in PARAMETERS:
         assert f"*{spec.wire}*" in reply, spec.wire  # the thread names each as it is sent
 

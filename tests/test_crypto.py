@@ -10,14 +10,13 @@ from cryptography.fernet import Fernet
 from bot.config import Settings
 from bot.crypto import (
     KEY_FILE_NAME,
-    DecryptError,
     SecretBox,
     aload_secret_box,
     generate_key,
     load_secret_box,
     parse_keys,
 )
-from bot.errors import ConfigError
+from bot.errors import ConfigError, DecryptError
 
 
 def test_encrypt_round_trip_hides_the_plaintext() -> None:

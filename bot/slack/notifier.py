@@ -25,7 +25,7 @@ from bot.requests.model import CloneRequest, State
 from bot.slack.client import slack_errors
 from bot.slack.publisher import CardPublisher
 from bot.store.requests import RequestStore
-from bot.ui import cards, results
+from bot.ui import cards, results, thread
 from bot.ui.text import Mrkdwn, truncate
 from bot.zstack.models import ModelServiceInventory
 
@@ -110,7 +110,7 @@ class Notifier:
                     channel=record.channel,
                     ts=record.params_ts,
                     text=Msg.of("Parameters of {id}", id=record.id).render(lang),
-                    blocks=cards.parameter_reply(record, lang),
+                    blocks=thread.parameter_reply(record, lang),
                 )
 
     # --- answers to a person, now -------------------------------------------------------------

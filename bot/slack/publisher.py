@@ -21,7 +21,7 @@ from bot.requests.lifecycle import Event
 from bot.requests.model import CloneRequest, State, utc_now
 from bot.slack.client import slack_errors
 from bot.store.requests import RequestStore
-from bot.ui import cards
+from bot.ui import cards, status, thread
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class CardPublisher:
                     channel=channel,
                     thread_ts=ts,
                     text=Msg.of("Parameters of {id}", id=record.id).render(lang),
-                    blocks=cards.parameter_reply(record, lang),
+                    blocks=thread.parameter_reply(record, lang),
                 )
         except SlackError as exc:  # the card stands and works without its parameter reply
             logger.warning(
@@ -177,7 +177,7 @@ class CardPublisher:
         except SlackError:
             logger.warning("no permalink for the card", extra={"request_id": record.id})
         lang = await self.locales.of(self.client, record.requester)
-        text = cards.requester_notice(record, permalink, lang)
+        text = status.requester_notice(record, permalink, lang)
         if record.origin_channel == record.channel:
             try:
                 with slack_errors("chat.postEphemeral", self.metrics):

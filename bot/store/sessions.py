@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, field_validator
 
-from bot.crypto import DecryptError, SecretBox
+from bot.crypto import SecretBox
+from bot.errors import DecryptError
 from bot.store import keys
 from bot.store.connection import AsyncRedis, RedisHandle, store_errors
 from bot.zstack.models import SessionInventory

@@ -1,4 +1,4 @@
-"""The request card, its parameter reply, and the short notices around a request.
+"""The request card in the approval channel: its state, decision buttons and fallback text.
 
 Every builder takes ``lang``: cards in channels use the workspace language, notices to one person
 use theirs (see ``bot.i18n``).
@@ -6,10 +6,6 @@ use theirs (see ``bot.i18n``).
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from pydantic import BaseModel
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -18,16 +14,12 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DividerBlock,
     HeaderBlock,
-    InputBlock,
-    MarkdownTextObject,
-    PlainTextInputElement,
     SectionBlock,
 )
-from slack_sdk.models.views import View
 
 from bot.i18n import N_, Translate, tr
 from bot.requests.model import CloneRequest, State
-from bot.ui.parts import is_long_value, labelled, md, param_label
+from bot.ui.parts import labelled, md, param_label
 from bot.ui.text import (
     Mrkdwn,
     code,
@@ -35,13 +27,11 @@ from bot.ui.text import (
     escape,
     fmt,
     join,
-    link,
     mention,
     one_line,
     slack_date,
     truncate,
 )
-from bot.zstack.clone_spec import TOP_LEVEL
 
 ACTION_APPROVE = "request_approve"
 ACTION_REJECT = "request_reject"
@@ -257,7 +247,7 @@ def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]
     return blocks
 
 
-def _names(record: CloneRequest) -> Mrkdwn:
+def request_names(record: CloneRequest) -> Mrkdwn:
     """``source → new-name``, escaped for mrkdwn."""
     return fmt(
         "{source} → {target}",
@@ -297,155 +287,3 @@ def card_fallback_text(record: CloneRequest, lang: str = "en") -> Mrkdwn:
         ),
         3000,
     )
-
-
-def parameter_reply(record: CloneRequest, lang: str = "en") -> list[Block]:
-    """The first thread reply: every parameter; long values cut, the full text one click away."""
-    t = tr(lang)
-    wire = record.body.to_wire()
-    params: dict[str, Any] = wire["params"]
-    shown: list[MarkdownTextObject] = []
-    long_values: list[tuple[str, str]] = []
-    for key, value in params.items():
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        if is_long_value(key, text):
-            long_values.append((key, text))
-        else:
-            shown.append(labelled(escape(key), text))
-    for spec in TOP_LEVEL:  # systemTags, userTags
-        if wire.get(spec.wire):
-            shown.append(labelled(escape(spec.wire), ", ".join(wire[spec.wire])))
-    blocks: list[Block] = [
-        SectionBlock(
-            text=md(
-                t("*Parameters of {id}* (sent inside `params` to CloneModelService)", id=record.id)
-            )
-        )
-    ]
-    for start in range(0, len(shown), 10):
-        blocks.append(SectionBlock(fields=shown[start : start + 10]))
-    for key, text in long_values[:10]:
-        preview = truncate(text, PREVIEW_CHARS).replace("```", "ˋˋˋ")
-        size = t("{count} characters", count=f"{len(text):,}")
-        block = fmt("*{key}* ({size})\n```{preview}```", key=key, size=size, preview=preview)
-        blocks.append(SectionBlock(text=md(block)))
-    if any(len(text) > PREVIEW_CHARS for _key, text in long_values):
-        blocks.append(
-            ActionsBlock(
-                block_id=f"full:{record.id}",
-                elements=[
-                    ButtonElement(
-                        text=t.plain("Show full values"),
-                        action_id=ACTION_SHOW_FULL,
-                        value=record.id,
-                    )
-                ],
-            )
-        )
-    if record.state == State.PENDING:
-        blocks.append(decision_buttons(record, with_cancel=False, lang=lang))
-    return blocks[:50]
-
-
-REJECT_CALLBACK = "reject_request"
-BLOCK_REJECT_REASON, ACTION_REJECT_REASON = "reject_reason", "value"
-
-
-class RejectMeta(BaseModel):
-    request_id: str
-    channel_id: str | None = None
-    from_home: bool = False
-
-
-def reject_modal(
-    record: CloneRequest, channel_id: str | None, *, from_home: bool = False, lang: str = "en"
-) -> View:
-    t = tr(lang)
-    return View(
-        type="modal",
-        callback_id=REJECT_CALLBACK,
-        title=t("Reject request"),
-        submit=t("Reject"),
-        close=t("Back"),
-        private_metadata=RejectMeta(
-            request_id=record.id, channel_id=channel_id, from_home=from_home
-        ).model_dump_json(),
-        blocks=[
-            SectionBlock(
-                text=md(
-                    truncate(
-                        t("Reject *{id}* ({names})?", id=record.id, names=_names(record)), 2900
-                    )
-                )
-            ),
-            InputBlock(
-                block_id=BLOCK_REJECT_REASON,
-                label=t("Reason (the requester sees it)"),
-                element=PlainTextInputElement(
-                    action_id=ACTION_REJECT_REASON, multiline=True, max_length=1000
-                ),
-            ),
-        ],
-    )
-
-
-def requester_notice(record: CloneRequest, permalink: str | None, lang: str = "en") -> Mrkdwn:
-    t = tr(lang)
-    # A link's label is plain: a channel mention inside it would show as raw markup.
-    where = (
-        link(permalink, t.plain("in the approval channel"))
-        if permalink
-        else t("in <#{channel}>", channel=record.channel)
-    )
-    return t(
-        "Your clone request *{id}* ({names}) is waiting for approval {where}. "
-        "Follow it there, or with `/clone-model status {id}`.",
-        id=record.id,
-        names=_names(record),
-        where=where,
-    )
-
-
-def status_text(record: CloneRequest, lang: str = "en") -> Mrkdwn:
-    t = tr(lang)
-    requested = t(
-        "requested by <@{requester}> {when}",
-        requester=record.requester,
-        when=slack_date(record.created_at),
-    )
-    lines = [
-        fmt("*{id}*: {names}", id=record.id, names=_names(record)),
-        fmt("{state} · {requested}", state=state_label(record.state, lang), requested=requested),
-    ]
-    if record.state == State.PENDING:
-        lines.append(
-            t(
-                "Approvals: {have}/{need} · expires {when}",
-                have=len(record.approvals),
-                need=record.approvals_required,
-                when=slack_date(record.expires_at),
-            )
-        )
-    if record.job_uuid:
-        lines.append(t("ZStack job: {job}", job=code(record.job_uuid)))
-    if record.state == State.FAILED and record.error_text:
-        lines.append(t("Error: {error}", error=truncate(record.error_text, 1000)))
-    if record.state == State.SUCCEEDED and record.result:
-        lines.append(t("Created {uuid}", uuid=code(record.result.uuid or "?")))
-    return truncate(join("\n", lines), 3000)
-
-
-def list_text(records: list[CloneRequest], lang: str = "en") -> Mrkdwn:
-    t = tr(lang)
-    if not records:
-        return t("You have no clone requests yet. Start one with `/clone-model [source]`.")
-    lines = [t("*Your recent clone requests*")]
-    for record in records:
-        line = fmt(
-            "• *{id}* {names} — {state}",
-            id=record.id,
-            names=_names(record),
-            state=state_label(record.state, lang),
-        )
-        lines.append(line)
-    return truncate(join("\n", lines), 3000)

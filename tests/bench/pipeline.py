@@ -1,6 +1,6 @@
 """Pipeline: 1,000 approved clones at once, 5-second ZStack jobs, polling and then webhooks.
 
-Set-up goes through the bot's own code (``CloneFlow.create`` + ``CloneFlow.publish`` in this
+Set-up goes through the bot's own code (``CloneFlow.create`` + ``CardPublisher.publish`` in this
 process: the records and cards are exactly what a submitted form produces). Then an approver
 clicks Approve on every card at once, through the emulator, and the bot (its own process) does
 the rest: approval, submission as the requester, tracking, completion notices.
@@ -21,8 +21,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.metrics import Metrics
 from bot.requests.intake import CloneFlow
 from bot.requests.model import CloneRequest, State
+from bot.slack.publisher import CardPublisher
 from bot.store import keys
 from bot.ui.clone_form import validate_form
 from tests.bench.common import (
@@ -82,6 +84,7 @@ async def prepare(stack: Stack, tools: Tools, count: int) -> list[CloneRequest]:
         settings=tools.settings, zstack=tools.zstack, store=tools.requests, sessions=tools.sessions
     )
     client = tools.slack
+    publisher = CardPublisher(client, tools.requests, tools.settings, Metrics())
     limit = asyncio.Semaphore(PREPARE_CONCURRENCY)
 
     async def one(index: int) -> CloneRequest:
@@ -97,7 +100,11 @@ async def prepare(stack: Stack, tools: Tools, count: int) -> list[CloneRequest]:
                 form=form,
                 source_name="example",
             )
-            return await flow.publish(client, record)
+            # Posted here, as the outbox would: the effect is then done, not left to the bot.
+            await publisher.publish(record, maybe_posted=False)
+            for slot, _effect in await tools.requests.effects(record.id):
+                await tools.requests.effect_done(record.id, slot)
+            return await tools.requests.require(record.id)
 
     return list(await asyncio.gather(*(one(i) for i in range(count))))
 

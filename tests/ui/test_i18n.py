@@ -22,7 +22,7 @@ from bot.requests.model import CloneRequest, State
 from bot.requests.policy import Actor, ApprovalPolicy
 from bot.sandbox.slack_emulator.validation import validate_blocks, validate_view
 from bot.store.sessions import StoredSession
-from bot.ui import cards, clone, home, login, results
+from bot.ui import cards, clone, home, login, results, status, thread
 from bot.ui.clone_form import validate_form
 from bot.ui.text import Mrkdwn
 from bot.zstack.models import (
@@ -172,7 +172,7 @@ def test_a_plural_missing_from_the_catalog_falls_back_to_the_english_rule() -> N
 
 
 @pytest.mark.parametrize(
-    ("lang", "required", "status"),
+    ("lang", "required", "expected"),
     [
         ("en", 1, "0/1 approval · expires"),
         ("en", 2, "0/2 approvals · expires"),
@@ -181,13 +181,13 @@ def test_a_plural_missing_from_the_catalog_falls_back_to_the_english_rule() -> N
     ],
 )
 def test_app_home_counts_approvals_in_the_readers_language(
-    lang: str, required: int, status: str
+    lang: str, required: int, expected: str
 ) -> None:
     record = _record(State.PENDING).model_copy(
         update={"approvals": [], "approvals_required": required}
     )
     view = home.home_view(None, "http://zs", [], [record], lang)
-    assert status in str(view.to_dict())
+    assert expected in str(view.to_dict())
 
 
 def test_missing_translation_falls_back_to_english() -> None:
@@ -258,12 +258,12 @@ def test_request_card_in_chinese_for_every_state(state: State) -> None:
     assert "克隆申请 CR-7F3K2Q" in text
     assert cards.state_name(state, "zh") in text
     assert CJK.search(cards.card_fallback_text(_record(state), "zh"))
-    assert CJK.search(cards.status_text(_record(state), "zh"))
+    assert CJK.search(status.status_text(_record(state), "zh"))
 
 
 def test_parameter_reply_results_and_notices_in_chinese() -> None:
     record = _record(State.PENDING)
-    assert "的参数" in _chinese_message(cards.parameter_reply(record, "zh"))
+    assert "的参数" in _chinese_message(thread.parameter_reply(record, "zh"))
     inventory = ModelServiceInventory.model_validate(
         {
             "uuid": "b" * 32,
@@ -280,8 +280,8 @@ def test_parameter_reply_results_and_notices_in_chinese() -> None:
     error = failed.error
     text = _chinese_message(results.failure_blocks(failed, error, "x", "zh"))
     assert "根因" in text and "SYS.1015" in text
-    assert CJK.search(cards.requester_notice(record, "https://x/archives/C1/p1", "zh"))
-    assert CJK.search(cards.list_text([record], "zh"))
+    assert CJK.search(status.requester_notice(record, "https://x/archives/C1/p1", "zh"))
+    assert CJK.search(status.list_text([record], "zh"))
     assert CJK.search(results.expiry_note(record, "zh"))
 
 
@@ -293,7 +293,7 @@ def test_modals_and_home_in_chinese() -> None:
         login.login_success_modal("alice", "account", datetime.now(UTC), "zh"),
         clone.clone_form_view({"name": "n"}, clone.CloneViewMeta(advanced=True), lang="zh"),
         clone.loading_view("zh"),
-        cards.reject_modal(record, "C1", lang="zh"),
+        thread.reject_modal(record, "C1", lang="zh"),
         results.raw_error_view(_record(State.FAILED), "zh"),
         results.full_values_view(record, "zh"),
     ]

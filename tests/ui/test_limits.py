@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bot.requests.model import CloneRequest, State
 from bot.sandbox.slack_emulator.validation import validate_blocks, validate_view
-from bot.ui import cards
+from bot.ui import cards, status, thread
 from bot.ui.clone import CloneViewMeta, clone_form_view, defaults_from_source, source_option
 from bot.ui.clone_form import validate_form
 from bot.zstack.models import CloneParams, CloneRequestBody, ModelServiceInventory
@@ -113,11 +113,11 @@ def test_cards_and_replies_are_valid_messages(text: str, name: str, state: State
         vendor_to_spec_uuids_map={f"v{i}": [text[:32]] for i in range(40)},
     )
     record = _request(params, text, state, name)
-    for blocks in (cards.request_card(record, ["U1", "S2"] * 30), cards.parameter_reply(record)):
+    for blocks in (cards.request_card(record, ["U1", "S2"] * 30), thread.parameter_reply(record)):
         dumped = [b.to_dict() for b in blocks]
         assert validate_blocks(dumped, surface="message") == []
     assert len(cards.card_fallback_text(record)) <= 40_000
-    assert len(cards.status_text(record)) <= 40_000
+    assert len(status.status_text(record)) <= 40_000
 
 
 def test_form_from_the_seed_submits_cleanly() -> None:

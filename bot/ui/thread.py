@@ -1,0 +1,121 @@
+"""The request card's thread: the parameter reply (with the buttons again) and the reject
+dialog."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.i18n import tr
+from bot.requests.model import CloneRequest, State
+from bot.ui.cards import ACTION_SHOW_FULL, PREVIEW_CHARS, decision_buttons, request_names
+from bot.ui.parts import is_long_value, labelled, md
+from bot.ui.text import (
+    escape,
+    fmt,
+    truncate,
+)
+from bot.zstack.clone_spec import TOP_LEVEL
+
+
+def parameter_reply(record: CloneRequest, lang: str = "en") -> list[Block]:
+    """The first thread reply: every parameter; long values cut, the full text one click away."""
+    t = tr(lang)
+    wire = record.body.to_wire()
+    params: dict[str, Any] = wire["params"]
+    shown: list[MarkdownTextObject] = []
+    long_values: list[tuple[str, str]] = []
+    for key, value in params.items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if is_long_value(key, text):
+            long_values.append((key, text))
+        else:
+            shown.append(labelled(escape(key), text))
+    for spec in TOP_LEVEL:  # systemTags, userTags
+        if wire.get(spec.wire):
+            shown.append(labelled(escape(spec.wire), ", ".join(wire[spec.wire])))
+    blocks: list[Block] = [
+        SectionBlock(
+            text=md(
+                t("*Parameters of {id}* (sent inside `params` to CloneModelService)", id=record.id)
+            )
+        )
+    ]
+    for start in range(0, len(shown), 10):
+        blocks.append(SectionBlock(fields=shown[start : start + 10]))
+    for key, text in long_values[:10]:
+        preview = truncate(text, PREVIEW_CHARS).replace("```", "ˋˋˋ")
+        size = t("{count} characters", count=f"{len(text):,}")
+        block = fmt("*{key}* ({size})\n```{preview}```", key=key, size=size, preview=preview)
+        blocks.append(SectionBlock(text=md(block)))
+    if any(len(text) > PREVIEW_CHARS for _key, text in long_values):
+        blocks.append(
+            ActionsBlock(
+                block_id=f"full:{record.id}",
+                elements=[
+                    ButtonElement(
+                        text=t.plain("Show full values"),
+                        action_id=ACTION_SHOW_FULL,
+                        value=record.id,
+                    )
+                ],
+            )
+        )
+    if record.state == State.PENDING:
+        blocks.append(decision_buttons(record, with_cancel=False, lang=lang))
+    return blocks[:50]
+
+
+REJECT_CALLBACK = "reject_request"
+BLOCK_REJECT_REASON, ACTION_REJECT_REASON = "reject_reason", "value"
+
+
+class RejectMeta(BaseModel):
+    request_id: str
+    channel_id: str | None = None
+    from_home: bool = False
+
+
+def reject_modal(
+    record: CloneRequest, channel_id: str | None, *, from_home: bool = False, lang: str = "en"
+) -> View:
+    t = tr(lang)
+    return View(
+        type="modal",
+        callback_id=REJECT_CALLBACK,
+        title=t("Reject request"),
+        submit=t("Reject"),
+        close=t("Back"),
+        private_metadata=RejectMeta(
+            request_id=record.id, channel_id=channel_id, from_home=from_home
+        ).model_dump_json(),
+        blocks=[
+            SectionBlock(
+                text=md(
+                    truncate(
+                        t("Reject *{id}* ({names})?", id=record.id, names=request_names(record)),
+                        2900,
+                    )
+                )
+            ),
+            InputBlock(
+                block_id=BLOCK_REJECT_REASON,
+                label=t("Reason (the requester sees it)"),
+                element=PlainTextInputElement(
+                    action_id=ACTION_REJECT_REASON, multiline=True, max_length=1000
+                ),
+            ),
+        ],
+    )
