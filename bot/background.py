@@ -16,6 +16,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.error_reporting import ErrorReporter
+from bot.tasks import TaskSet
 
 logger = logging.getLogger(__name__)
 
@@ -23,15 +24,12 @@ logger = logging.getLogger(__name__)
 class Background:
     def __init__(self, reporter: ErrorReporter) -> None:
         self._reporter = reporter
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
 
     def spawn(
         self, work: Coroutine[Any, Any, Any], *, body: dict[str, Any], client: AsyncWebClient
     ) -> asyncio.Task[None]:
-        task = asyncio.ensure_future(self._guard(work, body, client))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return self._tasks.spawn(self._guard(work, body, client))
 
     async def _guard(
         self, work: Coroutine[Any, Any, Any], body: dict[str, Any], client: AsyncWebClient
@@ -50,23 +48,4 @@ class Background:
 
     async def drain(self, grace_s: float = 5.0) -> None:
         """Let running work finish (up to ``grace_s``), then cancel what is left."""
-        if not self._tasks:
-            return
-        _done, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
-        await cancel_all(pending)
-
-
-async def cancel_all(tasks: set[asyncio.Task[Any]] | list[asyncio.Task[Any]]) -> None:
-    """Cancel tasks and wait until they are really gone.
-
-    A single ``cancel()`` is not enough on Python 3.11: ``asyncio.wait_for`` (which redis-py
-    uses for every command) can swallow a cancellation, so cancel again until each task ends.
-    """
-    pending = {task for task in tasks if not task.done()}
-    while pending:
-        for task in pending:
-            task.cancel()
-        _done, pending = await asyncio.wait(pending, timeout=0.5)
-    for task in tasks:
-        if not task.cancelled():
-            task.exception()  # retrieved, so asyncio does not warn about it
+        await self._tasks.drain(grace_s)

@@ -34,6 +34,7 @@ from bot.requests.effects import POSTING, Effect
 from bot.requests.model import CloneRequest
 from bot.retry import RetryPolicy
 from bot.store.requests import TAKEOVER_S, RequestStore
+from bot.tasks import TaskSet, cancel_all
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class Outbox:
     clock: Callable[[], float] = time.time
     _running: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _again: set[str] = field(default_factory=set)
-    _side: set[asyncio.Task[None]] = field(default_factory=set)
+    _side: TaskSet = field(default_factory=TaskSet)
 
     # --- in this process, right after a change --------------------------------------------
 
@@ -81,9 +82,7 @@ class Outbox:
             if request_id in self._running:
                 # The run in progress goes round once more; a submission does not wait for it.
                 self._again.add(request_id)
-                side = asyncio.ensure_future(self._guarded(self._submissions(request_id)))
-                self._side.add(side)
-                side.add_done_callback(self._side.discard)
+                self._side.spawn(self._guarded(self._submissions(request_id)))
                 return
             task = asyncio.ensure_future(self._run_locally(request_id))
         self._running[request_id] = task
@@ -116,13 +115,10 @@ class Outbox:
 
     async def drain(self, grace_s: float = 5.0) -> None:
         """Let runs in progress finish; the schedule brings back whatever is cut short."""
-        if self._running or self._side:
-            tasks = {*self._running.values(), *self._side}
-            _done, pending = await asyncio.wait(tasks, timeout=grace_s)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending, timeout=1.0)
+        await self._side.drain(grace_s)
+        if self._running:
+            _done, pending = await asyncio.wait(set(self._running.values()), timeout=grace_s)
+            await cancel_all(pending)
 
     # --- on any replica ---------------------------------------------------------------------
 

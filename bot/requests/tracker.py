@@ -14,7 +14,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from bot.background import cancel_all
 from bot.errors import BotError
 from bot.i18n import Msg
 from bot.logs import request_context
@@ -26,6 +25,7 @@ from bot.requests.model import CloneRequest, State, utc_now
 from bot.requests.outbox import Outbox
 from bot.store.indexes import Schedule
 from bot.store.requests import RequestStore
+from bot.tasks import TaskSet, cancel_all
 from bot.ui.text import slack_date
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class Tracker:
     metrics: Metrics
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _busy: set[str] = field(default_factory=set)
-    _steps: set[asyncio.Task[None]] = field(default_factory=set)
+    _steps: TaskSet = field(default_factory=TaskSet)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def start(self) -> None:
@@ -63,10 +63,10 @@ class Tracker:
         so loops stop by themselves first, and ``cancel_all`` handles what is left.
         """
         self._stopping.set()
-        for group in (self._tasks, self._steps):
-            if group:
-                await asyncio.wait(set(group), timeout=grace_s)
-        await cancel_all([*self._tasks, *self._steps])
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace_s)
+        await self._steps.drain(grace_s)
+        await cancel_all(self._tasks)
         self._tasks = []
 
     async def _loop(
@@ -89,9 +89,7 @@ class Tracker:
                     continue
                 self._busy.add(key)
                 with request_context(request_id):  # every line of this work names it
-                    task = asyncio.ensure_future(self._run(key, handle, request_id, limit))
-                self._steps.add(task)
-                task.add_done_callback(self._steps.discard)
+                    self._steps.spawn(self._run(key, handle, request_id, limit))
             await self._pause(TICK_S if due else IDLE_TICK_S)
 
     async def _pause(self, seconds: float) -> None:
