@@ -52,7 +52,10 @@ from bot.errors import (
 )
 from bot.logs import scrub, secrets
 from bot.slack.client import build_web_client
-from bot.store.connection import RedisHandle, connect_redis, redact_url, store_errors
+from bot.store.connection import connect_redis
+from bot.store.errors import store_errors
+from bot.store.handle import RedisHandle
+from bot.store.urls import redact_url
 from bot.zstack.client import API_PREFIX, ZStackClient, default_timeout
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from bot.slack.error_reporting import ErrorReporter
 from bot.slack.home import HomeService
 from bot.slack.notifier import Notifier
 from bot.slack.replays import Deliveries
-from bot.store.connection import RedisHandle
+from bot.store.handle import RedisHandle
 from bot.store.requests import RequestStore
 from bot.zstack.client import ZStackClient
 from bot.zstack.webhooks import WebhookSigner

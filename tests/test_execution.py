@@ -24,7 +24,7 @@ from bot.requests import following
 from bot.requests.executor import MAX_SEND_ATTEMPTS, Executor
 from bot.requests.model import CloneRequest, State
 from bot.requests.sessions import SessionService
-from bot.store.connection import RedisHandle
+from bot.store.handle import RedisHandle
 from bot.store.requests import RequestStore
 from bot.store.sessions import SessionStore, StoredSession
 from bot.zstack.client import JobOutcome, ZStackClient, default_timeout

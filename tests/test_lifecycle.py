@@ -12,7 +12,7 @@ import pytest
 from bot.errors import IllegalTransition
 from bot.requests.lifecycle import TRANSITIONS, Event, mermaid, sources, target
 from bot.requests.model import CloneRequest, State
-from bot.store.connection import RedisHandle
+from bot.store.handle import RedisHandle
 from bot.store.requests import RequestStore
 from bot.zstack.models import CloneParams, CloneRequestBody
 

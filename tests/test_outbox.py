@@ -21,7 +21,7 @@ from bot.requests.effects import Effect
 from bot.requests.lifecycle import Event
 from bot.requests.model import CloneRequest, State
 from bot.requests.outbox import Outbox
-from bot.store.connection import RedisHandle
+from bot.store.handle import RedisHandle
 from bot.store.requests import RequestStore
 from bot.ui.text import Mrkdwn
 from bot.zstack.models import CloneParams, CloneRequestBody

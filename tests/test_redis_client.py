@@ -14,18 +14,11 @@ from redis.asyncio import Redis, RedisCluster
 
 from bot.config import Settings
 from bot.errors import ConfigError, StoreUnavailable
-from bot.store.connection import (
-    EMBEDDED_AOF_NAME,
-    EMBEDDED_RDB_NAME,
-    REDIS_EXCEPTIONS,
-    RedisHandle,
-    build_handle,
-    connect_redis,
-    guarded,
-    parse_redis_url,
-    redact_url,
-    store_errors,
-)
+from bot.store.connection import build_handle, connect_redis
+from bot.store.embedded import EMBEDDED_AOF_NAME, EMBEDDED_RDB_NAME
+from bot.store.errors import REDIS_EXCEPTIONS, guarded, store_errors
+from bot.store.handle import RedisHandle
+from bot.store.urls import parse_redis_url, redact_url
 from tests.fixtures.redis_server import (
     RedisServer,
     SentinelInfo,

@@ -14,7 +14,8 @@ from bot.config import Settings
 from bot.crypto import SecretBox, generate_key
 from bot.errors import StoreUnavailable
 from bot.store import keys
-from bot.store.connection import RedisHandle, connect_redis
+from bot.store.connection import connect_redis
+from bot.store.handle import RedisHandle
 from bot.store.sessions import SessionStore, StoredSession, expiry_from_inventory
 from bot.zstack.models import SessionInventory
 from tests.fixtures.redis_server import RedisServer, cluster_url

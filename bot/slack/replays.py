@@ -24,7 +24,8 @@ from slack_bolt.response import BoltResponse
 from bot.errors import StoreUnavailable
 from bot.metrics import Metrics
 from bot.store import keys
-from bot.store.connection import RedisHandle, store_errors
+from bot.store.errors import store_errors
+from bot.store.handle import RedisHandle
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 from bot.errors import StoreUnavailable
 from bot.store import keys
-from bot.store.connection import AsyncRedis, store_errors
+from bot.store.errors import store_errors
+from bot.store.handle import AsyncRedis
 
 logger = logging.getLogger(__name__)
 

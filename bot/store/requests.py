@@ -32,7 +32,8 @@ from bot.requests.model import (
     utc_now,
 )
 from bot.store import keys
-from bot.store.connection import RedisHandle, store_errors
+from bot.store.errors import store_errors
+from bot.store.handle import RedisHandle
 from bot.store.indexes import RequestIndexes, _text
 
 logger = logging.getLogger(__name__)

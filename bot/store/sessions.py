@@ -26,7 +26,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, fiel
 from bot.crypto import SecretBox
 from bot.errors import DecryptError
 from bot.store import keys
-from bot.store.connection import AsyncRedis, RedisHandle, store_errors
+from bot.store.errors import store_errors
+from bot.store.handle import AsyncRedis, RedisHandle
 from bot.zstack.models import SessionInventory
 
 logger = logging.getLogger(__name__)

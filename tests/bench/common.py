@@ -33,7 +33,8 @@ from bot.runtime import zstack_client_for
 from bot.sandbox.slack_emulator import SlackEmulator, User, default_workspace
 from bot.sandbox.zstack_sim import SimConfig, SimServer, sha512_hex
 from bot.slack.client import build_web_client
-from bot.store.connection import RedisHandle, connect_redis
+from bot.store.connection import connect_redis
+from bot.store.handle import RedisHandle
 from bot.store.requests import RequestStore
 from bot.store.sessions import SessionStore
 from bot.zstack.client import AccountLogin, ZStackClient

@@ -323,7 +323,7 @@ def test_alternative_uses_the_existing_secret_for_credentials(alternative: Rende
 
 
 def test_alternative_sentinel_url_is_one_the_bot_parses(alternative: Rendered) -> None:
-    from bot.store.connection import parse_redis_url
+    from bot.store.urls import parse_redis_url
 
     (secret,) = alternative.of("Secret")
     url = alternative.secret_data(secret["metadata"]["name"])["REDIS_URL"]

@@ -50,7 +50,8 @@ from bot.sandbox.slack_emulator import (
 )
 from bot.sandbox.zstack_sim import SimServer
 from bot.sandbox.zstack_sim.seed import LLAMA_SERVICE_UUID
-from bot.store.connection import RedisHandle, connect_redis
+from bot.store.connection import connect_redis
+from bot.store.handle import RedisHandle
 from bot.store.requests import RequestStore
 from tests.fixtures.process import BotProcess, bot_env, free_port
 from tests.fixtures.redis_server import RedisServer
