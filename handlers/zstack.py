@@ -31,7 +31,7 @@ from bot.ui.messages import (
 )
 from bot.ui.text import Mrkdwn
 from bot.ui.view_state import ViewState
-from bot.zstack.client import Credentials
+from bot.zstack.credentials import Credentials
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,8 @@ from bot.requests.sessions import SessionService
 from bot.store.handle import RedisHandle
 from bot.store.requests import RequestStore
 from bot.store.sessions import SessionStore, StoredSession
-from bot.zstack.client import JobOutcome, ZStackClient, default_timeout
+from bot.zstack.client import ZStackClient, default_timeout
+from bot.zstack.jobs import JobOutcome
 from bot.zstack.models import CloneParams, CloneRequestBody, SessionInventory
 from bot.zstack.webhooks import WebhookSigner
 

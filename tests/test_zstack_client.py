@@ -20,25 +20,20 @@ from bot.errors import (
     ZStackTimeout,
 )
 from bot.sandbox.zstack_sim import SimServer
-from bot.zstack.client import (
-    AccountLogin,
+from bot.zstack.client import ZStackClient, default_timeout
+from bot.zstack.credentials import AccountLogin, IAM2Login, UserLogin, hash_password
+from bot.zstack.jobs import (
     CloneAccepted,
     CloneCompleted,
-    IAM2Login,
     JobDone,
     JobRunning,
     PollPolicy,
-    UserLogin,
-    ZStackClient,
     clone_job_outcome,
-    default_timeout,
-    hash_password,
     new_job_uuid,
-    parse_clone_result,
-    parse_job_error,
 )
 from bot.zstack.models import ArchitectureImage, CloneParams, CloneRequestBody
 from bot.zstack.query import Query, like_contains
+from bot.zstack.responses import parse_clone_result, parse_job_error
 
 EXAMPLE = "90d425a802ff44eeb530f21587633700"
 QWEN = "5f1c2a7e3d9b4c8e9a6f0b1d2c3e4f50"

@@ -37,13 +37,8 @@ from bot.requests.sessions import SessionService
 from bot.retry import RetryPolicy
 from bot.store.requests import TAKEOVER_S, RequestStore
 from bot.store.sessions import StoredSession
-from bot.zstack.client import (
-    CloneAccepted,
-    CloneCompleted,
-    JobOutcome,
-    ZStackClient,
-    new_job_uuid,
-)
+from bot.zstack.client import ZStackClient
+from bot.zstack.jobs import CloneAccepted, CloneCompleted, JobOutcome, new_job_uuid
 from bot.zstack.webhooks import WebhookSigner
 
 logger = logging.getLogger(__name__)

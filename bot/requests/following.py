@@ -24,7 +24,7 @@ from bot.errors import (
     ZStackUnavailable,
 )
 from bot.requests.model import IN_FLIGHT, CloneRequest, State
-from bot.zstack.client import CloneAccepted, JobOutcome, JobRunning
+from bot.zstack.jobs import CloneAccepted, JobOutcome, JobRunning
 
 if TYPE_CHECKING:
     from bot.config import Settings

@@ -30,7 +30,8 @@ from bot.errors import (
 )
 from bot.logs import secrets
 from bot.store.sessions import SessionStore, StoredSession, expiry_from_inventory
-from bot.zstack.client import AccountLogin, Credentials, IAM2Login, UserLogin, ZStackClient
+from bot.zstack.client import ZStackClient
+from bot.zstack.credentials import AccountLogin, Credentials, IAM2Login, UserLogin
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from bot.ui.login import (
     LoginPrefill,
 )
 from bot.ui.view_state import ViewState
-from bot.zstack.client import AccountLogin, Credentials, IAM2Login, UserLogin, hash_password
+from bot.zstack.credentials import AccountLogin, Credentials, IAM2Login, UserLogin, hash_password
 
 NAME_MAX = 255
 

@@ -37,7 +37,8 @@ from bot.store.connection import connect_redis
 from bot.store.handle import RedisHandle
 from bot.store.requests import RequestStore
 from bot.store.sessions import SessionStore
-from bot.zstack.client import AccountLogin, ZStackClient
+from bot.zstack.client import ZStackClient
+from bot.zstack.credentials import AccountLogin
 from tests.fixtures.redis_server import RedisServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]

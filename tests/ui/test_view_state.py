@@ -16,7 +16,7 @@ from bot.ui.clone import ACTION_SOURCE, CloneViewMeta, clone_form_view, form_val
 from bot.ui.clone_inputs import defaults_from_source
 from bot.ui.login_form import parse_login
 from bot.ui.view_state import Chosen, ViewState
-from bot.zstack.client import UserLogin, hash_password
+from bot.zstack.credentials import UserLogin, hash_password
 from bot.zstack.models import ModelServiceInventory
 
 OPTIONS = [
