@@ -17,12 +17,12 @@ from bot.check import (
     REQUIRED_SCOPES,
     CheckResult,
     Status,
-    _tls_description,
     check_settings,
     exit_code,
     format_results,
     run_checks,
 )
+from bot.check.zstack import tls_description
 from bot.cli import main
 from bot.config import Settings
 from bot.sandbox.slack_emulator import SlackEmulator, default_workspace
@@ -488,7 +488,7 @@ def test_tls_settings_are_described(tmp_path: Path) -> None:
     }
     for (url, verify, ca), expected in cases.items():
         settings = Settings(zstack_url=url, zstack_verify_tls=verify, zstack_ca_bundle=ca)
-        assert _tls_description(settings) == expected
+        assert tls_description(settings) == expected
 
 
 # --- Redis -----------------------------------------------------------------------------------
