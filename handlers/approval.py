@@ -8,14 +8,19 @@ import re
 from collections.abc import Coroutine
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.i18n import Msg, tr
 from bot.logs import request_context
 from bot.requests.policy import Actor
-from bot.slack.payloads import interaction_actor, message_author, workspace_of
+from bot.slack.payloads import (
+    acting_user,
+    installing_workspace,
+    interaction_actor,
+    message_author,
+)
 from bot.ui import cards, results, thread
 from bot.ui.view_state import ViewState
 
@@ -38,9 +43,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.event("message")(handlers.thread_reply)
 
 
-def _who(body: dict[str, Any]) -> tuple[Actor, str | None, str]:
+def _who(body: dict[str, Any], context: AsyncBoltContext) -> tuple[Actor, str | None, str]:
     """(who clicked, channel, request id) of a button click."""
-    actor = interaction_actor(body)
+    actor = interaction_actor(body, context)
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
         "channel_id"
     )
@@ -60,45 +65,74 @@ class ApprovalHandlers:
         if answer is not None:
             await self.deps.notifier.tell(actor.user_id, channel, answer)
 
-    async def approve(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        actor, channel, request_id = _who(body)
+    async def approve(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        actor, channel, request_id = _who(body, context)
         decision = self._decide(actor, channel, self.deps.decisions.approve(request_id, actor))
-        work = self._then_home(body, client, decision)
+        work = self._then_home(body, context, client, decision)
         with request_context(request_id):
             self.deps.background.spawn(work, body=body, client=client)
         await ack()
 
     async def _then_home(
-        self, body: dict[str, Any], client: AsyncWebClient, work: Coroutine[Any, Any, None]
+        self,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        work: Coroutine[Any, Any, None],
     ) -> None:
         """Run a decision; when it came from App Home, show the Home as it now stands."""
         await work
         if (body.get("view") or {}).get("type") == "home":
-            team = workspace_of(body)
-            await self.deps.home.publish(client, team, body["user"]["id"])
+            team = installing_workspace(context)
+            await self.deps.home.publish(client, team, acting_user(context))
 
-    async def cancel(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        actor, channel, request_id = _who(body)
+    async def cancel(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        actor, channel, request_id = _who(body, context)
         work = self._decide(actor, channel, self.deps.decisions.cancel(request_id, actor))
         with request_context(request_id):
             self.deps.background.spawn(work, body=body, client=client)
         await ack()
 
-    async def retry(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        actor, channel, request_id = _who(body)
+    async def retry(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        actor, channel, request_id = _who(body, context)
         work = self._decide(actor, channel, self.deps.decisions.retry(request_id, actor))
         with request_context(request_id):
             self.deps.background.spawn(work, body=body, client=client)
         await ack()
 
     async def reject_clicked(
-        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
-        self.deps.background.spawn(self._open_reject(body, client), body=body, client=client)
+        work = self._open_reject(body, context, client)
+        self.deps.background.spawn(work, body=body, client=client)
         await ack()
 
-    async def _open_reject(self, body: dict[str, Any], client: AsyncWebClient) -> None:
-        actor, channel, request_id = _who(body)
+    async def _open_reject(
+        self, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        actor, channel, request_id = _who(body, context)
         user = actor.user_id
         record = await self.deps.requests.get(request_id)
         if record is None:
@@ -116,12 +150,17 @@ class ApprovalHandlers:
         await client.views_open(trigger_id=body["trigger_id"], view=modal)
 
     async def reject_submitted(
-        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
         typed = ViewState.of(view).text(thread.BLOCK_REJECT_REASON, thread.ACTION_REJECT_REASON)
         reason = (typed or "").strip()
         if not reason:
-            lang = self.deps.locales.cached(body["user"]["id"])
+            lang = self.deps.locales.cached(acting_user(context))
             message = tr(lang).plain("Say why, so the requester can fix it.")
             await ack(response_action="errors", errors={thread.BLOCK_REJECT_REASON: message})
             return
@@ -129,12 +168,12 @@ class ApprovalHandlers:
             await ack()  # already decided by this very dialog
             return
         meta = thread.RejectMeta.model_validate_json(view.get("private_metadata") or "{}")
-        actor = interaction_actor(body)
+        actor = interaction_actor(body, context)
         user = actor.user_id
         decision = self.deps.decisions.reject(meta.request_id, actor, reason)
         work = self._decide(actor, meta.channel_id, decision)
         if meta.from_home:
-            team = workspace_of(body)
+            team = installing_workspace(context)
             work = self._then_publish(work, client, team, user)
         with request_context(meta.request_id):
             self.deps.background.spawn(work, body=body, client=client)
@@ -146,18 +185,37 @@ class ApprovalHandlers:
         await work
         await self.deps.home.publish(client, team, user)
 
-    async def show_full(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        self.deps.background.spawn(self._show(body, client, raw=False), body=body, client=client)
+    async def show_full(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        work = self._show(body, context, client, raw=False)
+        self.deps.background.spawn(work, body=body, client=client)
         await ack()
 
     async def show_raw_error(
-        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
-        self.deps.background.spawn(self._show(body, client, raw=True), body=body, client=client)
+        work = self._show(body, context, client, raw=True)
+        self.deps.background.spawn(work, body=body, client=client)
         await ack()
 
-    async def _show(self, body: dict[str, Any], client: AsyncWebClient, *, raw: bool) -> None:
-        actor, channel, request_id = _who(body)
+    async def _show(
+        self,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        *,
+        raw: bool,
+    ) -> None:
+        actor, channel, request_id = _who(body, context)
         user = actor.user_id
         record = await self.deps.requests.get(request_id)
         if record is None:
@@ -175,7 +233,11 @@ class ApprovalHandlers:
         await ack()  # a URL button: Slack opens the link, the bot has nothing to do
 
     async def thread_reply(
-        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+        self,
+        event: dict[str, Any],
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
         """A reply in a request card's thread: ``approve`` or ``reject <reason>``, counted only
         when a person of the workspace wrote it (never a bot, an edit or a deletion)."""
@@ -186,7 +248,7 @@ class ApprovalHandlers:
         reject = None if approve else _REJECT_WORDS.match(text)
         if not approve and not reject:
             return
-        author = message_author(event, body)
+        author = message_author(event, context)
         if author is None:
             logger.info("decision in a thread not written by a person of the workspace: ignored")
             return

@@ -7,7 +7,7 @@ import logging
 from contextlib import suppress
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.models.blocks import Option
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -23,7 +23,7 @@ from bot.errors import (
 from bot.i18n import tr
 from bot.requests.model import looks_like_request_id
 from bot.slack.client import CLOSED_VIEW_ERRORS, slack_errors
-from bot.slack.payloads import workspace_of
+from bot.slack.payloads import acting_user, installing_workspace
 from bot.ui import clone as ui
 from bot.ui import status
 from bot.ui.clone_form import validate_form
@@ -70,22 +70,31 @@ class CloneHandlers:
         self.deps = deps
 
     async def command(
-        self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+        self,
+        ack: AsyncAck,
+        command: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        respond: AsyncRespond,
     ) -> None:
         self.deps.background.spawn(
-            self._command(command, client, respond), body=command, client=client
+            self._command(command, context, client, respond), body=command, client=client
         )
         await ack()
 
     async def _command(
-        self, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+        self,
+        command: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        respond: AsyncRespond,
     ) -> None:
         text = (command.get("text") or "").strip()
         words = text.split()
         sub = words[0].lower() if words else ""
-        user = command["user_id"]
+        user = acting_user(context)
         if sub not in ("help", "status", "list"):
-            await self._open_form(command, client, text)
+            await self._open_form(command, context, client, text)
             return
         lang = await self.deps.locales.of(client, user)
         if sub == "help":
@@ -93,7 +102,7 @@ class CloneHandlers:
         elif sub == "status":
             answer = await self._status(words[1:], lang)
         else:
-            records = await self.deps.requests.recent(command.get("team_id", ""), user)
+            records = await self.deps.requests.recent(installing_workspace(context), user)
             answer = status.list_text(records, lang)
         await respond(text=answer, response_type="ephemeral")
 
@@ -106,8 +115,10 @@ class CloneHandlers:
             return t("There is no request {id} (or it is older than 30 days).", id=args[0].upper())
         return status.status_text(record, lang)
 
-    async def _open_form(self, command: dict[str, Any], client: AsyncWebClient, text: str) -> None:
-        user = command["user_id"]
+    async def _open_form(
+        self, command: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient, text: str
+    ) -> None:
+        user = acting_user(context)
         meta = ui.LookupMeta.of(command.get("channel_id"), text)
         # The trigger_id lives 3 s: open at once (the locale lookup has a short budget), look
         # things up afterwards.
@@ -115,11 +126,13 @@ class CloneHandlers:
         opened = await client.views_open(
             trigger_id=command["trigger_id"], view=ui.loading_view(lang, meta)
         )
-        await self._fill(command, client, opened["view"]["id"], opened["view"]["hash"], meta, lang)
+        view = opened["view"]
+        await self._fill(command, context, client, view["id"], view["hash"], meta, lang)
 
     async def _fill(
         self,
         body: dict[str, Any],
+        context: AsyncBoltContext,
         client: AsyncWebClient,
         view_id: str,
         view_hash: str | None,
@@ -128,8 +141,7 @@ class CloneHandlers:
     ) -> None:
         """Replace the loading view with the form, or with what went wrong and "Try again":
         the modal never stays on "Looking up…"."""
-        team = workspace_of(body)
-        user = str(body.get("user_id") or body["user"]["id"])
+        team, user = installing_workspace(context), acting_user(context)
         try:
             view = await self.deps.clone.form_for(team, user, meta.channel_id, meta.text, lang)
         except ZStackUnavailable:
@@ -150,23 +162,28 @@ class CloneHandlers:
             raise
 
     async def retry_lookup(
-        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
-        self.deps.background.spawn(self._retry(body, client), body=body, client=client)
+        self.deps.background.spawn(self._retry(body, context, client), body=body, client=client)
         await ack()
 
-    async def _retry(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def _retry(
+        self, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
         view = body.get("view")
         if not view:  # "Try again" lives on the loading modal; without one there is nothing to do
             return
         meta = ui.LookupMeta.load(view.get("private_metadata"))
-        lang = self.deps.locales.cached(body["user"]["id"])
+        lang = self.deps.locales.cached(acting_user(context))
         shown = await client.views_update(view_id=view["id"], view=ui.loading_view(lang, meta))
-        await self._fill(body, client, view["id"], shown["view"]["hash"], meta, lang)
+        await self._fill(body, context, client, view["id"], shown["view"]["hash"], meta, lang)
 
-    async def suggest(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        team = workspace_of(body)
-        user = (body.get("user") or {}).get("id", "")
+    async def suggest(self, ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        team, user = installing_workspace(context), acting_user(context)
         typed = str(body.get("value", ""))
         try:
             found = await self.deps.sessions.call(
@@ -180,18 +197,25 @@ class CloneHandlers:
         await ack(options=[o.to_dict() for o in options])
 
     async def source_changed(
-        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
-        self.deps.background.spawn(self._source_changed(body, client), body=body, client=client)
+        work = self._source_changed(body, context, client)
+        self.deps.background.spawn(work, body=body, client=client)
         await ack()
 
-    async def _source_changed(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def _source_changed(
+        self, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
         view = body.get("view")
         if not view:  # the source select lives in the clone modal only
             return
         typed = ui.form_values(view)
         meta = ui.CloneViewMeta.load(view.get("private_metadata"))
-        team, user = workspace_of(body), body["user"]["id"]
+        team, user = installing_workspace(context), acting_user(context)
         source = str(typed.get("source") or "")
         lang = self.deps.locales.cached(user)
         lookup = await self.deps.sessions.call(
@@ -202,12 +226,18 @@ class CloneHandlers:
         await client.views_update(view_id=view["id"], hash=view["hash"], view=form)
 
     async def toggle_advanced(
-        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
-        self.deps.background.spawn(self._toggle(body, client), body=body, client=client)
+        self.deps.background.spawn(self._toggle(body, context, client), body=body, client=client)
         await ack()
 
-    async def _toggle(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def _toggle(
+        self, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
         view = body.get("view")
         if not view:  # the toggle lives in the clone modal only
             return
@@ -224,16 +254,20 @@ class CloneHandlers:
                 value=str(typed["source"]),
                 text=ui.source_label(meta.source_name, str(typed["source"])),
             )
-        lang = self.deps.locales.cached(body["user"]["id"])
+        lang = self.deps.locales.cached(acting_user(context))
         form = ui.clone_form_view(typed, meta, source=source, lang=lang)
         await client.views_update(view_id=view["id"], hash=view["hash"], view=form)
 
     async def submitted(
-        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+        self,
+        ack: AsyncAck,
+        view: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
         meta = ui.CloneViewMeta.load(view.get("private_metadata"))
         typed = ui.form_values(view)
-        lang = self.deps.locales.cached(body["user"]["id"])
+        lang = self.deps.locales.cached(acting_user(context))
         try:
             raw = await self.deps.clone.merged_values(view["id"], typed, meta)
         except StoreUnavailable:
@@ -242,7 +276,7 @@ class CloneHandlers:
         if form is None:
             await ack(response_action="errors", errors=errors)
             return
-        team = workspace_of(body)
+        team = installing_workspace(context)
         source_name = meta.source_name if typed.get("source") else None
         if await self.deps.deliveries.repeated("view", view["id"]):
             await ack()  # this form already became a request: a replay creates nothing
@@ -250,7 +284,7 @@ class CloneHandlers:
         try:
             record = await self.deps.clone.create(
                 team_id=team,
-                requester=body["user"]["id"],
+                requester=acting_user(context),
                 origin_channel=meta.channel_id,
                 form=form,
                 source_name=_selected_source_name(view, source_name),

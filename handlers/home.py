@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
-from bot.slack.payloads import workspace_of
+from bot.slack.payloads import acting_user, installing_workspace
 from bot.ui import home as ui
 from bot.ui import login as login_ui
 
@@ -25,12 +25,16 @@ class HomeHandlers:
         self.deps = deps
 
     async def opened(
-        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+        self,
+        event: dict[str, Any],
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
-        user = event.get("user")
-        if event.get("tab", "home") != "home" or not isinstance(user, str) or not user:
+        user = acting_user(context)
+        if event.get("tab", "home") != "home" or not user:
             return
-        work = self.deps.home.publish(client, workspace_of(body), user)
+        work = self.deps.home.publish(client, installing_workspace(context), user)
         self.deps.background.spawn(work, body=body, client=client)
 
     async def login(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -40,11 +44,17 @@ class HomeHandlers:
         self.deps.background.spawn(work, body=body, client=client)
         await ack()
 
-    async def logout(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        self.deps.background.spawn(self._logout(body, client), body=body, client=client)
+    async def logout(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        work = self._logout(installing_workspace(context), acting_user(context), client)
+        self.deps.background.spawn(work, body=body, client=client)
         await ack()
 
-    async def _logout(self, body: dict[str, Any], client: AsyncWebClient) -> None:
-        team, user = workspace_of(body), body["user"]["id"]
+    async def _logout(self, team: str, user: str, client: AsyncWebClient) -> None:
         await self.deps.sessions.logout(team, user)
         await self.deps.home.publish(client, team, user)

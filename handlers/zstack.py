@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -20,7 +20,7 @@ from bot.errors import (
     ZStackUnavailable,
 )
 from bot.requests.sessions import identity_of
-from bot.slack.payloads import workspace_of
+from bot.slack.payloads import acting_user, installing_workspace
 from bot.ui import login as ui
 from bot.ui.login_form import parse_login
 from bot.ui.messages import (
@@ -55,24 +55,29 @@ class ZStackHandlers:
         self,
         ack: AsyncAck,
         command: dict[str, Any],
+        context: AsyncBoltContext,
         client: AsyncWebClient,
         respond: AsyncRespond,
     ) -> None:
-        work = self._command(command, client, respond)
+        work = self._command(command, context, client, respond)
         self.deps.background.spawn(work, body=command, client=client)
         await ack()
 
     async def _command(
-        self, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+        self,
+        command: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        respond: AsyncRespond,
     ) -> None:
         words = (command.get("text") or "").split()
         sub = words[0].lower() if words else "help"
-        team_id, user_id = command.get("team_id", ""), command["user_id"]
+        team_id, user_id = installing_workspace(context), acting_user(context)
         if sub == "login":
             # The trigger_id lives 3 s: the locale lookup gets a short budget, no more.
-            context = ui.LoginContext(channel_id=command.get("channel_id"))
+            login_context = ui.LoginContext(channel_id=command.get("channel_id"))
             lang = await self.deps.locales.quick(client, user_id)
-            view = ui.login_modal(self.deps.zstack.base_url, context, lang=lang)
+            view = ui.login_modal(self.deps.zstack.base_url, login_context, lang=lang)
             await client.views_open(trigger_id=command["trigger_id"], view=view)
             return
         lang = await self.deps.locales.of(client, user_id)
@@ -105,9 +110,14 @@ class ZStackHandlers:
         return ui.logout_text(record.identity if record else None, lang)
 
     async def login_submitted(
-        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+        self,
+        ack: AsyncAck,
+        view: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
-        lang = self.deps.locales.cached(body["user"]["id"])
+        team_id, user_id = installing_workspace(context), acting_user(context)
+        lang = self.deps.locales.cached(user_id)
         creds, errors, prefill = parse_login(ViewState.of(view), lang)
         if creds is None:
             await ack(response_action="errors", errors=errors)
@@ -116,11 +126,9 @@ class ZStackHandlers:
         if await self.deps.deliveries.repeated("login", f"{view['id']}:{view.get('hash')}"):
             await ack()
             return
-        context = ui.LoginContext.load(view.get("private_metadata"))
-        user = body["user"]
-        team_id = workspace_of(body)
+        login_context = ui.LoginContext.load(view.get("private_metadata"))
         login = asyncio.ensure_future(
-            self._login(team_id, user["id"], creds, context, prefill, lang)
+            self._login(team_id, user_id, creds, login_context, prefill, lang)
         )
         # A login normally takes milliseconds: answer with its result inside Slack's 3 s window so
         # there is no views.update racing the ack. Only a slow ZStack gets the interim view.

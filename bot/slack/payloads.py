@@ -5,6 +5,10 @@ one Slack would send, whoever signed it. ``shape_problem`` names what is wrong; 
 refused before Bolt dispatches it (Bolt itself reads ``view.type`` and the like while building a
 listener's arguments), over HTTP (``bot.slack.gate``) and Socket Mode (``CheckedSocketModeHandler``)
 alike, so a ``KeyError`` never turns into a 500.
+
+Who acted and through which workspace are Bolt's ``context.user_id`` / ``context.team_id``
+(``acting_user``, ``installing_workspace``); where a decision hangs on them, ``interaction_actor``
+and ``message_author`` add the checks that keep other organisations, bots and edits out.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
@@ -232,33 +237,47 @@ def _where(kind: str, error: ValidationError) -> str:
     return f"{kind}: " + (".".join(str(part) for part in first["loc"]) or "payload")
 
 
-def workspace_of(body: dict[str, Any]) -> str:
-    """The installing workspace a payload came through (sessions and requests are kept per
-    workspace); the door guarantees there is one."""
-    team = body.get("team_id") or (body.get("team") or {}).get("id")
-    return str(team or (body.get("user") or {}).get("team_id") or "")
+def acting_user(context: AsyncBoltContext) -> str:
+    """Who acted, as Bolt read it (``user.id``, ``user_id``, ``event.user``), or "" for nobody.
+    The door (``shape_problem``) guarantees one for commands and interactions."""
+    return context.user_id or ""
 
 
-def interaction_actor(body: dict[str, Any]) -> Actor:
-    """Who clicked or submitted: ``user.team_id`` is the clicker's own workspace (it differs from
-    the installation's ``team.id`` for a Slack Connect guest)."""
-    user = body["user"]
-    team = user.get("team_id") or (body.get("team") or {}).get("id") or ""
-    return Actor(team_id=str(team), user_id=str(user["id"]))
+def installing_workspace(context: AsyncBoltContext) -> str:
+    """The installing workspace a payload came through, as Bolt read it (sessions and requests
+    are kept per workspace); the door guarantees one for every payload a listener gets."""
+    return context.team_id or ""
 
 
-def message_author(event: dict[str, Any], body: dict[str, Any]) -> Actor | None:
+def interaction_actor(body: dict[str, Any], context: AsyncBoltContext) -> Actor:
+    """Who clicked or submitted, with the workspace they belong to.
+
+    Bolt's ``context.team_id`` is the installation's (``view.app_installed_team_id``, then
+    ``team.id``); a Slack Connect guest's own workspace is only in ``user.team_id``. That one
+    comes first, so that the policy sees the guest and refuses them."""
+    user = body.get("user")
+    own_team = user.get("team_id") if isinstance(user, dict) else None
+    return Actor(
+        team_id=str(own_team or installing_workspace(context)), user_id=acting_user(context)
+    )
+
+
+def message_author(event: dict[str, Any], context: AsyncBoltContext) -> Actor | None:
     """The person of the installing workspace who wrote a message event, or None: bot posts,
     edits, deletions and other subtypes, events without a user id and messages written from
-    another organisation never speak for anyone."""
+    another organisation never speak for anyone.
+
+    Bolt's context alone would accept some of these, so the checks stay on top of it: its
+    ``user_id`` falls back to an edit's or a deletion's nested message, and its ``team_id`` is
+    the installation's whoever wrote (the writer's organisation is in ``user_team`` / ``team``)."""
     if event.get("subtype") or event.get("bot_id") or event.get("bot_profile"):
         return None
-    user = event.get("user")
-    if not isinstance(user, str) or not _SLACK_ID.match(user):
+    user = acting_user(context)
+    if user != event.get("user") or not _SLACK_ID.match(user):
         return None
-    installation = str(body.get("team_id") or "")
+    installation = installing_workspace(context)
     teams = {str(t) for t in (event.get("user_team"), event.get("team")) if t}
-    if teams - {installation}:
+    if not installation or teams - {installation}:
         return None  # written from another organisation (Slack Connect)
     return Actor(team_id=installation, user_id=user)
 
