@@ -17,12 +17,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.check.results import CheckResult, fail, first_line, ok, warn
 from bot.config import DEFAULT_SLACK_API_URL, Settings
+from bot.errors import SlackError
+from bot.slack.client import slack_errors
 
 # The bot scopes the app needs: the same list as ``oauth_config.scopes.bot`` in the manifests in
 # deploy/ (a test keeps them equal; the package does not read deploy/ at run time).
@@ -56,27 +58,32 @@ class _SlackFailure:
 async def _slack_call(
     call: Callable[[], Awaitable[AsyncSlackResponse]], method: str, timeout_s: float
 ) -> AsyncSlackResponse | _SlackFailure:
-    """Run one Web API call; every slack_sdk / aiohttp failure becomes a ``_SlackFailure``."""
+    """Run one Web API call; every failure becomes a ``_SlackFailure`` that says what went
+    wrong on the way (the ``SlackError`` keeps the transport's own exception as its cause)."""
     try:
-        async with asyncio.timeout(timeout_s):
-            return await call()
-    except SlackApiError as exc:
-        data = exc.response.data
-        if isinstance(data, dict) and data.get("error"):
-            return _SlackFailure(f"{method}: {data['error']}", error=str(data["error"]))
-        return _SlackFailure(
-            f"{method}: HTTP {exc.response.status_code}, not a Slack Web API answer"
-        )
-    except TimeoutError:
-        return _SlackFailure(f"{method}: no answer within {timeout_s:g} s")
-    except aiohttp.ClientSSLError as exc:
-        return _SlackFailure(f"{method}: TLS error ({first_line(exc)})")
-    except aiohttp.ClientConnectorError as exc:
-        return _SlackFailure(
-            f"{method}: cannot connect to {exc.host}:{exc.port} ({_os_reason(exc.os_error)})"
-        )
-    except (aiohttp.ClientError, SlackClientError, OSError, ValueError) as exc:
+        with slack_errors(method):
+            async with asyncio.timeout(timeout_s):
+                return await call()
+    except SlackError as exc:
+        return _failure(method, exc, timeout_s)
+    except (SlackClientError, OSError, ValueError) as exc:
         return _SlackFailure(f"{method}: {type(exc).__name__}: {first_line(exc)}")
+
+
+def _failure(method: str, exc: SlackError, timeout_s: float) -> _SlackFailure:
+    cause = exc.__cause__
+    if isinstance(cause, TimeoutError):
+        return _SlackFailure(f"{method}: no answer within {timeout_s:g} s")
+    if isinstance(cause, aiohttp.ClientSSLError):
+        return _SlackFailure(f"{method}: TLS error ({first_line(cause)})")
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        reason = _os_reason(cause.os_error)
+        return _SlackFailure(f"{method}: cannot connect to {cause.host}:{cause.port} ({reason})")
+    if isinstance(cause, aiohttp.ClientError):
+        return _SlackFailure(f"{method}: {type(cause).__name__}: {first_line(cause)}")
+    if exc.code.isdigit():
+        return _SlackFailure(f"{method}: HTTP {exc.code}, not a Slack Web API answer")
+    return _SlackFailure(f"{method}: {exc.code}", error=exc.code)
 
 
 def _os_reason(error: OSError) -> str:

@@ -52,10 +52,11 @@ CLOSED_VIEW_ERRORS = frozenset({"not_found", "view_not_found"})
 
 def slack_error_code(error: SlackApiError) -> str:
     """The ``error`` field of a failed Web API answer, else its HTTP status, else ``unknown``."""
-    try:
-        return str(error.response.get("error") or error.response.status_code)
-    except Exception:  # a response we cannot read still needs a label
-        return "unknown"
+    data = getattr(error.response, "data", None)
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    status = _status(error)
+    return str(status) if status is not None else "unknown"
 
 
 @contextmanager
