@@ -19,6 +19,7 @@ from bot.errors import (
     ZStackSessionInvalid,
     ZStackTimeout,
 )
+from bot.retry import RetryPolicy
 from bot.sandbox.zstack_sim import SimServer
 from bot.zstack.client import ZStackClient, default_timeout
 from bot.zstack.credentials import AccountLogin, IAM2Login, UserLogin, hash_password
@@ -27,7 +28,6 @@ from bot.zstack.jobs import (
     CloneCompleted,
     JobDone,
     JobRunning,
-    PollPolicy,
     clone_job_outcome,
     new_job_uuid,
 )
@@ -37,7 +37,7 @@ from bot.zstack.responses import parse_clone_result, parse_job_error
 
 EXAMPLE = "90d425a802ff44eeb530f21587633700"
 QWEN = "5f1c2a7e3d9b4c8e9a6f0b1d2c3e4f50"
-FAST = PollPolicy(initial_s=0.05, max_s=0.2)
+FAST = RetryPolicy(base_s=0.05, cap_s=0.2)
 
 
 @pytest.fixture
@@ -306,11 +306,19 @@ async def test_wait_job_gives_up_after_its_timeout(
 
 
 def test_poll_backoff_is_capped_and_jittered() -> None:
-    policy = PollPolicy(initial_s=1, max_s=8, multiplier=2, jitter=0.2)
-    delays = [policy.delay(n) for n in range(10)]
+    policy = RetryPolicy(base_s=1, cap_s=8, multiplier=2, jitter=0.2)
+    delays = [policy.delay(n) for n in range(1, 11)]
     assert 0.8 <= delays[0] <= 1.2
     assert all(d <= 8 * 1.2 for d in delays)
     assert delays[-1] >= 8 * 0.8
+    assert policy.delay(10_000) <= 8 * 1.2  # no overflow however long it runs
+
+
+def test_a_bounded_policy_says_when_it_is_exhausted() -> None:
+    policy = RetryPolicy(base_s=1, cap_s=60, attempts=3, jitter=0.0)
+    assert [policy.delay(n) for n in (1, 2, 3)] == [1, 2, 4]
+    assert not policy.exhausted(2) and policy.exhausted(3)
+    assert not RetryPolicy(base_s=1, cap_s=1).exhausted(10**6)
 
 
 async def test_webhook_delivers_the_result(client: ZStackClient, zstack_sim: SimServer) -> None:

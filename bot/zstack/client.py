@@ -24,6 +24,7 @@ import httpx
 from pydantic import SecretStr
 
 from bot.errors import JobNotFound, JobTimeout, ZStackAPIError, ZStackError
+from bot.retry import RetryPolicy
 from bot.zstack.credentials import Credentials, login_request
 from bot.zstack.jobs import (
     JOB_PATH,
@@ -35,7 +36,6 @@ from bot.zstack.jobs import (
     JobRef,
     JobRunning,
     JobStatus,
-    PollPolicy,
     clone_job_outcome,
     new_job_uuid,
     read_accepted,
@@ -59,6 +59,10 @@ from bot.zstack.responses import (
 )
 
 API_PREFIX = "/zstack/v1"
+# Waiting for a job within one call (a session renewal, tools): 1 s doubling to 10 s; and for
+# jobs that finish in moments (the renewal's own), 0.2 s doubling to 2 s.
+WAIT_POLLS = RetryPolicy(base_s=1.0, cap_s=10.0)
+SHORT_WAIT_POLLS = RetryPolicy(base_s=0.2, cap_s=2.0)
 
 # (operation, HTTP status or None, ZStack error code or None, seconds) after every call.
 CallObserver = Callable[[str, int | None, str | None, float], None]
@@ -245,16 +249,17 @@ class ZStackClient:
         job: JobRef,
         *,
         timeout_s: float,
-        policy: PollPolicy | None = None,
+        policy: RetryPolicy | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> dict[str, Any]:
         """Poll until the job finishes; the result body, or the job's error raised."""
-        policy = policy or PollPolicy()
+        policy = policy or WAIT_POLLS
         deadline = clock() + timeout_s
-        attempt = 0
+        polls = 0
         while True:
             status = await self.poll_job(session, job)
+            polls += 1
             if isinstance(status, JobDone):
                 return status.result
             remaining = deadline - clock()
@@ -262,8 +267,7 @@ class ZStackClient:
                 raise JobTimeout(
                     f"job {job.uuid} still running after {timeout_s:g} s", job_uuid=job.uuid
                 )
-            await sleep(min(policy.delay(attempt), remaining))
-            attempt += 1
+            await sleep(min(policy.delay(polls), remaining))
 
     async def wait_clone(
         self,
@@ -271,7 +275,7 @@ class ZStackClient:
         job: JobRef,
         *,
         timeout_s: float,
-        policy: PollPolicy | None = None,
+        policy: RetryPolicy | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> ModelServiceInventory:
         result = await self.wait_job(session, job, timeout_s=timeout_s, policy=policy, sleep=sleep)
@@ -289,9 +293,7 @@ class ZStackClient:
     ) -> dict[str, Any]:
         if response.status_code == 202:
             job = self._accepted(response, job_uuid)
-            return await self.wait_job(
-                session, job, timeout_s=timeout_s, policy=PollPolicy(0.2, 2.0)
-            )
+            return await self.wait_job(session, job, timeout_s=timeout_s, policy=SHORT_WAIT_POLLS)
         return expect_json(operation, response)
 
     def _accepted(self, response: httpx.Response, job_uuid: str) -> JobRef:

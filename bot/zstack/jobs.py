@@ -9,7 +9,6 @@ sends (``new_job_uuid``), so a lost answer can be recovered by polling that UUID
 
 from __future__ import annotations
 
-import random
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -92,22 +91,6 @@ class CloneCompleted:
 
 
 CloneOutcome = CloneAccepted | CloneCompleted
-
-
-@dataclass(frozen=True)
-class PollPolicy:
-    """Capped exponential backoff with jitter for job polling."""
-
-    initial_s: float = 1.0
-    max_s: float = 10.0
-    multiplier: float = 2.0
-    jitter: float = 0.2
-
-    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Seconds before poll number ``attempt`` (0-based), jittered by ±``jitter``."""
-        base = min(self.max_s, self.initial_s * self.multiplier**attempt)
-        spread = base * self.jitter
-        return max(0.0, base + (rng or random).uniform(-spread, spread))
 
 
 def new_job_uuid() -> str:
