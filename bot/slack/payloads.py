@@ -219,12 +219,16 @@ def shape_problem(
     kind = payload.get("type")
     if kind is None and "command" in payload:
         shape: type[_Part] | None = _Command
+    elif kind is None and "ssl_check" in payload:
+        return None  # Slack's check of a slash command's HTTPS endpoint: Bolt answers it
+    elif kind is None:
+        return "payload: neither a command nor a typed payload"
     elif kind == "url_verification":
         return None if isinstance(payload.get("challenge"), str) else "url_verification: challenge"
     else:
         shape = _SHAPES.get(kind) if isinstance(kind, str) else None
     if shape is None:
-        return None  # nothing listens to it: Bolt answers 404
+        return None  # a payload type nothing listens to: Bolt answers 404
     try:
         shape.model_validate(payload)
     except ValidationError as exc:

@@ -176,8 +176,21 @@ async def test_unsigned_garbage_gets_401_and_one_warning_line_not_a_traceback(
         ("application/json", "[1, 2]"),
         ("application/x-www-form-urlencoded", "payload=%7Bbroken"),
         ("application/json", "[" * 5000),
+        ("application/x-www-form-urlencoded", "garbage"),
+        ("application/x-www-form-urlencoded", "foo=bar"),
+        ("text/plain", "foo=bar"),
+        ("application/json", '{"hello": "world"}'),
     ],
-    ids=["broken-json", "json-list", "broken-payload", "deep-json"],
+    ids=[
+        "broken-json",
+        "json-list",
+        "broken-payload",
+        "deep-json",
+        "form-word",
+        "form-pair",
+        "text-pair",
+        "untyped-json",
+    ],
 )
 async def test_a_signed_body_that_is_not_a_payload_gets_400(
     bot: Runtime, slack_emu: SlackEmulator, content_type: str, body: str
