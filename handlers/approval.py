@@ -43,6 +43,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.event("message")(handlers.thread_reply)
 
 
+def _thread_of(body: dict[str, Any]) -> str | None:
+    """The thread a button was clicked in (the parameter reply's), so answers land there."""
+    container = body.get("container") or {}
+    message = body.get("message") or {}
+    thread = container.get("thread_ts") or message.get("thread_ts")
+    return str(thread) if thread else None
+
+
 def _who(body: dict[str, Any], context: AsyncBoltContext) -> tuple[Actor, str | None, str]:
     """(who clicked, channel, request id) of a button click."""
     actor = interaction_actor(body, context)
@@ -58,12 +66,16 @@ class ApprovalHandlers:
         self.deps = deps
 
     async def _decide(
-        self, actor: Actor, channel: str | None, decision: Coroutine[Any, Any, Msg | None]
+        self,
+        actor: Actor,
+        channel: str | None,
+        decision: Coroutine[Any, Any, Msg | None],
+        thread_ts: str | None = None,
     ) -> None:
         """Run a decision and answer the person who made it, when there is something to say."""
         answer = await decision
         if answer is not None:
-            await self.deps.notifier.tell(actor.user_id, channel, answer)
+            await self.deps.notifier.tell(actor.user_id, channel, answer, thread_ts=thread_ts)
 
     async def approve(
         self,
@@ -73,7 +85,9 @@ class ApprovalHandlers:
         client: AsyncWebClient,
     ) -> None:
         actor, channel, request_id = _who(body, context)
-        decision = self._decide(actor, channel, self.deps.decisions.approve(request_id, actor))
+        decision = self._decide(
+            actor, channel, self.deps.decisions.approve(request_id, actor), _thread_of(body)
+        )
         work = self._then_home(body, context, client, decision)
         with request_context(request_id):
             self.deps.background.spawn(work, body=body, client=client)
@@ -100,7 +114,9 @@ class ApprovalHandlers:
         client: AsyncWebClient,
     ) -> None:
         actor, channel, request_id = _who(body, context)
-        work = self._decide(actor, channel, self.deps.decisions.cancel(request_id, actor))
+        work = self._decide(
+            actor, channel, self.deps.decisions.cancel(request_id, actor), _thread_of(body)
+        )
         with request_context(request_id):
             self.deps.background.spawn(work, body=body, client=client)
         await ack()
@@ -113,7 +129,9 @@ class ApprovalHandlers:
         client: AsyncWebClient,
     ) -> None:
         actor, channel, request_id = _who(body, context)
-        work = self._decide(actor, channel, self.deps.decisions.retry(request_id, actor))
+        work = self._decide(
+            actor, channel, self.deps.decisions.retry(request_id, actor), _thread_of(body)
+        )
         with request_context(request_id):
             self.deps.background.spawn(work, body=body, client=client)
         await ack()
@@ -252,12 +270,13 @@ class ApprovalHandlers:
         if author is None:
             logger.info("decision in a thread not written by a person of the workspace: ignored")
             return
-        channel = str(event.get("channel"))
-        request_id = await self.deps.requests.by_thread(channel, str(event["thread_ts"]))
+        channel, thread = str(event.get("channel")), str(event["thread_ts"])
+        request_id = await self.deps.requests.by_thread(channel, thread)
         if request_id is None:
             return
         if approve:
-            work = self._decide(author, channel, self.deps.decisions.approve(request_id, author))
+            decision = self.deps.decisions.approve(request_id, author)
+            work = self._decide(author, channel, decision, thread)
         else:
             assert reject is not None
             reason = reject.group("reason").strip()
@@ -266,9 +285,10 @@ class ApprovalHandlers:
                     author.user_id,
                     channel,
                     Msg.of("Say why: reply `reject <reason>` so the requester can fix it."),
+                    thread_ts=thread,
                 )
                 return
             decision = self.deps.decisions.reject(request_id, author, reason)
-            work = self._decide(author, channel, decision)
+            work = self._decide(author, channel, decision, thread)
         with request_context(request_id):
             self.deps.background.spawn(work, body=body, client=client)

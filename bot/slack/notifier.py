@@ -115,13 +115,18 @@ class Notifier:
 
     # --- answers to a person, now -------------------------------------------------------------
 
-    async def tell(self, user: str, channel: str | None, message: Text) -> None:
-        """An ephemeral to ``user`` in ``channel``, or a DM when that is not possible."""
+    async def tell(
+        self, user: str, channel: str | None, message: Text, *, thread_ts: str | None = None
+    ) -> None:
+        """An ephemeral to ``user`` in ``channel`` (in the thread they acted in, if any), or a
+        DM when that is not possible."""
         text = render(message, await self.locales.of(self.client, user))
         if channel:
             try:
                 with slack_errors("chat.postEphemeral", self.metrics):
-                    await self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+                    await self.client.chat_postEphemeral(
+                        channel=channel, user=user, text=text, thread_ts=thread_ts
+                    )
                 return
             except SlackError:
                 pass  # not in that channel: a DM

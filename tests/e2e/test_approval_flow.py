@@ -291,3 +291,22 @@ async def test_retry_after_failure(
     await click(slack_emu, REQUESTER, failed, "request_retry")
     done = await wait_state(bot, record.id, State.SUCCEEDED)
     assert done.job_uuid != failed.job_uuid
+
+
+async def test_a_refusal_in_the_thread_is_answered_in_the_thread(
+    slack_emu: SlackEmulator, bot: Runtime
+) -> None:
+    record = await request_clone(slack_emu, bot)
+    assert record.card_ts and record.params_ts
+    # The requester presses Approve on the parameter reply, then types "approve" there.
+    await slack_emu.click(
+        REQUESTER, channel=APPROVALS, ts=record.params_ts, action_id="request_approve"
+    )
+    await slack_emu.post_message(REQUESTER, APPROVALS, "approve", thread_ts=record.card_ts)
+
+    def refusals() -> list[str | None]:
+        told = slack_emu.state.ephemerals(REQUESTER)
+        return [m.thread_ts for m in told if "own request" in m.text]
+
+    await slack_emu.wait_for(lambda: len(refusals()) == 2)
+    assert refusals() == [record.card_ts, record.card_ts]
