@@ -34,6 +34,7 @@ from bot.config import Settings
 from bot.errors import BotError
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator, default_workspace
+from bot.sandbox.slack_emulator.workspace import APPROVERS_GROUP
 from bot.sandbox.zstack_sim import SimServer
 from bot.sandbox.zstack_sim.seed import DEMO_ACCOUNTS, DEMO_USERS, DEMO_VIRTUAL_IDS
 
@@ -382,6 +383,8 @@ class Sandbox:
             data_dir=self.data_dir,
             session_key=key,
             approval_channel=APPROVAL_CHANNEL,
+            # The page's people as it names them: avery and jordan approve, sam does not.
+            approvers=[APPROVERS_GROUP],
             poll_initial_s=0.5,
             poll_max_s=2.0,
         )
