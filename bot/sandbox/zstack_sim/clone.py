@@ -7,14 +7,19 @@ out of bounds are API argument errors (SYS.1007) that fail the job.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
 from bot.sandbox.zstack_sim.errors import CLONE_MSG_CLASS, RestError, argument_invalid
 from bot.sandbox.zstack_sim.models import ModelService, ServiceImage, new_uuid
-from bot.zstack.models import MODEL_SERVICE_SOURCES, MODEL_SERVICE_TYPES, UUID_RE
 
+# The simulator's own reading of the reference (APICloneModelServiceMsg's @APIParam validValues),
+# not the bot's parameter spec: a mistake there must not be copied into what checks it.
+MODEL_SERVICE_TYPES = ("Endpoint", "FineTune", "App", "ModelEval")
+MODEL_SERVICE_SOURCES = ("Other", "Bentoml", "HuggingFace")
+UUID_RE = re.compile(r"^[0-9a-f]{32}$")
 _INT_MAX = 2**31 - 1
 _LONG_MAX = 2**63 - 1
 _MAX_LENGTH = {"name": 255, "description": 2048}
