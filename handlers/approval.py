@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.deps import Deps
 from bot.i18n import Msg, tr
 from bot.logs import request_context
+from bot.requests.decisions import Decisions
 from bot.requests.policy import Actor
 from bot.slack.payloads import (
     acting_user,
@@ -32,15 +33,19 @@ _REJECT_WORDS = re.compile(r"^\s*reject(?:ed)?\b[\s:,-]*(?P<reason>.*)$", re.IGN
 
 def register(app: AsyncApp, deps: Deps) -> None:
     handlers = ApprovalHandlers(deps)
-    app.action(cards.ACTION_APPROVE)(handlers.approve)
+    app.action(cards.ACTION_APPROVE)(handlers.button(Decisions.approve))
     app.action(cards.ACTION_REJECT)(handlers.reject_clicked)
-    app.action(cards.ACTION_CANCEL)(handlers.cancel)
-    app.action(cards.ACTION_RETRY)(handlers.retry)
+    app.action(cards.ACTION_CANCEL)(handlers.button(Decisions.cancel))
+    app.action(cards.ACTION_RETRY)(handlers.button(Decisions.retry))
     app.action(cards.ACTION_SHOW_FULL)(handlers.show_full)
     app.action(results.ACTION_RAW_ERROR)(handlers.show_raw_error)
     app.action("open_console")(handlers.link_opened)
     app.view(thread.REJECT_CALLBACK)(handlers.reject_submitted)
     app.event("message")(handlers.thread_reply)
+
+
+ButtonDecision = Callable[[Decisions, str, Actor], Coroutine[Any, Any, Msg | None]]
+Listener = Callable[..., Awaitable[None]]
 
 
 def _thread_of(body: dict[str, Any]) -> str | None:
@@ -77,21 +82,22 @@ class ApprovalHandlers:
         if answer is not None:
             await self.deps.notifier.tell(actor.user_id, channel, answer, thread_ts=thread_ts)
 
-    async def approve(
-        self,
-        ack: AsyncAck,
-        body: dict[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-    ) -> None:
-        actor, channel, request_id = _who(body, context)
-        decision = self._decide(
-            actor, channel, self.deps.decisions.approve(request_id, actor), _thread_of(body)
-        )
-        work = self._then_home(body, context, client, decision)
-        with request_context(request_id):
-            self.deps.background.spawn(work, body=body, client=client)
-        await ack()
+    def button(self, decide: ButtonDecision) -> Listener:
+        """The listener of one decision button (Approve, Cancel, Retry) on a card, its thread
+        or App Home: decided off the ack's path, the clicker answered where they clicked."""
+
+        async def clicked(
+            ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+        ) -> None:
+            actor, channel, request_id = _who(body, context)
+            decision = decide(self.deps.decisions, request_id, actor)
+            answered = self._decide(actor, channel, decision, _thread_of(body))
+            work = self._then_home(body, context, client, answered)
+            with request_context(request_id):
+                self.deps.background.spawn(work, body=body, client=client)
+            await ack()
+
+        return clicked
 
     async def _then_home(
         self,
@@ -105,36 +111,6 @@ class ApprovalHandlers:
         if (body.get("view") or {}).get("type") == "home":
             team = installing_workspace(context)
             await self.deps.home.publish(client, team, acting_user(context))
-
-    async def cancel(
-        self,
-        ack: AsyncAck,
-        body: dict[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-    ) -> None:
-        actor, channel, request_id = _who(body, context)
-        work = self._decide(
-            actor, channel, self.deps.decisions.cancel(request_id, actor), _thread_of(body)
-        )
-        with request_context(request_id):
-            self.deps.background.spawn(work, body=body, client=client)
-        await ack()
-
-    async def retry(
-        self,
-        ack: AsyncAck,
-        body: dict[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-    ) -> None:
-        actor, channel, request_id = _who(body, context)
-        work = self._decide(
-            actor, channel, self.deps.decisions.retry(request_id, actor), _thread_of(body)
-        )
-        with request_context(request_id):
-            self.deps.background.spawn(work, body=body, client=client)
-        await ack()
 
     async def reject_clicked(
         self,

@@ -29,10 +29,10 @@ from bot.store.requests import RequestStore
 from bot.store.sessions import SessionStore, StoredSession
 from bot.zstack.client import ZStackClient, default_timeout
 from bot.zstack.jobs import JobOutcome
-from bot.zstack.models import CloneParams, CloneRequestBody, SessionInventory
+from bot.zstack.models import SessionInventory
 from bot.zstack.webhooks import WebhookSigner
+from tests.support.records import record_in
 
-SOURCE = "90d425a802ff44eeb530f21587633700"
 Answer = Callable[[httpx.Request], httpx.Response]
 
 
@@ -56,25 +56,7 @@ def executor_for(redis: RedisHandle, answer: Answer) -> Executor:
 
 
 async def in_state(executor: Executor, state: State, **fields: object) -> CloneRequest:
-    now = datetime.now(UTC)
-
-    def build(request_id: str) -> CloneRequest:
-        return CloneRequest(
-            id=request_id,
-            state=state,
-            team_id="T1",
-            requester="U1",
-            channel="C1",
-            source_uuid=SOURCE,
-            body=CloneRequestBody(params=CloneParams(name="copy")),
-            reason="test",
-            created_at=now,
-            updated_at=now,
-            expires_at=now + timedelta(hours=1),
-            **fields,  # type: ignore[arg-type]
-        )
-
-    return await executor.store.create(build)
+    return await executor.store.create(lambda request_id: record_in(state, request_id, **fields))
 
 
 def unknown_job(request: httpx.Request) -> httpx.Response:

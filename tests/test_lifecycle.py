@@ -4,36 +4,18 @@ Redis; the state metric fed from the one place; the README's diagram drawn from 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.errors import IllegalTransition
 from bot.requests.lifecycle import TRANSITIONS, Event, mermaid, sources, target
-from bot.requests.model import CloneRequest, State
+from bot.requests.model import State
 from bot.store.handle import RedisHandle
 from bot.store.requests import RequestStore
-from bot.zstack.models import CloneParams, CloneRequestBody
+from tests.support.records import record_in
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def record_in(state: State, request_id: str) -> CloneRequest:
-    now = datetime.now(UTC)
-    return CloneRequest(
-        id=request_id,
-        state=state,
-        team_id="T1",
-        requester="U1",
-        channel="C1",
-        source_uuid="90d425a802ff44eeb530f21587633700",
-        body=CloneRequestBody(params=CloneParams(name="copy")),
-        reason="test",
-        created_at=now,
-        updated_at=now,
-        expires_at=now + timedelta(hours=1),
-    )
 
 
 def test_every_edge_names_a_real_state_and_every_event_happens_somewhere() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -24,25 +23,8 @@ from bot.requests.outbox import Outbox
 from bot.store.handle import RedisHandle
 from bot.store.requests import RequestStore
 from bot.ui.text import Mrkdwn
-from bot.zstack.models import CloneParams, CloneRequestBody
 from tests.support import wait_until
-
-
-def record_in(state: State, request_id: str) -> CloneRequest:
-    now = datetime.now(UTC)
-    return CloneRequest(
-        id=request_id,
-        state=state,
-        team_id="T1",
-        requester="U1",
-        channel="C1",
-        source_uuid="90d425a802ff44eeb530f21587633700",
-        body=CloneRequestBody(params=CloneParams(name="copy")),
-        reason="test",
-        created_at=now,
-        updated_at=now,
-        expires_at=now + timedelta(hours=1),
-    )
+from tests.support.records import record_in
 
 
 @dataclass

@@ -9,6 +9,7 @@ decided") is returned to the listener, which answers them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.i18n import Msg
@@ -24,6 +25,8 @@ from bot.ui.text import fmt, one_line, truncate
 logger = logging.getLogger(__name__)
 
 REASON_MAX = 1000
+# A policy check on the current record: why not, or None.
+Check = Callable[[CloneRequest], Awaitable[Msg | None]]
 
 
 @dataclass
@@ -32,14 +35,19 @@ class Decisions:
     policy: ApprovalPolicy
     metrics: Metrics
 
+    async def _refusal(self, request_id: str, check: Check) -> Msg | None:
+        """Why the decision may not be taken (no such request, the policy says no), or None."""
+        record = await self.store.get(request_id)
+        if record is None:
+            return Msg.of("There is no request {id}.", id=request_id)
+        return await check(record)
+
     async def approve(self, request_id: str, actor: Actor) -> Msg | None:
         """Count ``actor``'s approval; what to tell them, if anything."""
         user = actor.user_id
-        record = await self.store.get(request_id)
-        if record is None:
-            return _no_such(request_id)
-        refusal = await self.policy.why_not_approve(actor, record)
-        if refusal:
+        if refusal := await self._refusal(
+            request_id, lambda record: self.policy.why_not_approve(actor, record)
+        ):
             return refusal
 
         def vote(current: CloneRequest) -> CloneRequest | None:
@@ -76,11 +84,9 @@ class Decisions:
 
     async def reject(self, request_id: str, actor: Actor, reason: str) -> Msg | None:
         user = actor.user_id
-        record = await self.store.get(request_id)
-        if record is None:
-            return _no_such(request_id)
-        refusal = await self.policy.why_not_reject(actor, record)
-        if refusal:
+        if refusal := await self._refusal(
+            request_id, lambda record: self.policy.why_not_reject(actor, record)
+        ):
             return refusal
         reason = truncate(reason.strip(), REASON_MAX)
 
@@ -117,11 +123,9 @@ class Decisions:
 
     async def cancel(self, request_id: str, actor: Actor) -> Msg | None:
         user = actor.user_id
-        record = await self.store.get(request_id)
-        if record is None:
-            return _no_such(request_id)
-        refusal = self.policy.why_not_cancel(actor, record)
-        if refusal:
+        if refusal := await self._refusal(
+            request_id, lambda record: self.policy.why_not_cancel(actor, record)
+        ):
             return refusal
 
         def withdraw(current: CloneRequest) -> CloneRequest:
@@ -149,11 +153,9 @@ class Decisions:
 
     async def retry(self, request_id: str, actor: Actor) -> Msg | None:
         user = actor.user_id
-        record = await self.store.get(request_id)
-        if record is None:
-            return _no_such(request_id)
-        refusal = await self.policy.why_not_retry(actor, record)
-        if refusal:
+        if refusal := await self._refusal(
+            request_id, lambda record: self.policy.why_not_retry(actor, record)
+        ):
             return refusal
 
         def again(current: CloneRequest) -> CloneRequest:
@@ -207,10 +209,6 @@ def _after_approval(record: CloneRequest, user: str) -> list[Effect]:
         requester=record.requester,
     )
     return [effects.submit(), effects.card(), effects.note(approved)]
-
-
-def _no_such(request_id: str) -> Msg:
-    return Msg.of("There is no request {id}.", id=request_id)
 
 
 def _too_late(record: CloneRequest, user: str) -> Msg:

@@ -94,8 +94,7 @@ class ApprovalPolicy:
             return Msg.of("You are not on the approver list for clone requests.")
         return None
 
-    @staticmethod
-    def why_not_cancel(actor: Actor, record: CloneRequest) -> Msg | None:
+    async def why_not_cancel(self, actor: Actor, record: CloneRequest) -> Msg | None:
         if not actor.is_requester_of(record):
             return Msg.of("Only the requester can cancel a request.")
         if record.state not in (State.PENDING, State.AWAITING_LOGIN):
