@@ -143,7 +143,9 @@ class CloneHandlers:
         the modal never stays on "Looking up…"."""
         team, user = installing_workspace(context), acting_user(context)
         try:
-            view = await self.deps.clone.form_for(team, user, meta.channel_id, meta.text, lang)
+            view = await self.deps.clone.form_for(
+                team, user, meta.channel_id, meta.text, lang, view_id=view_id
+            )
         except ZStackUnavailable:
             problem = zstack_unreachable(self.deps.zstack.base_url, lang)
             view = ui.lookup_problem_view(problem, meta, lang)
@@ -222,6 +224,8 @@ class CloneHandlers:
             team, user, lambda session: self.deps.clone.lookup(session, source, lang)
         )
         keep = {"reason": typed.get("reason")}
+        if not meta.advanced:
+            await self.deps.clone.remember_source(view["id"], lookup)
         form = self.deps.clone.form(lookup, meta, keep=keep, lang=lang)
         await client.views_update(view_id=view["id"], hash=view["hash"], view=form)
 

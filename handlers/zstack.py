@@ -128,7 +128,7 @@ class ZStackHandlers:
             return
         login_context = ui.LoginContext.load(view.get("private_metadata"))
         login = asyncio.ensure_future(
-            self._login(team_id, user_id, creds, login_context, prefill, lang)
+            self._login(team_id, user_id, creds, login_context, prefill, lang, view["id"])
         )
         # A login normally takes milliseconds: answer with its result inside Slack's 3 s window so
         # there is no views.update racing the ack. Only a slow ZStack gets the interim view.
@@ -153,8 +153,10 @@ class ZStackHandlers:
         context: ui.LoginContext,
         prefill: ui.LoginPrefill,
         lang: str,
+        view_id: str,
     ) -> View:
-        """The view to show after trying to log in: success, or the form with the reason."""
+        """The view to show after trying to log in: success, or the form with the reason (in
+        the same modal, ``view_id``)."""
         endpoint = self.deps.zstack.base_url
         error: Mrkdwn | None = None
         try:
@@ -179,6 +181,6 @@ class ZStackHandlers:
         self.deps.background.spawn(home, body={"user_id": user_id}, client=client)
         if context.then_clone is not None:  # the user came from /clone-model: carry on there
             return await self.deps.clone.form_for(
-                team_id, user_id, context.channel_id, context.then_clone, lang
+                team_id, user_id, context.channel_id, context.then_clone, lang, view_id=view_id
             )
         return ui.login_success_modal(record.identity, record.login_kind, record.expires_at, lang)

@@ -29,7 +29,7 @@ from bot.ui.clone import (
     defaults_from_source,
     source_option,
 )
-from bot.ui.clone_form import CloneForm
+from bot.ui.clone_form import CloneForm, validate_form
 from bot.ui.text import Mrkdwn, one_line, truncate
 from bot.zstack.client import ZStackClient
 from bot.zstack.models import UUID_RE, ModelServiceInventory
@@ -61,9 +61,17 @@ class CloneFlow:
     locales: Locales = field(default_factory=Locales)
 
     async def form_for(
-        self, team: str, user: str, channel: str | None, text: str, lang: str = "en"
+        self,
+        team: str,
+        user: str,
+        channel: str | None,
+        text: str,
+        lang: str = "en",
+        *,
+        view_id: str | None = None,
     ) -> View:
-        """The clone form for ``text`` as this user sees it, or the login modal first."""
+        """The clone form for ``text`` as this user sees it, or the login modal first. With
+        ``view_id``, the source's advanced values are kept for when that section is shown."""
         t = tr(lang)
         try:
             lookup = await self.sessions.call(
@@ -79,7 +87,20 @@ class CloneFlow:
             return login_ui.login_modal(self.zstack.base_url, context, error=reason, lang=lang)
         except ZStackAPIError as exc:
             lookup = SourceLookup(notice=describe_lookup_error(exc, lang))
+        if view_id is not None:
+            await self.remember_source(view_id, lookup)
         return self.form(lookup, CloneViewMeta(channel_id=channel), lang=lang)
+
+    async def remember_source(self, view_id: str, lookup: SourceLookup) -> None:
+        """The source's values of the hidden advanced fields, shown when the user opens that
+        section (the modal only holds what it shows)."""
+        if lookup.found is not None:
+            defaults = defaults_from_source(lookup.found)
+            # A value the form would refuse (ZStack keeps YAML it never parsed) is left empty,
+            # which keeps the source's: the user is not blocked by a field they did not touch.
+            _form, refused = validate_form({**defaults, "reason": "-"})
+            shown = {k: defaults.get(k) for k in ADVANCED if k not in refused}
+            await self.store.save_draft(view_id, shown)
 
     async def lookup(self, session: SecretStr, text: str, lang: str = "en") -> SourceLookup:
         """A source by UUID or by name (exact first, then partial), as the caller sees it."""

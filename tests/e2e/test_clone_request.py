@@ -307,3 +307,17 @@ async def test_prefilled_cpu_and_memory_survive_the_advanced_toggle_and_are_sent
     (record,) = await approval_bot.deps.requests.recent("T0CLONE", REQUESTER)
     params = record.body.params
     assert (params.request_cpu, params.request_memory) == (int(cpu), int(memory))
+
+
+async def test_advanced_options_show_the_sources_values(
+    slack_emu: SlackEmulator, approval_bot: Runtime
+) -> None:
+    """Empty advanced fields silently meant "keep the source's"; they show the source's values."""
+    await login(slack_emu)
+    view = await open_form(slack_emu, EXAMPLE)
+    await show_advanced(slack_emu, view.id)
+    shown = slack_emu.state.view(view.id)
+    assert initial(shown, "start_command") == "python3 app.py"
+    assert initial(shown, "install_path") == "/example/install/path"
+    assert initial(shown, "python_version") == "3.8.10"
+    assert initial(shown, "conda_version") == "23.7.4"
