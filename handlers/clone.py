@@ -28,7 +28,7 @@ from bot.ui import clone as ui
 from bot.ui import status
 from bot.ui.clone_form import validate_form
 from bot.ui.messages import internal_error, store_down, zstack_unreachable
-from bot.ui.text import Mrkdwn, join
+from bot.ui.text import Mrkdwn, join, one_line, truncate
 from bot.ui.view_state import ViewState
 
 logger = logging.getLogger(__name__)
@@ -108,8 +108,10 @@ class CloneHandlers:
 
     async def _status(self, args: list[str], lang: str) -> Mrkdwn:
         t = tr(lang)
-        if not args or not looks_like_request_id(args[0]):
+        if not args:
             return t("Give a request id, e.g. `/clone-model status CR-7F3K2Q`.")
+        if not looks_like_request_id(args[0]):  # not one of ours: there is no such request
+            return t("There is no request {id}.", id=truncate(one_line(args[0]), 40))
         record = await self.deps.requests.get(args[0].upper())
         if record is None:
             return t("There is no request {id} (or it is older than 30 days).", id=args[0].upper())

@@ -18,7 +18,7 @@ from bot.requests import effects
 from bot.requests.effects import Effect
 from bot.requests.lifecycle import Event
 from bot.requests.model import CloneRequest, State, utc_now
-from bot.requests.policy import Actor, ApprovalPolicy
+from bot.requests.policy import Actor, ApprovalPolicy, what_became_of
 from bot.store.requests import RequestStore
 from bot.ui.text import fmt, one_line, truncate
 
@@ -212,10 +212,7 @@ def _after_approval(record: CloneRequest, user: str) -> list[Effect]:
 
 
 def _too_late(record: CloneRequest, user: str) -> Msg:
+    """Why a decision came too late, in words."""
     if user in record.approvals and record.state == State.PENDING:
         return Msg.of("You already approved {id}.", id=record.id)
-    return Msg.of(
-        "{id} was already decided: it is {state}.",
-        id=record.id,
-        state=record.state.value.replace("_", " "),
-    )
+    return what_became_of(record)

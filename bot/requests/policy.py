@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.config import Settings
-from bot.i18n import Msg
+from bot.i18n import N_, Msg
 from bot.requests.model import CloneRequest, State
+from bot.ui.text import mention
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +67,7 @@ class ApprovalPolicy:
         if actor.team_id != record.team_id:
             return _OUTSIDER
         if record.state != State.PENDING:
-            return Msg.of(
-                "{id} is no longer waiting for approval (it is {state}).",
-                id=record.id,
-                state=record.state.value,
-            )
+            return what_became_of(record)
         if actor.is_requester_of(record) and not self.settings.allow_self_approval:
             return Msg.of("You can't approve your own request; another approver has to.")
         if user in record.approvals:
@@ -83,11 +80,7 @@ class ApprovalPolicy:
         if actor.team_id != record.team_id:
             return _OUTSIDER
         if record.state != State.PENDING:
-            return Msg.of(
-                "{id} is no longer waiting for a decision (it is {state}).",
-                id=record.id,
-                state=record.state.value,
-            )
+            return what_became_of(record)
         if actor.is_requester_of(record):
             return Msg.of("To withdraw your own request, use Cancel.")
         if not await self.is_approver(actor.user_id):
@@ -98,22 +91,37 @@ class ApprovalPolicy:
         if not actor.is_requester_of(record):
             return Msg.of("Only the requester can cancel a request.")
         if record.state not in (State.PENDING, State.AWAITING_LOGIN):
-            return Msg.of(
-                "{id} can't be cancelled any more (it is {state}).",
-                id=record.id,
-                state=record.state.value,
-            )
+            return what_became_of(record)
         return None
 
     async def why_not_retry(self, actor: Actor, record: CloneRequest) -> Msg | None:
         if actor.team_id != record.team_id:
             return _OUTSIDER
         if record.state != State.FAILED:
-            return Msg.of(
-                "Only a failed request can be retried ({id} is {state}).",
-                id=record.id,
-                state=record.state.value,
-            )
+            return what_became_of(record)
         if actor.is_requester_of(record) or await self.is_approver(actor.user_id):
             return None
         return Msg.of("Only the requester or an approver can retry a request.")
+
+
+def what_became_of(record: CloneRequest) -> Msg:
+    """What became of a request no longer waiting for this decision, in words, and by whom."""
+    state, decider = record.state, record.decided_by
+    if state == State.PENDING:
+        return Msg.of("{id} is still waiting for approval.", id=record.id)
+    if state == State.EXPIRED:
+        return Msg.of("{id} already expired: nobody decided in time.", id=record.id)
+    if state == State.CANCELLED and decider == "bot":
+        return Msg.of("{id} was withdrawn: its card could not be posted.", id=record.id)
+    if not decider:
+        return Msg.of("{id} was already decided.", id=record.id)
+    template = {
+        State.SUCCEEDED: N_("{id} is already done: {who} approved it and it was cloned."),
+        State.FAILED: N_("{id} was already approved by {who} and failed; Retry tries it again."),
+        State.REJECTED: N_("{id} was already rejected by {who}."),
+        State.CANCELLED: N_("{id} was already cancelled by {who}."),
+        State.AWAITING_LOGIN: N_(
+            "{id} was already approved by {who}; it goes ahead after the requester's ZStack login."
+        ),
+    }.get(state, N_("{id} is already approved by {who} and on its way."))
+    return Msg.of(template, id=record.id, who=mention(decider))

@@ -185,7 +185,7 @@ async def test_expiry_turns_pending_into_expired(
     assert card is not None and "request_approve" not in blocks_text(card.blocks)
     await slack_emu.post_message(APPROVER, APPROVALS, "approve", thread_ts=expired.card_ts)
     await slack_emu.wait_for(
-        lambda: any("no longer waiting" in m.text for m in slack_emu.state.ephemerals(APPROVER))
+        lambda: any("already expired" in m.text for m in slack_emu.state.ephemerals(APPROVER))
     )
 
 
@@ -310,3 +310,19 @@ async def test_a_refusal_in_the_thread_is_answered_in_the_thread(
 
     await slack_emu.wait_for(lambda: len(refusals()) == 2)
     assert refusals() == [record.card_ts, record.card_ts]
+
+
+async def test_a_decision_on_a_finished_request_is_answered_in_words_in_its_thread(
+    slack_emu: SlackEmulator, bot: Runtime
+) -> None:
+    record = await request_clone(slack_emu, bot)
+    await click(slack_emu, APPROVER, record, "request_approve")
+    await wait_state(bot, record.id, State.SUCCEEDED)
+    await slack_emu.post_message(APPROVER, APPROVALS, "approve", thread_ts=record.card_ts)
+    told = await slack_emu.wait_for(
+        lambda: [m for m in slack_emu.state.ephemerals(APPROVER) if record.id in m.text]
+    )
+    assert (
+        told[0].text == f"{record.id} is already done: <@{APPROVER}> approved it and it was cloned."
+    )
+    assert told[0].thread_ts == record.card_ts

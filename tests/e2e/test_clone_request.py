@@ -321,3 +321,16 @@ async def test_advanced_options_show_the_sources_values(
     assert initial(shown, "install_path") == "/example/install/path"
     assert initial(shown, "python_version") == "3.8.10"
     assert initial(shown, "conda_version") == "23.7.4"
+
+
+async def test_status_with_a_malformed_id_says_there_is_no_such_request(
+    slack_emu: SlackEmulator, approval_bot: Runtime
+) -> None:
+    for text in ("status CR-NOPE00", "status <!channel>", "status"):
+        await slack_emu.slash_command(REQUESTER, GENERAL, "/clone-model", text)
+    answers = await slack_emu.wait_for(
+        lambda: (t := [m.text for m in slack_emu.state.ephemerals(REQUESTER)]) and len(t) >= 3 and t
+    )
+    assert answers[0] == "There is no request CR-NOPE00."
+    assert answers[1] == "There is no request &lt;!channel&gt;."  # escaped: it never pings
+    assert "Give a request id" in answers[2]
