@@ -112,7 +112,17 @@ def decision_buttons(record: CloneRequest, *, with_cancel: bool, lang: str = "en
     ]
     if with_cancel:
         elements.append(
-            ButtonElement(text=t("Cancel request"), action_id=ACTION_CANCEL, value=record.id)
+            ButtonElement(
+                text=t.plain("Cancel request"),
+                action_id=ACTION_CANCEL,
+                value=record.id,
+                confirm=ConfirmObject(
+                    title=t.plain("Cancel this request?"),
+                    text=t("{id} is withdrawn and can no longer be approved.", id=record.id),
+                    confirm=t.plain("Cancel request"),
+                    deny=t.plain("Keep it"),
+                ),
+            )
         )
     return ActionsBlock(block_id=f"decide:{record.id}", elements=elements)
 

@@ -17,6 +17,7 @@ from bot.ui import cards, status, thread
 from bot.ui.clone import CloneViewMeta, clone_form_view, defaults_from_source, source_option
 from bot.ui.clone_form import validate_form
 from bot.zstack.models import CloneParams, CloneRequestBody, ModelServiceInventory
+from tests.support.records import record_in
 
 hostile = st.text(
     alphabet=st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Z", "Cc", "Cf")),
@@ -127,3 +128,12 @@ def test_form_from_the_seed_submits_cleanly() -> None:
     raw = {**defaults_from_source(inv), "reason": "ok"}
     form, errors = validate_form(raw)
     assert errors == {} and form is not None
+
+
+def test_cancel_asks_for_confirmation_like_approve() -> None:
+    record = record_in(State.PENDING, "CR-7F3K2Q")
+    buttons = cards.decision_buttons(record, with_cancel=True).to_dict()["elements"]
+    by_action = {b["action_id"]: b for b in buttons}
+    for action in (cards.ACTION_APPROVE, cards.ACTION_CANCEL):
+        assert by_action[action]["confirm"]["confirm"]["text"], action
+    assert by_action[cards.ACTION_CANCEL]["confirm"]["deny"]["text"] == "Keep it"
