@@ -17,6 +17,18 @@ logger = logging.getLogger(__name__)
 HANDLER_FAMILIES = (zstack, clone, approval, home)
 
 
+class _OurClientHoldsTheToken(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and warns that the client we
+    hand it wins; that client holds that very token, so the warning only misleads operators."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_BOLT_LOGGER = logging.getLogger("slack_bolt.app")
+_BOLT_LOGGER.addFilter(_OurClientHoldsTheToken())
+
+
 def create_app(deps: Deps, client: AsyncWebClient) -> AsyncApp:
     """Build the AsyncApp. ``client`` carries the bot token (explicitly) and the Web API URL."""
     settings = deps.settings
@@ -27,7 +39,7 @@ def create_app(deps: Deps, client: AsyncWebClient) -> AsyncApp:
         # Socket Mode requests are not signed; HTTP mode always verifies.
         request_verification_enabled=signing_secret is not None,
         process_before_response=False,
-        logger=logging.getLogger("slack_bolt.app"),
+        logger=_BOLT_LOGGER,
     )
     app.error(_error_handler(deps))
     # Before any listener: a delivery already acted on (a replay, a retry) is acknowledged

@@ -21,7 +21,10 @@ NO_SLACK = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="clone-bot", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="clone-bot",
+        description="Run the bot, the sandbox, the ZStack simulator, or a configuration check.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the bot (HTTP listener; Socket Mode with SLACK_APP_TOKEN)")
     sim = commands.add_parser("zstack-sim", help="run the ZStack simulator alone")

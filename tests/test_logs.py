@@ -47,3 +47,19 @@ def test_log_lines_are_json_and_scrubbed(captured: io.StringIO) -> None:
     assert "sessionuuid-abcdef" not in captured.getvalue()
     assert "deadbeefdeadbeef" not in captured.getvalue()
     assert lines[1]["level"] == "error"
+
+
+async def test_bolt_does_not_warn_about_the_token_our_client_holds(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.app import _BOLT_LOGGER
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    with caplog.at_level(logging.WARNING):
+        AsyncApp(client=AsyncWebClient(token="xoxb-test"), signing_secret="s", logger=_BOLT_LOGGER)
+        _BOLT_LOGGER.warning("something else Bolt says")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["something else Bolt says"]
