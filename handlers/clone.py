@@ -4,6 +4,7 @@ advanced-options toggle, submission, and ``help`` / ``status`` / ``list``."""
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import suppress
 from typing import Any
 
@@ -63,11 +64,36 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.action(ui.ACTION_TOGGLE_ADVANCED)(handlers.toggle_advanced)
     app.action(ui.ACTION_RETRY_LOOKUP)(handlers.retry_lookup)
     app.view(ui.CLONE_CALLBACK)(handlers.submitted)
+    # The global shortcut and the message shortcut share one callback id (both manifests).
+    app.shortcut(SHORTCUT_CALLBACK)(handlers.shortcut)
+
+
+SHORTCUT_CALLBACK = "clone_model_service"
+# A model-service UUID named in a message (with or without dashes).
+_UUID_IN_TEXT = re.compile(
+    r"\b([0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12})\b"
+)
 
 
 class CloneHandlers:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
+
+    async def shortcut(
+        self, ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        """ "Clone a model service" from the shortcuts menu, or on a message: the same form as
+        ``/clone-model``, prefilled with a model-service UUID the message names."""
+        message = str((body.get("message") or {}).get("text") or "")
+        found = _UUID_IN_TEXT.search(message.lower())
+        source = found.group(1).replace("-", "") if found else ""
+        opened = {
+            "trigger_id": body["trigger_id"],
+            "channel_id": (body.get("channel") or {}).get("id"),
+        }
+        work = self._open_form(opened, context, client, source)
+        self.deps.background.spawn(work, body=body, client=client)
+        await ack()
 
     async def command(
         self,

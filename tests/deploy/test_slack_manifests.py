@@ -91,6 +91,17 @@ def test_every_command_the_bot_has_is_declared(manifest: dict[str, Any]) -> None
     assert set(declared) >= _registered_commands()
 
 
+def test_the_clone_shortcuts_are_declared_with_the_bots_callback(manifest: dict[str, Any]) -> None:
+    from handlers.clone import SHORTCUT_CALLBACK
+
+    shortcuts = manifest["features"]["shortcuts"]
+    assert {(s["type"], s["callback_id"]) for s in shortcuts} == {
+        ("global", SHORTCUT_CALLBACK),
+        ("message", SHORTCUT_CALLBACK),
+    }
+    assert {s["name"] for s in shortcuts} == {"Clone a model service"}
+
+
 def _registered_commands() -> set[str]:
     found: set[str] = set()
     for path in (REPO / "handlers").rglob("*.py"):

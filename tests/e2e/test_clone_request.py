@@ -334,3 +334,25 @@ async def test_status_with_a_malformed_id_says_there_is_no_such_request(
     assert answers[0] == "There is no request CR-NOPE00."
     assert answers[1] == "There is no request &lt;!channel&gt;."  # escaped: it never pings
     assert "Give a request id" in answers[2]
+
+
+async def test_the_shortcuts_open_the_same_form(
+    slack_emu: SlackEmulator, approval_bot: Runtime
+) -> None:
+    await login(slack_emu)
+    # The global shortcut: the form, with no source chosen yet.
+    delivery = await slack_emu.shortcut(REQUESTER, "clone_model_service")
+    assert delivery.status == 200
+    view = await top_view(slack_emu, REQUESTER, "clone_model")
+    assert initial(view, "name") is None
+    slack_emu.modals.clear(REQUESTER, reason="close")
+    # The message shortcut on a message naming a service: the form prefilled from it.
+    dashed = f"{EXAMPLE[:8]}-{EXAMPLE[8:12]}-{EXAMPLE[12:16]}-{EXAMPLE[16:20]}-{EXAMPLE[20:]}"
+    await slack_emu.post_message(REQUESTER, GENERAL, f"can we copy {dashed}?")
+    message = slack_emu.state.messages(GENERAL)[-1]
+    delivery = await slack_emu.shortcut(
+        REQUESTER, "clone_model_service", channel=GENERAL, message_ts=message.ts
+    )
+    assert delivery.status == 200
+    prefilled = await top_view(slack_emu, REQUESTER, "clone_model")
+    assert initial(prefilled, "name") == "example-clone"

@@ -218,6 +218,45 @@ class Actor:
             self._apply_command_ack(delivery, user, where.id)
         return delivery
 
+    async def shortcut(
+        self,
+        user: str,
+        callback_id: str,
+        *,
+        channel: str | None = None,
+        message_ts: str | None = None,
+    ) -> Delivery:
+        """Use a global shortcut, or with ``channel`` and ``message_ts`` a message shortcut on
+        that message (Slack's ``shortcut`` and ``message_action`` payloads)."""
+        who = self._user(user)
+        trigger_id = self._trigger(user, f"shortcut:{callback_id}")
+        if message_ts is None:
+            payload = self._common(who, "shortcut")
+            payload.update(
+                callback_id=callback_id, trigger_id=trigger_id, action_ts=self._action_ts()
+            )
+            return await self._deliver("interactive", "shortcut", payload, trigger_id=trigger_id)
+        where = self._channel(channel or "", user)
+        message = self.state.find_message(where.id, message_ts)
+        if message is None:
+            raise UserActionError(f"{user} sees no message {message_ts} in {where.id}")
+        hook = self.response_urls.issue(
+            user=user, channel=where.id, origin="message", message_ts=message_ts
+        )
+        payload = self._common(who, "message_action")
+        payload.update(
+            callback_id=callback_id,
+            trigger_id=trigger_id,
+            action_ts=self._action_ts(),
+            message_ts=message_ts,
+            channel={"id": where.id, "name": where.command_channel_name},
+            message=message.to_dict(),
+            response_url=hook.url,
+        )
+        return await self._deliver(
+            "interactive", "message_action", payload, trigger_id=trigger_id, response_url=hook.url
+        )
+
     def _apply_command_ack(self, delivery: Delivery, user: str, channel: str) -> None:
         if not delivery.body.strip():
             return

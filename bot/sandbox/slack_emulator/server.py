@@ -218,6 +218,16 @@ class SlackEmulator:
     ) -> Delivery:
         return await self.actor.slash_command(user, channel, command, text)
 
+    async def shortcut(
+        self,
+        user: str,
+        callback_id: str,
+        *,
+        channel: str | None = None,
+        message_ts: str | None = None,
+    ) -> Delivery:
+        return await self.actor.shortcut(user, callback_id, channel=channel, message_ts=message_ts)
+
     async def click(
         self,
         user: str,
