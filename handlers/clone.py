@@ -26,6 +26,7 @@ from bot.requests.model import looks_like_request_id
 from bot.slack.client import CLOSED_VIEW_ERRORS, slack_errors
 from bot.slack.payloads import acting_user, installing_workspace
 from bot.ui import clone as ui
+from bot.ui import home as home_ui
 from bot.ui import status
 from bot.ui.clone_form import validate_form
 from bot.ui.messages import internal_error, store_down, zstack_unreachable
@@ -65,7 +66,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.action(ui.ACTION_RETRY_LOOKUP)(handlers.retry_lookup)
     app.view(ui.CLONE_CALLBACK)(handlers.submitted)
     # The global shortcut and the message shortcut share one callback id (both manifests).
-    app.shortcut(SHORTCUT_CALLBACK)(handlers.shortcut)
+    app.shortcut(SHORTCUT_CALLBACK)(handlers.start)
+    app.action(home_ui.ACTION_HOME_NEW_CLONE)(handlers.start)
 
 
 SHORTCUT_CALLBACK = "clone_model_service"
@@ -79,11 +81,12 @@ class CloneHandlers:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    async def shortcut(
+    async def start(
         self, ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        """ "Clone a model service" from the shortcuts menu, or on a message: the same form as
-        ``/clone-model``, prefilled with a model-service UUID the message names."""
+        """The clone form from the shortcuts menu, a message's shortcut or App Home's "New
+        clone": the same form as ``/clone-model``, prefilled with a model-service UUID a
+        message names."""
         message = str((body.get("message") or {}).get("text") or "")
         found = _UUID_IN_TEXT.search(message.lower())
         source = found.group(1).replace("-", "") if found else ""

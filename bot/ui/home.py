@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
     ButtonElement,
     ContextBlock,
@@ -23,6 +24,7 @@ from bot.ui.text import Mrkdwn, fmt, one_line, slack_date, truncate
 
 ACTION_HOME_LOGIN = "home_login"
 ACTION_HOME_LOGOUT = "home_logout"
+ACTION_HOME_NEW_CLONE = "home_new_clone"
 MAX_LISTED = 10
 
 
@@ -87,6 +89,14 @@ def home_view(
     blocks: list[Block] = [
         HeaderBlock(text="ZStack Clone Bot"),
         _login_block(login, endpoint, t, lang),
+        ActionsBlock(
+            block_id="home_start",
+            elements=[
+                ButtonElement(
+                    text=t.plain("New clone"), action_id=ACTION_HOME_NEW_CLONE, style="primary"
+                )
+            ],
+        ),
         DividerBlock(),
         HeaderBlock(text=t("Waiting for your approval")),
     ]

@@ -64,3 +64,18 @@ async def test_recent_requests_and_approving_from_home(
 
     await slack_emu.open_home(REQUESTER)
     await home_text(slack_emu, REQUESTER, "Done")
+
+
+async def test_new_clone_from_home_opens_the_clone_form(
+    slack_emu: SlackEmulator, bot: Runtime
+) -> None:
+    await slack_emu.open_home(REQUESTER)
+    await home_text(slack_emu, REQUESTER, "New clone")
+    home = slack_emu.state.home(REQUESTER)
+    assert home is not None
+    await slack_emu.view_action(REQUESTER, home.id, "home_new_clone")
+    # Not logged in yet: the login modal first, then on to the clone form.
+    login = await top_view(slack_emu, REQUESTER, "zstack_login")
+    await slack_emu.submit_view(REQUESTER, login.id, ALICE_LOGIN)
+    await top_view(slack_emu, REQUESTER, "clone_model")
+    assert not slack_emu.validation_failures
