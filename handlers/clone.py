@@ -24,7 +24,7 @@ from bot.errors import (
 from bot.i18n import tr
 from bot.requests.model import looks_like_request_id
 from bot.slack.client import CLOSED_VIEW_ERRORS, slack_errors
-from bot.slack.payloads import acting_user, installing_workspace
+from bot.slack.payloads import acting_user, installing_workspace, message_author
 from bot.ui import clone as ui
 from bot.ui import home as home_ui
 from bot.ui import status
@@ -68,6 +68,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     # The global shortcut and the message shortcut share one callback id (both manifests).
     app.shortcut(SHORTCUT_CALLBACK)(handlers.start)
     app.action(home_ui.ACTION_HOME_NEW_CLONE)(handlers.start)
+    # Before the thread-reply listener (approval): a message in the bot's DM is not a decision.
+    app.event("message", matchers=[_in_the_bots_dm])(handlers.direct_message)
 
 
 SHORTCUT_CALLBACK = "clone_model_service"
@@ -77,9 +79,25 @@ _UUID_IN_TEXT = re.compile(
 )
 
 
+async def _in_the_bots_dm(event: dict[str, Any]) -> bool:
+    return event.get("channel_type") == "im"
+
+
 class CloneHandlers:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
+
+    async def direct_message(
+        self, event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        """Anything a person writes in the bot's DM (``help`` or not) is answered with what the
+        bot can do; the bot's own posts, edits and other workspaces' messages get nothing."""
+        author = message_author(event, context)
+        if author is None:
+            return
+        lang = await self.deps.locales.of(client, author.user_id)
+        with slack_errors("chat.postMessage", self.deps.metrics):
+            await client.chat_postMessage(channel=str(event.get("channel")), text=clone_help(lang))
 
     async def start(
         self, ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient

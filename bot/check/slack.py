@@ -37,6 +37,7 @@ REQUIRED_SCOPES: tuple[str, ...] = (
     "usergroups:read",
     "channels:history",
     "groups:history",
+    "im:history",
 )
 
 REINSTALL = (

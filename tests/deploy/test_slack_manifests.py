@@ -43,6 +43,7 @@ EVENT_SCOPES: dict[str, str | None] = {
     "app_home_opened": None,  # App Home tab
     "message.channels": "channels:history",  # "approve" / "reject <reason>" in a public thread
     "message.groups": "groups:history",  # the same in a private channel
+    "message.im": "im:history",  # a message in the bot's DM is answered with the commands
 }
 # Needed by the product but by no single method: slash commands, and posting request cards in
 # channels the bot has not joined (the approval channel / where the command was typed).

@@ -356,3 +356,22 @@ async def test_the_shortcuts_open_the_same_form(
     assert delivery.status == 200
     prefilled = await top_view(slack_emu, REQUESTER, "clone_model")
     assert initial(prefilled, "name") == "example-clone"
+
+
+async def test_anything_written_in_the_bots_dm_is_answered_with_the_commands(
+    slack_emu: SlackEmulator, approval_bot: Runtime
+) -> None:
+    dm = slack_emu.state.workspace.im_for(REQUESTER)
+    for text in ("help", "what can you do?"):
+        await slack_emu.post_message(REQUESTER, dm.id, text)
+    replies = await slack_emu.wait_for(
+        lambda: (
+            (r := [m.text for m in slack_emu.state.dms(REQUESTER) if m.bot_id])
+            and len(r) >= 2
+            and r
+        )
+    )
+    assert all("/clone-model status" in text for text in replies)
+    # The bot's own posts in the DM are not answered: exactly two replies, however long we wait.
+    await approval_bot.deps.background.drain(1.0)
+    assert len([m for m in slack_emu.state.dms(REQUESTER) if m.bot_id]) == 2
