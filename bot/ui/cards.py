@@ -111,20 +111,24 @@ def decision_buttons(record: CloneRequest, *, with_cancel: bool, lang: str = "en
         ButtonElement(text=t("Reject"), action_id=ACTION_REJECT, value=record.id, style="danger"),
     ]
     if with_cancel:
-        elements.append(
-            ButtonElement(
-                text=t.plain("Cancel request"),
-                action_id=ACTION_CANCEL,
-                value=record.id,
-                confirm=ConfirmObject(
-                    title=t.plain("Cancel this request?"),
-                    text=t("{id} is withdrawn and can no longer be approved.", id=record.id),
-                    confirm=t.plain("Cancel request"),
-                    deny=t.plain("Keep it"),
-                ),
-            )
-        )
+        elements.append(cancel_button(record, lang))
     return ActionsBlock(block_id=f"decide:{record.id}", elements=elements)
+
+
+def cancel_button(record: CloneRequest, lang: str = "en") -> ButtonElement:
+    """The requester's Cancel, with a confirmation like Approve's."""
+    t = tr(lang)
+    return ButtonElement(
+        text=t.plain("Cancel request"),
+        action_id=ACTION_CANCEL,
+        value=record.id,
+        confirm=ConfirmObject(
+            title=t.plain("Cancel this request?"),
+            text=t("{id} is withdrawn and can no longer be approved.", id=record.id),
+            confirm=t.plain("Cancel request"),
+            deny=t.plain("Keep it"),
+        ),
+    )
 
 
 def request_card(record: CloneRequest, approvers: list[str], lang: str = "en") -> list[Block]:
@@ -198,14 +202,7 @@ def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]
         waiting = t("<@{requester}> runs `/zstack login`.", requester=record.requester)
         blocks += [
             ContextBlock(elements=[md(fmt("{label}: {waiting}", label=label, waiting=waiting))]),
-            ActionsBlock(
-                block_id=f"parked:{record.id}",
-                elements=[
-                    ButtonElement(
-                        text=t.plain("Cancel request"), action_id=ACTION_CANCEL, value=record.id
-                    )
-                ],
-            ),
+            ActionsBlock(block_id=f"parked:{record.id}", elements=[cancel_button(record, lang)]),
         ]
     elif record.state in (State.APPROVED, State.SUBMITTING, State.RUNNING):
         job = (
@@ -226,8 +223,11 @@ def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]
         )
         line = fmt("{label}: {created}", label=label, created=created)
         blocks.append(SectionBlock(text=md(truncate(line, 2900))))
+        blocks.append(ContextBlock(elements=[md(_approved_by(record, t))]))
     elif record.state == State.FAILED:
         error = record.error_text or t("unknown error")
+        if (root := _root_cause(record)) is not None:
+            error = fmt("{error}\n{root}", error=error, root=t("Root cause: {root}", root=root))
         blocks += [
             SectionBlock(
                 text=md(truncate(fmt("{label}: {error}", label=label, error=error), 2900))
@@ -255,6 +255,25 @@ def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]
         late = fmt("{label}: {why}", label=label, why=t("nobody decided in time"))
         blocks.append(ContextBlock(elements=[md(late)]))
     return blocks
+
+
+def _approved_by(record: CloneRequest, t: Translate) -> Mrkdwn:
+    """Who approved and when, for a finished request."""
+    if record.approved_at is None:
+        return t("approved by {who}", who=_voters(record))
+    return t("approved by {who} {when}", who=_voters(record), when=slack_date(record.approved_at))
+
+
+def _root_cause(record: CloneRequest) -> Mrkdwn | None:
+    """The first line of the cause chain: what to fix, not only the top-level error."""
+    if record.error is None:
+        return None
+    chain = [cause for depth, cause in record.error.chain_root_first() if depth > 0]
+    if not chain:
+        return None
+    root = chain[0]
+    text = one_line(root.details or root.description or "")
+    return fmt("{code} {text}", code=code(root.code or "?"), text=truncate(text, 300))
 
 
 def request_names(record: CloneRequest) -> Mrkdwn:

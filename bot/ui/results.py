@@ -18,6 +18,7 @@ from slack_sdk.models.views import View
 
 from bot.i18n import Translate, tr
 from bot.requests.model import CloneRequest
+from bot.ui.cards import ACTION_RETRY
 from bot.ui.parts import is_long_value, labelled, md, param_label
 from bot.ui.text import Mrkdwn, code, duration, escape, fmt, join, one_line, slack_date, truncate
 from bot.zstack.models import ErrorCode, ModelServiceInventory
@@ -114,6 +115,8 @@ def failure_blocks(
     ]
     if error is None:
         blocks.append(SectionBlock(text=md(truncate(escape(text), 2900))))
+        retry = ButtonElement(text=t.plain("Retry"), action_id=ACTION_RETRY, value=record.id)
+        blocks.append(ActionsBlock(block_id=f"raw:{record.id}", elements=[retry]))
         return blocks
     blocks.append(
         SectionBlock(
@@ -149,9 +152,10 @@ def failure_blocks(
         ActionsBlock(
             block_id=f"raw:{record.id}",
             elements=[
+                ButtonElement(text=t.plain("Retry"), action_id=ACTION_RETRY, value=record.id),
                 ButtonElement(
                     text=t.plain("Raw error JSON"), action_id=ACTION_RAW_ERROR, value=record.id
-                )
+                ),
             ],
         )
     )

@@ -326,3 +326,24 @@ async def test_a_decision_on_a_finished_request_is_answered_in_words_in_its_thre
         told[0].text == f"{record.id} is already done: <@{APPROVER}> approved it and it was cloned."
     )
     assert told[0].thread_ts == record.card_ts
+
+
+async def test_a_failure_says_what_to_do_and_the_dm_can_retry(
+    slack_emu: SlackEmulator, bot: Runtime, zstack_sim: SimServer
+) -> None:
+    zstack_sim.state.fail_next_clones(1)
+    record = await request_clone(slack_emu, bot)
+    await click(slack_emu, APPROVER, record, "request_approve")
+    failed = await wait_state(bot, record.id, State.FAILED)
+    await wait_completion(slack_emu, failed, "Clone failed")
+    assert failed.error is not None
+    root = next(cause for depth, cause in failed.error.chain_root_first() if depth > 0)
+    card = slack_emu.state.message(APPROVALS, failed.card_ts or "")
+    assert card is not None
+    assert "Root cause" in blocks_text(card.blocks) and str(root.code) in blocks_text(card.blocks)
+    # Retry straight from the failure DM.
+    dm = next(m for m in slack_emu.state.dms(REQUESTER) if "request_retry" in blocks_text(m.blocks))
+    await slack_emu.click(REQUESTER, channel=dm.channel, ts=dm.ts, action_id="request_retry")
+    done = await wait_state(bot, record.id, State.SUCCEEDED)
+    finished = slack_emu.state.message(APPROVALS, done.card_ts or "")
+    assert finished is not None and f"approved by <@{APPROVER}>" in blocks_text(finished.blocks)
