@@ -273,8 +273,7 @@ class CloneHandlers:
             team, user, lambda session: self.deps.clone.lookup(session, source, lang)
         )
         keep = {"reason": typed.get("reason")}
-        if not meta.advanced:
-            await self.deps.clone.remember_source(view["id"], lookup)
+        await self.deps.clone.remember_source(view["id"], lookup, advanced_hidden=not meta.advanced)
         form = self.deps.clone.form(lookup, meta, keep=keep, lang=lang)
         await client.views_update(view_id=view["id"], hash=view["hash"], view=form)
 
@@ -341,6 +340,7 @@ class CloneHandlers:
                 origin_channel=meta.channel_id,
                 form=form,
                 source_name=_selected_source_name(view, source_name),
+                source_values=await self.deps.clone.source_values(view["id"], form.source),
             )
         except StoreUnavailable:
             with suppress(StoreUnavailable):

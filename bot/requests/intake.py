@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.errors import NotLoggedIn, SessionExpired, ZStackAPIError
 from bot.i18n import Locales, Msg, tr
 from bot.requests import effects
+from bot.requests.changes import changes
 from bot.requests.model import CloneRequest, utc_now
 from bot.requests.sessions import SessionService
 from bot.store.requests import RequestStore
@@ -91,16 +92,28 @@ class CloneFlow:
             await self.remember_source(view_id, lookup)
         return self.form(lookup, CloneViewMeta(channel_id=channel), lang=lang)
 
-    async def remember_source(self, view_id: str, lookup: SourceLookup) -> None:
-        """The source's values of the hidden advanced fields, shown when the user opens that
-        section (the modal only holds what it shows)."""
-        if lookup.found is not None:
-            defaults = defaults_from_source(lookup.found)
+    async def remember_source(
+        self, view_id: str, lookup: SourceLookup, *, advanced_hidden: bool = True
+    ) -> None:
+        """The source's values: all of them, to tell the approver what the clone changes; and
+        those of the hidden advanced fields, shown when the user opens that section (the modal
+        only holds what it shows)."""
+        if lookup.found is None:
+            return
+        defaults = defaults_from_source(lookup.found)
+        as_it_is = {**defaults, "name": lookup.found.name or ""}  # not the suggested new name
+        await self.store.save_draft(_source_draft(view_id), as_it_is)
+        if advanced_hidden:
             # A value the form would refuse (ZStack keeps YAML it never parsed) is left empty,
             # which keeps the source's: the user is not blocked by a field they did not touch.
             _form, refused = validate_form({**defaults, "reason": "-"})
             shown = {k: defaults.get(k) for k in ADVANCED if k not in refused}
             await self.store.save_draft(view_id, shown)
+
+    async def source_values(self, view_id: str, source_uuid: str) -> dict[str, Any] | None:
+        """The values the form was prefilled with from ``source_uuid`` (None: not known)."""
+        values = await self.store.load_draft(_source_draft(view_id))
+        return values if values.get("source") == source_uuid else None
 
     async def lookup(self, session: SecretStr, text: str, lang: str = "en") -> SourceLookup:
         """A source by UUID or by name (exact first, then partial), as the caller sees it."""
@@ -169,8 +182,10 @@ class CloneFlow:
         origin_channel: str | None,
         form: CloneForm,
         source_name: str | None,
+        source_values: dict[str, Any] | None = None,
     ) -> CloneRequest:
         now = utc_now()
+        changed = changes(form, source_values)
         channel = self.settings.approval_channel or origin_channel or requester
 
         def build(request_id: str) -> CloneRequest:
@@ -188,6 +203,7 @@ class CloneFlow:
                 updated_at=now,
                 expires_at=now + timedelta(seconds=self.settings.approval_ttl_s),
                 approvals_required=self.settings.approvals_required,
+                changes=changed,
             )
 
         # The card is the request's first effect: posted by the outbox, after a crash too.
@@ -201,6 +217,11 @@ class CloneFlow:
             return typed
         draft = await self.store.load_draft(view_id)
         return {**{k: v for k, v in draft.items() if k in ADVANCED}, **typed}
+
+
+def _source_draft(view_id: str) -> str:
+    """Where a form's source values are kept beside its draft of hidden fields."""
+    return f"{view_id}-source"
 
 
 def _not_found(text: str, lang: str) -> Mrkdwn:

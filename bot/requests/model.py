@@ -53,6 +53,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class ParamChange(BaseModel):
+    """One parameter the clone sets differently from its source (``before`` None: unset there),
+    as people read it (``bot.requests.changes``)."""
+
+    wire: str
+    before: str | None = None
+    after: str | None = None
+
+
 class CloneRequest(BaseModel):
     """Everything about one request; ``version`` increases with every stored change."""
 
@@ -86,6 +95,8 @@ class CloneRequest(BaseModel):
     error: ErrorCode | None = None  # ZStack's error with its cause chain
     error_text: str | None = None
     notified: list[str] = Field(default_factory=list)
+    # What the clone changes against the source; None when the source's values were not known.
+    changes: list[ParamChange] | None = None
 
     @property
     def new_name(self) -> str:

@@ -32,6 +32,7 @@ from bot.ui.text import (
     slack_date,
     truncate,
 )
+from bot.zstack.clone_spec import PARAMETERS
 
 ACTION_APPROVE = "request_approve"
 ACTION_REJECT = "request_reject"
@@ -40,6 +41,8 @@ ACTION_RETRY = "request_retry"
 ACTION_SHOW_FULL = "request_show_full"
 # Long values shown in messages are cut here; the full text is one click away.
 PREVIEW_CHARS = 600
+MAX_CHANGES_SHOWN = 15
+_BY_WIRE = {spec.wire: spec for spec in PARAMETERS}
 
 STATE_EMOJI: dict[State, str] = {
     State.PENDING: ":hourglass_flowing_sand:",
@@ -160,6 +163,7 @@ def request_card(record: CloneRequest, approvers: list[str], lang: str = "en") -
                 labelled(param_label("gpu_compute_capability", t), params.gpu_compute_capability),
             ],
         ),
+        *_change_blocks(record, t),
         SectionBlock(
             text=md(
                 truncate(
@@ -255,6 +259,34 @@ def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]
         late = fmt("{label}: {why}", label=label, why=t("nobody decided in time"))
         blocks.append(ContextBlock(elements=[md(late)]))
     return blocks
+
+
+def _change_blocks(record: CloneRequest, t: Translate) -> list[Block]:
+    """What the clone sets differently from its source, with people's labels; the unchanged
+    parameters are one click away in the thread."""
+    if record.changes is None:
+        return []
+    lines = []
+    for change in record.changes[:MAX_CHANGES_SHOWN]:
+        spec = _BY_WIRE.get(change.wire)
+        label = t(spec.card_label) if spec else escape(change.wire)
+        lines.append(
+            fmt(
+                "• *{label}*: {before} → {after}",
+                label=label,
+                before=one_line(change.before) if change.before else "—",
+                after=one_line(change.after or ""),
+            )
+        )
+    if len(record.changes) > MAX_CHANGES_SHOWN:
+        lines.append(t("… and {n} more", n=len(record.changes) - MAX_CHANGES_SHOWN))
+    head = t("*What changes against the source*")
+    text = fmt("{head}\n{lines}", head=head, lines=join("\n", lines)) if lines else head
+    same = t("Everything else is as in the source; every parameter is in the thread.")
+    return [
+        SectionBlock(text=md(truncate(text, 2900))),
+        ContextBlock(elements=[md(same)]),
+    ]
 
 
 def _approved_by(record: CloneRequest, t: Translate) -> Mrkdwn:

@@ -375,3 +375,25 @@ async def test_anything_written_in_the_bots_dm_is_answered_with_the_commands(
     # The bot's own posts in the DM are not answered: exactly two replies, however long we wait.
     await approval_bot.deps.background.drain(1.0)
     assert len([m for m in slack_emu.state.dms(REQUESTER) if m.bot_id]) == 2
+
+
+async def test_the_card_shows_what_the_clone_changes_with_human_labels(
+    slack_emu: SlackEmulator, approval_bot: Runtime
+) -> None:
+    await login(slack_emu)
+    view = await open_form(slack_emu, EXAMPLE)
+    cpu = int(initial(view, "request_cpu"))
+    await slack_emu.submit_view(
+        REQUESTER,
+        view.id,
+        {"reason": {"value": "bigger"}, "request_cpu": {"value": str(cpu * 2)}},
+    )
+    cards = await slack_emu.wait_for(lambda: slack_emu.state.messages(APPROVALS))
+    text = blocks_text(cards[0].blocks)
+    assert "What changes against the source" in text
+    assert f"*CPU cores*: {cpu} → {cpu * 2}" in text
+    assert "example-clone" in text
+    assert "requestCpu" not in text  # people's labels, not wire names
+    (record,) = await approval_bot.deps.requests.recent("T0CLONE", REQUESTER)
+    assert record.changes is not None
+    assert {c.wire for c in record.changes} == {"name", "requestCpu"}
