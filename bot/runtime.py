@@ -24,6 +24,7 @@ from bot.requests.executor import Executor
 from bot.requests.intake import CloneFlow
 from bot.requests.outbox import Outbox
 from bot.requests.policy import ApprovalPolicy
+from bot.requests.preflight import Preflight
 from bot.requests.sessions import SessionService
 from bot.requests.tracker import Tracker
 from bot.server import build_web_app
@@ -103,7 +104,15 @@ class Runtime:
             metrics=metrics,
             webhooks=webhooks,
         )
-        outbox = Outbox(store=requests, slack=notifier, submit=executor.submit, metrics=metrics)
+        preflight = Preflight(store=requests, sessions=sessions, zstack=zstack)
+        executor.preflight = preflight
+        outbox = Outbox(
+            store=requests,
+            slack=notifier,
+            submit=executor.submit,
+            metrics=metrics,
+            preflight=preflight.run,
+        )
         requests.on_effects = outbox.kick
         policy = ApprovalPolicy(settings, groups=SlackGroups(client, metrics))
         deps = Deps(

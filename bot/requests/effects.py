@@ -21,12 +21,12 @@ from pydantic import BaseModel, Field
 from bot.i18n import Msg
 from bot.ui.text import Mrkdwn
 
-Kind = Literal["publish", "card", "note", "dm", "completion", "submit"]
+Kind = Literal["publish", "card", "note", "dm", "completion", "submit", "preflight"]
 # Effects that post a new message: marked as being sent first, so a retry after a crash looks
 # for the message in Slack instead of posting it twice (the card's poster does its own looking:
 # ``Notifier.perform`` is told the effect was on its way by ``sending``).
 POSTING: frozenset[Kind] = frozenset({"note", "dm", "publish"})
-ZSTACK_LANE: frozenset[Kind] = frozenset({"submit"})
+ZSTACK_LANE: frozenset[Kind] = frozenset({"submit", "preflight"})
 
 
 class StoredMsg(BaseModel):
@@ -97,3 +97,8 @@ def submit() -> Effect:
 def completion() -> Effect:
     """The result in the thread, on the card and in the requester's DMs (each step once)."""
     return Effect(kind="completion")
+
+
+def preflight() -> Effect:
+    """Run the pre-flight checks with the requester's session and show them on the card."""
+    return Effect(kind="preflight")

@@ -33,6 +33,7 @@ from bot.requests.following import JobFollower
 from bot.requests.lifecycle import Event
 from bot.requests.model import CloneRequest, State, utc_now
 from bot.requests.outbox import instance_id
+from bot.requests.preflight import Preflight, blocking
 from bot.requests.sessions import SessionService
 from bot.retry import RetryPolicy
 from bot.store.requests import TAKEOVER_S, RequestStore
@@ -66,6 +67,8 @@ class Executor:
         default_factory=lambda: asyncio.Semaphore(SUBMIT_CONCURRENCY)
     )
     follower: JobFollower = field(init=False)
+    # Checked again right before the first send (None: not checked).
+    preflight: Preflight | None = None
 
     def __post_init__(self) -> None:
         self.follower = JobFollower(self)
@@ -129,6 +132,14 @@ class Executor:
         except ZStackUnavailable:
             await self.store.schedule("jobs", request_id, time.time() + self.settings.poll_max_s)
             return
+        if record.attempts == 0 and (refused := await self._checks_refuse(record)):
+            await self.finish(
+                request_id,
+                record.job_uuid,
+                JobOutcome(error_text=refused),
+                allowed=(State.APPROVED,),
+            )
+            return
         if self.resends.exhausted(record.attempts):
             await self.finish(
                 request_id,
@@ -160,6 +171,19 @@ class Executor:
         )
         if written.changed:
             await self._send(written.record, session, job_uuid)
+
+    async def _checks_refuse(self, record: CloneRequest) -> str | None:
+        """The pre-flight checks run again right before the first send: why the clone is
+        certain to fail now (a service of that name appeared, the source is gone), or None."""
+        if self.preflight is None:
+            return None
+        checks = await self.preflight.evaluate(record)
+        failed = {check.kind for check in blocking(checks or [])}
+        if "name" in failed:
+            return f"A model service named {record.new_name} already exists; choose another name."
+        if "source" in failed:
+            return "The source model service no longer exists, or the requester cannot see it."
+        return None
 
     async def _send(self, record: CloneRequest, session: StoredSession, job_uuid: str) -> None:
         request_id = record.id

@@ -206,8 +206,9 @@ class CloneFlow:
                 changes=changed,
             )
 
-        # The card is the request's first effect: posted by the outbox, after a crash too.
-        return await self.store.create(build, effects=[effects.publish()])
+        # The card and the pre-flight checks are the request's first effects: carried out by
+        # the outbox, after a crash too.
+        return await self.store.create(build, effects=[effects.publish(), effects.preflight()])
 
     async def merged_values(
         self, view_id: str, typed: dict[str, Any], meta: CloneViewMeta

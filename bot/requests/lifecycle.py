@@ -33,6 +33,7 @@ class Event(StrEnum):
     RESUME = "resume"  # they logged in
     RETRY = "retry"  # a person retries a failed request
     NOTIFIED = "notified"  # one completion notice delivered
+    CHECKED = "checked"  # pre-flight checks recorded while the request waits for approval
 
 
 S = State
@@ -40,6 +41,7 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     # A card posted late (after a restart) is still recorded, whatever became of the request.
     **{(state, Event.POSTED): state for state in State},
     (S.PENDING, Event.VOTE): S.PENDING,
+    (S.PENDING, Event.CHECKED): S.PENDING,
     (S.PENDING, Event.APPROVE): S.APPROVED,
     (S.PENDING, Event.REJECT): S.REJECTED,
     (S.PENDING, Event.CANCEL): S.CANCELLED,

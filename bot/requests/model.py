@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -62,6 +63,16 @@ class ParamChange(BaseModel):
     after: str | None = None
 
 
+class PreflightCheck(BaseModel):
+    """One pre-flight check, run with the requester's session (``bot.requests.preflight``):
+    ``blocking`` ones make the clone certain to fail and block Approve."""
+
+    kind: Literal["name", "source", "session"]
+    ok: bool
+    blocking: bool = False
+    until: AwareDatetime | None = None  # session: when it expires
+
+
 class CloneRequest(BaseModel):
     """Everything about one request; ``version`` increases with every stored change."""
 
@@ -97,6 +108,7 @@ class CloneRequest(BaseModel):
     notified: list[str] = Field(default_factory=list)
     # What the clone changes against the source; None when the source's values were not known.
     changes: list[ParamChange] | None = None
+    checks: list[PreflightCheck] = Field(default_factory=list)  # the last pre-flight run
 
     @property
     def new_name(self) -> str:

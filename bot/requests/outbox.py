@@ -68,6 +68,8 @@ class Outbox:
     slack: SlackEffects
     submit: Callable[[str], Awaitable[object]]
     metrics: Metrics
+    # The pre-flight checks' run (``Preflight.run``); None: the effect is dropped.
+    preflight: Callable[[str], Awaitable[object]] | None = None
     owner: str = field(default_factory=instance_id)
     clock: Callable[[], float] = time.time
     _running: dict[str, asyncio.Task[None]] = field(default_factory=dict)
@@ -176,7 +178,7 @@ class Outbox:
                 waiting.add(effect.lane)
                 retry_at = min(retry_at or again_at, again_at)
                 continue
-            if effect.kind in ("publish", "submit", "completion"):
+            if effect.kind in ("publish", "submit", "completion", "preflight"):
                 record = await self.store.get(request_id) or record  # it changed the record
         return retry_at
 
@@ -185,6 +187,9 @@ class Outbox:
         try:
             if effect.kind == "submit":
                 await self.submit(record.id)
+            elif effect.kind == "preflight":
+                if self.preflight is not None:
+                    await self.preflight(record.id)
             else:
                 if effect.kind in POSTING:
                     if effect.sending and await self.slack.posted(record, effect):

@@ -74,7 +74,7 @@ class ApprovalPolicy:
             return Msg.of("You already approved {id}; it needs another approver.", id=record.id)
         if not await self.is_approver(user):
             return Msg.of("You are not on the approver list for clone requests.")
-        return None
+        return certain_to_fail(record)
 
     async def why_not_reject(self, actor: Actor, record: CloneRequest) -> Msg | None:
         if actor.team_id != record.team_id:
@@ -102,6 +102,26 @@ class ApprovalPolicy:
         if actor.is_requester_of(record) or await self.is_approver(actor.user_id):
             return None
         return Msg.of("Only the requester or an approver can retry a request.")
+
+
+def certain_to_fail(record: CloneRequest) -> Msg | None:
+    """A failed pre-flight check that makes the clone certain to fail blocks Approve."""
+    failed = {check.kind for check in record.checks if check.blocking and not check.ok}
+    if "name" in failed:
+        return Msg.of(
+            "{id} can't be approved: a model service named {name} already exists. "
+            "<@{requester}> can edit the request and submit it again.",
+            id=record.id,
+            name=record.new_name,
+            requester=record.requester,
+        )
+    if "source" in failed:
+        return Msg.of(
+            "{id} can't be approved: its source no longer exists, or <@{requester}> cannot see it.",
+            id=record.id,
+            requester=record.requester,
+        )
+    return None
 
 
 def what_became_of(record: CloneRequest) -> Msg:

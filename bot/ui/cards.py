@@ -164,6 +164,7 @@ def request_card(record: CloneRequest, approvers: list[str], lang: str = "en") -
             ],
         ),
         *_change_blocks(record, t),
+        *_check_blocks(record, t),
         SectionBlock(
             text=md(
                 truncate(
@@ -287,6 +288,49 @@ def _change_blocks(record: CloneRequest, t: Translate) -> list[Block]:
         SectionBlock(text=md(truncate(text, 2900))),
         ContextBlock(elements=[md(same)]),
     ]
+
+
+def _check_blocks(record: CloneRequest, t: Translate) -> list[Block]:
+    """The pre-flight checks, while the request waits for a decision."""
+    if record.state != State.PENDING or not record.checks:
+        return []
+    name = truncate(one_line(record.new_name), 200)
+    lines = []
+    for check in record.checks:
+        if check.kind == "name":
+            lines.append(
+                t(":white_check_mark: No model service is named *{name}* yet.", name=name)
+                if check.ok
+                else t(
+                    ":warning: A model service named *{name}* already exists: this clone would "
+                    "fail. Edit the request with another name.",
+                    name=name,
+                )
+            )
+        elif check.kind == "source":
+            lines.append(
+                t(":white_check_mark: The source still exists.")
+                if check.ok
+                else t(":warning: The source no longer exists, or the requester cannot see it.")
+            )
+        elif check.ok and check.until is not None:
+            lines.append(
+                t(
+                    ":white_check_mark: <@{requester}>'s ZStack session is valid until {when}.",
+                    requester=record.requester,
+                    when=slack_date(check.until),
+                )
+            )
+        else:
+            lines.append(
+                t(
+                    ":warning: <@{requester}> is not logged in to ZStack: the clone waits for "
+                    "their login.",
+                    requester=record.requester,
+                )
+            )
+    text = fmt("{head}\n{lines}", head=t("*Pre-flight checks*"), lines=join("\n", lines))
+    return [SectionBlock(text=md(truncate(text, 2900)))]
 
 
 def _approved_by(record: CloneRequest, t: Translate) -> Mrkdwn:

@@ -73,7 +73,7 @@ async def test_slack_trouble_delays_the_card_instead_of_dropping_the_request(
 
     async def waiting_with_one_attempt() -> bool:
         pending = await bot.deps.requests.effects(record.id)
-        return [(e.kind, e.attempts) for _slot, e in pending] == [("publish", 1)]
+        return [e.attempts for _slot, e in pending if e.kind == "publish"] == [1]
 
     await wait_until(waiting_with_one_attempt)
     still = await bot.deps.requests.require(record.id)
@@ -90,7 +90,9 @@ async def test_a_card_posted_by_a_worker_that_died_is_found_not_posted_again(
     bot = await bot_factory(approval_channel=APPROVALS)
     record = await stored_by_a_dead_process(bot, "half-done")
     # The dead worker had marked the card as on its way and posted it, then died.
-    [(slot, publish)] = await bot.deps.requests.effects(record.id)
+    [(slot, publish)] = [
+        (slot, e) for slot, e in await bot.deps.requests.effects(record.id) if e.kind == "publish"
+    ]
     await bot.deps.requests.effect_update(
         record.id, slot, publish.model_copy(update={"sending": True})
     )

@@ -1,0 +1,102 @@
+"""Pre-flight checks: will this clone work? Run with the requester's ZStack session when the
+request is made (the card shows them) and again right before it is sent.
+
+- the name is free: no model service of that name that the requester can see (ZStack would
+  otherwise create a second one of the same name, which nobody wants) — blocking;
+- the source still exists and the requester can see it — blocking;
+- the requester's session is valid, and until when — not blocking: a request whose requester
+  must log in again waits for that login (``awaiting_login``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from bot.errors import NotLoggedIn, SessionExpired, ZStackError
+from bot.requests import effects
+from bot.requests.lifecycle import Event
+from bot.requests.model import CloneRequest, PreflightCheck, State
+from bot.requests.sessions import SessionService
+from bot.store.requests import RequestStore
+from bot.zstack.client import ZStackClient
+from bot.zstack.query import name_search
+
+logger = logging.getLogger(__name__)
+
+# Answers looked through when a name can only be searched by a fragment and filtered here.
+NAME_SCAN_LIMIT = 200
+
+
+@dataclass
+class Preflight:
+    store: RequestStore
+    sessions: SessionService
+    zstack: ZStackClient
+
+    async def evaluate(self, record: CloneRequest) -> list[PreflightCheck] | None:
+        """The checks as ZStack answers now; None when ZStack cannot be asked."""
+        try:
+            session = await self.sessions.current(record.team_id, record.requester)
+        except (NotLoggedIn, SessionExpired):
+            return [PreflightCheck(kind="session", ok=False)]
+        except ZStackError:
+            return None
+        try:
+            name_free, source_there = await self.sessions.call(
+                record.team_id,
+                record.requester,
+                lambda token: self._name_and_source(token, record),
+                session=session,
+            )
+        except (NotLoggedIn, SessionExpired):
+            return [PreflightCheck(kind="session", ok=False)]
+        except ZStackError as exc:
+            logger.info(
+                "pre-flight checks not run", extra={"request_id": record.id, "error": str(exc)}
+            )
+            return None
+        return [
+            PreflightCheck(kind="name", ok=name_free, blocking=not name_free),
+            PreflightCheck(kind="source", ok=source_there, blocking=not source_there),
+            PreflightCheck(kind="session", ok=True, until=session.expires_at),
+        ]
+
+    async def _name_and_source(self, token: SecretStr, record: CloneRequest) -> tuple[bool, bool]:
+        query, keep = name_search(record.new_name, exact=True)
+        page = 1 if keep is None else NAME_SCAN_LIMIT
+        found = await self.zstack.query_model_services(
+            token, query.page(limit=page, with_total=False)
+        )
+        taken = any(keep is None or keep(i.name or "") for i in found.inventories)
+        source = await self.zstack.get_model_service(token, record.source_uuid)
+        return not taken, source is not None
+
+    async def run(self, request_id: str) -> None:
+        """The ``preflight`` effect: check, and record the result on a request still waiting
+        for approval (the card is drawn again with it)."""
+        record = await self.store.get(request_id)
+        if record is None or record.state != State.PENDING:
+            return
+        checks = await self.evaluate(record)
+        if checks is None:
+            return
+
+        def recorded(current: CloneRequest) -> CloneRequest:
+            return current.model_copy(update={"checks": checks})
+
+        await self.store.transition(
+            request_id,
+            Event.CHECKED,
+            recorded,
+            actor="bot",
+            note="pre-flight",
+            effects=[effects.card()],
+        )
+
+
+def blocking(checks: list[PreflightCheck]) -> list[PreflightCheck]:
+    """The failed checks that make the clone certain to fail."""
+    return [check for check in checks if check.blocking and not check.ok]
