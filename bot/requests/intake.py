@@ -42,6 +42,8 @@ SUGGESTION_LIMIT = 20
 CHOICES_LIMIT = 50
 # Answers looked through when a name can only be searched by a fragment and filtered here.
 FILTERED_SCAN_LIMIT = 200
+# Suggested names tried for a clone: ``<source>-clone`` then ``-2`` … ``-20``.
+NAME_TRIES = 20
 
 
 @dataclass
@@ -51,6 +53,7 @@ class SourceLookup:
     found: ModelServiceInventory | None = None
     choices: list[ModelServiceInventory] = field(default_factory=list)
     notice: Mrkdwn | None = None
+    name: str | None = None  # a free name for the clone (``<source>-clone``, ``-2``, …)
 
 
 @dataclass
@@ -116,7 +119,27 @@ class CloneFlow:
         return values if values.get("source") == source_uuid else None
 
     async def lookup(self, session: SecretStr, text: str, lang: str = "en") -> SourceLookup:
-        """A source by UUID or by name (exact first, then partial), as the caller sees it."""
+        """A source by UUID or by name (exact first, then partial), as the caller sees it, with
+        a name for the clone that no service the caller can see has yet."""
+        found = await self._lookup(session, text, lang)
+        if found.found is not None:
+            found.name = await self._free_name(session, defaults_from_source(found.found)["name"])
+        return found
+
+    async def _free_name(self, session: SecretStr, wanted: str) -> str:
+        """``wanted``, or ``wanted-2``, ``-3``… : the first no visible service has (asked in one
+        query; ``wanted`` itself when ZStack's answer cannot settle it)."""
+        taken = {
+            (i.name or "").casefold()
+            for i in await self._named(session, wanted, exact=False, limit=FILTERED_SCAN_LIMIT)
+        }
+        for number in range(1, NAME_TRIES + 1):
+            name = wanted if number == 1 else f"{wanted}-{number}"
+            if name.casefold() not in taken:
+                return name
+        return wanted
+
+    async def _lookup(self, session: SecretStr, text: str, lang: str) -> SourceLookup:
         text = text.strip()
         if not text:
             return SourceLookup()
@@ -165,6 +188,7 @@ class CloneFlow:
         source = None
         if lookup.found is not None:
             raw = defaults_from_source(lookup.found)
+            raw["name"] = lookup.name or raw["name"]
             source = source_option(lookup.found)
             meta = CloneViewMeta(**{**meta.model_dump(), "source_name": lookup.found.name})
         if keep:

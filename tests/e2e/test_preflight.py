@@ -7,7 +7,15 @@ from bot.requests.model import State
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
-from tests.e2e.helpers import APPROVALS, APPROVER, blocks_text
+from tests.e2e.helpers import (
+    APPROVALS,
+    APPROVER,
+    EXAMPLE,
+    GENERAL,
+    REQUESTER,
+    blocks_text,
+    top_view,
+)
 from tests.fixtures.bot import BotFactory
 from tests.support import wait_until
 from tests.support.approval import click, request_clone, wait_state
@@ -67,3 +75,17 @@ async def test_the_checks_run_again_at_approval(
     failed = await wait_state(bot, second.id, State.FAILED)
     assert failed.error_text and "already exists" in failed.error_text
     assert len(zstack_sim.state.counters()["clone_calls_by_job"]) == 1  # the twin was not sent
+
+
+async def test_the_suggested_name_skips_names_already_taken(
+    slack_emu: SlackEmulator, bot_factory: BotFactory
+) -> None:
+    bot = await bot_factory(approval_channel=APPROVALS)
+    record = await request_clone(slack_emu, bot)  # example → example-clone
+    await click(slack_emu, APPROVER, record, "request_approve")
+    await wait_state(bot, record.id, State.SUCCEEDED)
+    slack_emu.modals.clear(REQUESTER, reason="close")
+    await slack_emu.slash_command(REQUESTER, GENERAL, "/clone-model", EXAMPLE)
+    view = await top_view(slack_emu, REQUESTER, "clone_model")
+    name = next(b for b in view.definition["blocks"] if b.get("block_id") == "name")
+    assert name["element"]["initial_value"] == "example-clone-2"
