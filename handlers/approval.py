@@ -27,8 +27,13 @@ from bot.ui.view_state import ViewState
 
 logger = logging.getLogger(__name__)
 
-_APPROVE_WORDS = re.compile(r"^\s*(approve|approved|lgtm)\s*[.!]?\s*$", re.IGNORECASE)
-_REJECT_WORDS = re.compile(r"^\s*reject(?:ed)?\b[\s:,-]*(?P<reason>.*)$", re.IGNORECASE | re.DOTALL)
+# In English or Chinese (批准 / 同意; 拒绝 <原因>), with the punctuation either language uses.
+_APPROVE_WORDS = re.compile(
+    r"^\s*(approve|approved|lgtm|批准|同意)\s*[.!。！]?\s*$", re.IGNORECASE
+)
+_REJECT_WORDS = re.compile(
+    r"^\s*(?:reject(?:ed)?\b|拒绝)[\s:,，：、-]*(?P<reason>.*)$", re.IGNORECASE | re.DOTALL
+)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

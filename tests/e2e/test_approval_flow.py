@@ -120,6 +120,20 @@ async def test_approve_by_reply_in_the_thread(slack_emu: SlackEmulator, bot: Run
     await wait_state(bot, record.id, State.SUCCEEDED)
 
 
+@pytest.mark.parametrize(
+    ("reply", "state", "reason"),
+    [("批准", State.SUCCEEDED, None), ("拒绝：内存要得太多", State.REJECTED, "内存要得太多")],
+    ids=["approve", "reject"],
+)
+async def test_decisions_in_chinese_count_like_english(
+    slack_emu: SlackEmulator, bot: Runtime, reply: str, state: State, reason: str | None
+) -> None:
+    record = await request_clone(slack_emu, bot)
+    await slack_emu.post_message(APPROVER, APPROVALS, reply, thread_ts=record.card_ts)
+    decided = await wait_state(bot, record.id, state)
+    assert decided.decision_reason == reason
+
+
 async def test_cancel_by_requester_only(slack_emu: SlackEmulator, bot: Runtime) -> None:
     record = await request_clone(slack_emu, bot)
     await click(slack_emu, APPROVER, record, "request_cancel")
