@@ -28,9 +28,7 @@ from bot.ui.view_state import ViewState
 logger = logging.getLogger(__name__)
 
 # In English or Chinese (批准 / 同意; 拒绝 <原因>), with the punctuation either language uses.
-_APPROVE_WORDS = re.compile(
-    r"^\s*(approve|approved|lgtm|批准|同意)\s*[.!。！]?\s*$", re.IGNORECASE
-)
+_APPROVE_WORDS = re.compile(r"^\s*(approve|approved|lgtm|批准|同意)\s*[.!。！]?\s*$", re.IGNORECASE)
 _REJECT_WORDS = re.compile(
     r"^\s*(?:reject(?:ed)?\b|拒绝)[\s:,，：、-]*(?P<reason>.*)$", re.IGNORECASE | re.DOTALL
 )

@@ -85,6 +85,7 @@ class CloneRequest(BaseModel):
     channel: str
     card_ts: str | None = None
     params_ts: str | None = None
+    card_link: str | None = None  # the card's permalink: DMs, status, list and App Home link it
     source_uuid: str
     source_name: str | None = None
     body: CloneRequestBody

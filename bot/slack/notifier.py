@@ -144,7 +144,9 @@ class Notifier:
         if record.state not in (State.SUCCEEDED, State.FAILED):
             return  # retried since: its own end brings its own notices
         shared = self._completion(record, self.locales.default)
-        own = self._completion(record, await self.locales.of(self.client, record.requester))
+        lang = await self.locales.of(self.client, record.requester)
+        own_blocks, own_text = self._completion(record, lang)
+        own = ([*own_blocks, *results.thread_link(record, lang)], own_text)
         pending: SlackError | None = None
         for step in COMPLETION_STEPS:
             if step in record.notified:

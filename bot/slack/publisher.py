@@ -61,10 +61,16 @@ class CardPublisher:
             found = (str(card["channel"]), str(card["ts"]))
         channel, ts = found
         params_ts = await self._parameter_reply(record, channel, ts)
+        permalink = await self._permalink(record, channel, ts)
 
         def placed(current: CloneRequest) -> CloneRequest:
             return current.model_copy(
-                update={"channel": channel, "card_ts": ts, "params_ts": params_ts}
+                update={
+                    "channel": channel,
+                    "card_ts": ts,
+                    "params_ts": params_ts,
+                    "card_link": permalink,
+                }
             )
 
         outcome = await self.store.transition(
@@ -166,18 +172,18 @@ class CardPublisher:
         if outcome.changed:
             await self.store.unschedule("expiry", record.id)
 
-    async def _tell_requester(self, record: CloneRequest) -> None:
-        permalink: str | None = None
+    async def _permalink(self, record: CloneRequest, channel: str, ts: str) -> str | None:
         try:
             with slack_errors("chat.getPermalink", self.metrics):
-                link = await self.client.chat_getPermalink(
-                    channel=record.channel, message_ts=record.card_ts or ""
-                )
-            permalink = str(link["permalink"])
+                link = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
         except SlackError:
             logger.warning("no permalink for the card", extra={"request_id": record.id})
+            return None
+        return str(link["permalink"])
+
+    async def _tell_requester(self, record: CloneRequest) -> None:
         lang = await self.locales.of(self.client, record.requester)
-        text = status.requester_notice(record, permalink, lang)
+        text = status.requester_notice(record, record.card_link, lang)
         if record.origin_channel == record.channel:
             try:
                 with slack_errors("chat.postEphemeral", self.metrics):

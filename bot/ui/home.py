@@ -20,7 +20,7 @@ from bot.store.sessions import StoredSession
 from bot.ui import cards
 from bot.ui.login import kind_label
 from bot.ui.parts import md
-from bot.ui.text import Mrkdwn, fmt, one_line, slack_date, truncate
+from bot.ui.text import Mrkdwn, fmt, link, one_line, slack_date, truncate
 
 ACTION_HOME_LOGIN = "home_login"
 ACTION_HOME_LOGOUT = "home_logout"
@@ -72,7 +72,7 @@ def _login_block(
 def _request_line(record: CloneRequest) -> Mrkdwn:
     return fmt(
         "*{id}* {source} → {target}",
-        id=record.id,
+        id=link(record.card_link, record.id) if record.card_link else record.id,
         source=truncate(one_line(record.source_name or record.source_uuid), 80),
         target=truncate(one_line(record.new_name), 80),
     )

@@ -20,7 +20,18 @@ from bot.i18n import Translate, tr
 from bot.requests.model import CloneRequest
 from bot.ui.cards import ACTION_RETRY
 from bot.ui.parts import is_long_value, labelled, md, param_label
-from bot.ui.text import Mrkdwn, code, duration, escape, fmt, join, one_line, slack_date, truncate
+from bot.ui.text import (
+    Mrkdwn,
+    code,
+    duration,
+    escape,
+    fmt,
+    join,
+    link,
+    one_line,
+    slack_date,
+    truncate,
+)
 from bot.zstack.models import ErrorCode, ModelServiceInventory
 
 ACTION_RAW_ERROR = "request_raw_error"
@@ -160,6 +171,15 @@ def failure_blocks(
         )
     )
     return blocks
+
+
+def thread_link(record: CloneRequest, lang: str = "en") -> list[Block]:
+    """Where the request was decided: a link to the card's thread, for notices in DMs."""
+    if not record.card_link:
+        return []
+    t = tr(lang)
+    thread = link(record.card_link, t.plain("Open the request's thread"))
+    return [ContextBlock(elements=[md(thread)])]
 
 
 def raw_error_view(record: CloneRequest, lang: str = "en") -> View:

@@ -44,6 +44,8 @@ def status_text(record: CloneRequest, lang: str = "en") -> Mrkdwn:
         fmt("*{id}*: {names}", id=record.id, names=request_names(record)),
         fmt("{state} · {requested}", state=state_label(record.state, lang), requested=requested),
     ]
+    if record.card_link:
+        lines.append(link(record.card_link, t.plain("Open the request's thread")))
     if record.state == State.PENDING:
         lines.append(
             t(
@@ -70,7 +72,7 @@ def list_text(records: list[CloneRequest], lang: str = "en") -> Mrkdwn:
     for record in records:
         line = fmt(
             "• *{id}* {names} — {state}",
-            id=record.id,
+            id=link(record.card_link, record.id) if record.card_link else record.id,
             names=request_names(record),
             state=state_label(record.state, lang),
         )

@@ -361,3 +361,37 @@ async def test_a_failure_says_what_to_do_and_the_dm_can_retry(
     done = await wait_state(bot, record.id, State.SUCCEEDED)
     finished = slack_emu.state.message(APPROVALS, done.card_ts or "")
     assert finished is not None and f"approved by <@{APPROVER}>" in blocks_text(finished.blocks)
+
+
+async def test_status_list_home_and_the_dm_link_to_the_cards_thread(
+    slack_emu: SlackEmulator, bot: Runtime
+) -> None:
+    record = await request_clone(slack_emu, bot)
+    stored = await bot.deps.requests.require(record.id)
+    assert stored.card_link and stored.card_ts
+    assert stored.card_ts.replace(".", "") in stored.card_link
+    await click(slack_emu, APPROVER, record, "request_approve")
+    done = await wait_state(bot, record.id, State.SUCCEEDED)
+    await wait_completion(slack_emu, done, "Cloned: example-clone")
+    dm = next(m for m in slack_emu.state.dms(REQUESTER) if "Cloned:" in blocks_text(m.blocks))
+    assert stored.card_link in blocks_text(dm.blocks)
+    for text in (f"status {record.id}", "list"):
+        await slack_emu.slash_command(REQUESTER, APPROVALS, "/clone-model", text)
+    answers = await slack_emu.wait_for(
+        lambda: (
+            (
+                t := [
+                    m.text
+                    for m in slack_emu.state.ephemerals(REQUESTER)
+                    if stored.card_link in m.text
+                ]
+            )
+            and len(t) >= 2
+            and t
+        )
+    )
+    assert len(answers) >= 2
+    await slack_emu.open_home(REQUESTER)
+    await slack_emu.wait_for(
+        lambda: (home := slack_emu.state.home(REQUESTER)) and stored.card_link in blocks_text(home)
+    )
