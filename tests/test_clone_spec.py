@@ -239,7 +239,8 @@ def test_a_full_form_sends_every_parameter_under_its_wire_name() -> None:
 
     reply = str([b.to_dict() for b in thread.parameter_reply(make_record(form.to_request()))])
     for spec in PARAMETERS:
-        assert f"*{spec.wire}*" in reply, spec.wire  # the thread names each as it is sent
+        # The thread names each as the card does, with the name ZStack receives.
+        assert f"{spec.card_label} `{spec.wire}`*" in reply, spec.wire
 
 
 def test_every_label_and_message_is_translated() -> None:

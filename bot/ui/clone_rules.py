@@ -259,7 +259,7 @@ def parse_image_lines(text: str) -> list[ArchitectureImage]:
         if not parts:
             continue
         if len(parts) > 3:
-            raise Problem("Line {n}: use `arch docker-image [vm-image-uuid]`.", n=number)
+            raise Problem("Line {n}: write it as arch docker-image [vm-image-uuid].", n=number)
         arch = normalise_arch(parts[0])
         if arch not in CPU_ARCHITECTURES:
             raise Problem("Line {n}: unknown architecture {arch}.", n=number, arch=parts[0][:40])
@@ -291,7 +291,7 @@ def parse_vendor_lines(text: str) -> dict[str, list[str]]:
         vendor, sep, rest = line.partition(":")
         vendor = vendor.strip()
         if not sep or not vendor or len(vendor) > 64 or not vendor.replace("-", "").isalnum():
-            raise Problem("Line {n}: use `VENDOR: spec-uuid, spec-uuid`.", n=number)
+            raise Problem("Line {n}: write it as VENDOR: spec-uuid, spec-uuid.", n=number)
         if vendor in result:
             raise Problem("Line {n}: {what} is listed twice.", n=number, what=vendor)
         specs = [s.lower() for s in _SPLIT.split(rest) if s]

@@ -32,6 +32,7 @@ from bot.ui.text import (
     slack_date,
     truncate,
 )
+from bot.zstack.clone_spec import param
 from bot.zstack.models import ErrorCode, ModelServiceInventory
 
 ACTION_RAW_ERROR = "request_raw_error"
@@ -67,7 +68,7 @@ def success_blocks(
             fields=[
                 labelled(param_label("type", t), inventory.type),
                 labelled(param_label("framework", t), inventory.framework),
-                labelled(param_label("model_source", t), inventory.source),
+                labelled(t(param("model_source").label), inventory.source),
                 labelled(t("CPU / memory"), _cpu_memory(inventory, t)),
                 labelled(
                     param_label("gpu_compute_capability", t), inventory.gpu_compute_capability
@@ -88,6 +89,12 @@ def success_blocks(
             ],
         ),
     ]
+    origin = t(
+        "Cloned from *{source}* {uuid}",
+        source=truncate(one_line(record.source_name or ""), 200),
+        uuid=code(record.source_uuid),
+    )
+    blocks.append(ContextBlock(elements=[md(origin)]))
     images = [_image_line(i, t) for i in inventory.model_service_images[:20]]
     if images:
         listed = fmt("{head}\n{lines}", head=t("*Images*"), lines=join("\n", images))

@@ -18,16 +18,18 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.i18n import tr
+from bot.i18n import Translate, tr
 from bot.requests.model import CloneRequest, State
 from bot.ui.cards import ACTION_SHOW_FULL, PREVIEW_CHARS, decision_buttons, request_names
 from bot.ui.parts import is_long_value, labelled, md
 from bot.ui.text import (
+    Mrkdwn,
+    code,
     escape,
     fmt,
     truncate,
 )
-from bot.zstack.clone_spec import TOP_LEVEL
+from bot.zstack.clone_spec import PARAMETERS, TOP_LEVEL
 
 
 def parameter_reply(record: CloneRequest, lang: str = "en") -> list[Block]:
@@ -42,10 +44,10 @@ def parameter_reply(record: CloneRequest, lang: str = "en") -> list[Block]:
         if is_long_value(key, text):
             long_values.append((key, text))
         else:
-            shown.append(labelled(escape(key), text))
+            shown.append(labelled(_named(key, t), text))
     for spec in TOP_LEVEL:  # systemTags, userTags
         if wire.get(spec.wire):
-            shown.append(labelled(escape(spec.wire), ", ".join(wire[spec.wire])))
+            shown.append(labelled(_named(spec.wire, t), ", ".join(wire[spec.wire])))
     blocks: list[Block] = [
         SectionBlock(
             text=md(
@@ -58,7 +60,9 @@ def parameter_reply(record: CloneRequest, lang: str = "en") -> list[Block]:
     for key, text in long_values[:10]:
         preview = truncate(text, PREVIEW_CHARS).replace("```", "ˋˋˋ")
         size = t("{count} characters", count=f"{len(text):,}")
-        block = fmt("*{key}* ({size})\n```{preview}```", key=key, size=size, preview=preview)
+        block = fmt(
+            "*{key}* ({size})\n```{preview}```", key=_named(key, t), size=size, preview=preview
+        )
         blocks.append(SectionBlock(text=md(block)))
     if any(len(text) > PREVIEW_CHARS for _key, text in long_values):
         blocks.append(
@@ -86,6 +90,18 @@ class RejectMeta(BaseModel):
     request_id: str
     channel_id: str | None = None
     from_home: bool = False
+
+
+def _named(wire: str, t: Translate) -> Mrkdwn:
+    """A parameter as the card names it, with the name ZStack receives (``CPU cores``
+    ``requestCpu``)."""
+    spec = _BY_WIRE.get(wire)
+    if spec is None:
+        return escape(wire)
+    return fmt("{label} {wire}", label=t(spec.card_label), wire=code(wire))
+
+
+_BY_WIRE = {spec.wire: spec for spec in PARAMETERS}
 
 
 def reject_modal(

@@ -202,7 +202,9 @@ PARAMETERS: tuple[Param, ...] = (
     Param(
         "architectureImages",
         label=N_("Images per architecture"),
-        help=N_("One line per architecture: `arch container-image [vm-image-uuid]`; `-` for none."),
+        help=N_(
+            "One line per architecture: arch container-image [vm-image-uuid]; a dash for none."
+        ),
         shown=Shown.IMAGES,
         max_length=LONG_TEXT_MAX,
     ),
@@ -304,7 +306,7 @@ PARAMETERS: tuple[Param, ...] = (
     Param(
         "vendorToSpecUuidsMap",
         label=N_("GPU specs by vendor"),
-        help=N_("One line per vendor: `NVIDIA: spec-uuid, spec-uuid`."),
+        help=N_("One line per vendor, e.g. NVIDIA: spec-uuid, spec-uuid."),
         shown=Shown.MAP,
         max_length=LONG_TEXT_MAX,
         advanced=True,
