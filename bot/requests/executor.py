@@ -132,7 +132,7 @@ class Executor:
         except ZStackUnavailable:
             await self.store.schedule("jobs", request_id, time.time() + self.settings.poll_max_s)
             return
-        if record.attempts == 0 and (refused := await self._checks_refuse(record)):
+        if record.attempts == 0 and (refused := await self._checks_refuse(record, session)):
             await self.finish(
                 request_id,
                 record.job_uuid,
@@ -172,12 +172,12 @@ class Executor:
         if written.changed:
             await self._send(written.record, session, job_uuid)
 
-    async def _checks_refuse(self, record: CloneRequest) -> str | None:
+    async def _checks_refuse(self, record: CloneRequest, session: StoredSession) -> str | None:
         """The pre-flight checks run again right before the first send: why the clone is
         certain to fail now (a service of that name appeared, the source is gone), or None."""
         if self.preflight is None:
             return None
-        checks = await self.preflight.evaluate(record)
+        checks = await self.preflight.evaluate(record, session)
         failed = {check.kind for check in blocking(checks or [])}
         if "name" in failed:
             return f"A model service named {record.new_name} already exists; choose another name."

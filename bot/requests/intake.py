@@ -32,16 +32,13 @@ from bot.ui.clone import (
 )
 from bot.ui.clone_form import CloneForm, validate_form
 from bot.ui.text import Mrkdwn, one_line, truncate
-from bot.zstack.client import ZStackClient
+from bot.zstack.client import NAME_SCAN_LIMIT, ZStackClient
 from bot.zstack.models import UUID_RE, ModelServiceInventory
-from bot.zstack.query import Query, name_search
 
 logger = logging.getLogger(__name__)
 
 SUGGESTION_LIMIT = 20
 CHOICES_LIMIT = 50
-# Answers looked through when a name can only be searched by a fragment and filtered here.
-FILTERED_SCAN_LIMIT = 200
 # Suggested names tried for a clone: ``<source>-clone`` then ``-2`` … ``-20``.
 NAME_TRIES = 20
 
@@ -131,7 +128,9 @@ class CloneFlow:
         query; ``wanted`` itself when ZStack's answer cannot settle it)."""
         taken = {
             (i.name or "").casefold()
-            for i in await self._named(session, wanted, exact=False, limit=FILTERED_SCAN_LIMIT)
+            for i in await self.zstack.model_services_named(
+                session, wanted, exact=False, limit=NAME_SCAN_LIMIT
+            )
         }
         for number in range(1, NAME_TRIES + 1):
             name = wanted if number == 1 else f"{wanted}-{number}"
@@ -149,7 +148,9 @@ class CloneFlow:
                 return SourceLookup(found=found)
             return SourceLookup(notice=_not_found(text, lang))
         for exact in (True, False):
-            usable = await self._named(session, text, exact=exact, limit=CHOICES_LIMIT)
+            usable = await self.zstack.model_services_named(
+                session, text, exact=exact, limit=CHOICES_LIMIT
+            )
             if len(usable) == 1:
                 return SourceLookup(found=usable[0])
             if usable:
@@ -162,19 +163,9 @@ class CloneFlow:
 
     async def suggest(self, session: SecretStr, text: str) -> list[ModelServiceInventory]:
         """Type-ahead for the source select: names containing ``text``."""
-        return await self._named(session, text.strip(), exact=False, limit=SUGGESTION_LIMIT)
-
-    async def _named(
-        self, session: SecretStr, text: str, *, exact: bool, limit: int
-    ) -> list[ModelServiceInventory]:
-        """Services named ``text`` or containing it, whatever characters it holds."""
-        query, keep = name_search(text, exact=exact) if text else (Query(), None)
-        page = limit if keep is None else FILTERED_SCAN_LIMIT
-        result = await self.zstack.query_model_services(
-            session, query.page(limit=page, with_total=False).sorted("+name")
+        return await self.zstack.model_services_named(
+            session, text.strip(), exact=False, limit=SUGGESTION_LIMIT
         )
-        found = [i for i in result.inventories if i.uuid and (keep is None or keep(i.name or ""))]
-        return found[:limit]
 
     def form(
         self,

@@ -21,13 +21,10 @@ from bot.requests.lifecycle import Event
 from bot.requests.model import CloneRequest, PreflightCheck, State
 from bot.requests.sessions import SessionService
 from bot.store.requests import RequestStore
+from bot.store.sessions import StoredSession
 from bot.zstack.client import ZStackClient
-from bot.zstack.query import name_search
 
 logger = logging.getLogger(__name__)
-
-# Answers looked through when a name can only be searched by a fragment and filtered here.
-NAME_SCAN_LIMIT = 200
 
 
 @dataclass
@@ -36,14 +33,18 @@ class Preflight:
     sessions: SessionService
     zstack: ZStackClient
 
-    async def evaluate(self, record: CloneRequest) -> list[PreflightCheck] | None:
-        """The checks as ZStack answers now; None when ZStack cannot be asked."""
-        try:
-            session = await self.sessions.current(record.team_id, record.requester)
-        except (NotLoggedIn, SessionExpired):
-            return [PreflightCheck(kind="session", ok=False)]
-        except ZStackError:
-            return None
+    async def evaluate(
+        self, record: CloneRequest, session: StoredSession | None = None
+    ) -> list[PreflightCheck] | None:
+        """The checks as ZStack answers now (with ``session`` when the caller has just checked
+        it); None when ZStack cannot be asked."""
+        if session is None:
+            try:
+                session = await self.sessions.current(record.team_id, record.requester)
+            except (NotLoggedIn, SessionExpired):
+                return [PreflightCheck(kind="session", ok=False)]
+            except ZStackError:
+                return None
         try:
             name_free, source_there = await self.sessions.call(
                 record.team_id,
@@ -65,12 +66,7 @@ class Preflight:
         ]
 
     async def _name_and_source(self, token: SecretStr, record: CloneRequest) -> tuple[bool, bool]:
-        query, keep = name_search(record.new_name, exact=True)
-        page = 1 if keep is None else NAME_SCAN_LIMIT
-        found = await self.zstack.query_model_services(
-            token, query.page(limit=page, with_total=False)
-        )
-        taken = any(keep is None or keep(i.name or "") for i in found.inventories)
+        taken = await self.zstack.model_services_named(token, record.new_name, exact=True, limit=1)
         source = await self.zstack.get_model_service(token, record.source_uuid)
         return not taken, source is not None
 

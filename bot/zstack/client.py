@@ -47,7 +47,7 @@ from bot.zstack.models import (
     QueryResult,
     SessionInventory,
 )
-from bot.zstack.query import Query
+from bot.zstack.query import Query, name_search
 from bot.zstack.responses import (
     HTTPX_ERRORS,
     expect_json,
@@ -59,6 +59,8 @@ from bot.zstack.responses import (
 )
 
 API_PREFIX = "/zstack/v1"
+# Answers looked through when a name can only be searched by a fragment and filtered here.
+NAME_SCAN_LIMIT = 200
 # Waiting for a job within one call (a session renewal, tools): 1 s doubling to 10 s; and for
 # jobs that finish in moments (the renewal's own), 0.2 s doubling to 2 s.
 WAIT_POLLS = RetryPolicy(base_s=1.0, cap_s=10.0)
@@ -176,6 +178,20 @@ class ZStackClient:
         ]
         total = data.get("total")
         return QueryResult(inventories=items, total=total if isinstance(total, int) else None)
+
+    async def model_services_named(
+        self, session: SecretStr, text: str, *, exact: bool, limit: int
+    ) -> list[ModelServiceInventory]:
+        """Services named ``text`` (``exact``) or containing it, whatever characters it holds,
+        sorted by name; at most ``limit``. A name the query grammar cannot say literally is
+        searched by its longest safe fragment and filtered here."""
+        query, keep = name_search(text, exact=exact) if text else (Query(), None)
+        page = limit if keep is None else NAME_SCAN_LIMIT
+        result = await self.query_model_services(
+            session, query.page(limit=page, with_total=False).sorted("+name")
+        )
+        found = [i for i in result.inventories if i.uuid and (keep is None or keep(i.name or ""))]
+        return found[:limit]
 
     async def get_model_service(
         self, session: SecretStr, uuid: str
