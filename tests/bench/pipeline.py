@@ -100,7 +100,8 @@ async def prepare(stack: Stack, tools: Tools, count: int) -> list[CloneRequest]:
                 form=form,
                 source_name="example",
             )
-            # Posted here, as the outbox would: the effect is then done, not left to the bot.
+            # Posted here, as the outbox would; its first effects (the card, the pre-flight
+            # checks, which run again at approval anyway) are then done, not left to the bot.
             await publisher.publish(record, maybe_posted=False)
             for slot, _effect in await tools.requests.effects(record.id):
                 await tools.requests.effect_done(record.id, slot)
