@@ -21,7 +21,8 @@
     ├── RequestError                a clone request's record
     │   ├── RequestNotFound         no such request (never created, or past its retention)
     │   ├── ConcurrentUpdate        it kept changing under us; nothing was applied
-    │   └── IllegalTransition       a change its event does not lead to (a bug; never applied)
+    │   ├── IllegalTransition       a change its event does not lead to (a bug; never applied)
+    │   └── ResubmitRefused         that request may not be replaced (any more): ``why``
     ├── DecryptError                a stored secret opens with none of the configured keys
     ├── SlackError                  a Slack Web API call failed (``method``, ``code``)
     │   ├── SlackRateLimited        429: ``retry_after_s``
@@ -43,6 +44,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bot.i18n import Msg
     from bot.zstack.models import ErrorCode
 
 
@@ -170,6 +172,15 @@ class ConcurrentUpdate(RequestError):
 
 class IllegalTransition(RequestError):
     """A change proposed a state its event does not lead to (a bug, never applied)."""
+
+
+class ResubmitRefused(RequestError):
+    """An edited resubmission may not replace its request (any more); ``why`` says why, in
+    words for the requester."""
+
+    def __init__(self, why: Msg) -> None:
+        self.why = why
+        super().__init__(why.template)
 
 
 # Slack error codes that trying again cannot fix.

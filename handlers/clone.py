@@ -15,19 +15,26 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.deps import Deps
 from bot.errors import (
     NotLoggedIn,
+    ResubmitRefused,
     SessionExpired,
     SlackError,
     StoreUnavailable,
     ZStackAPIError,
     ZStackUnavailable,
 )
-from bot.i18n import tr
+from bot.i18n import Msg, tr
 from bot.requests.model import looks_like_request_id
+from bot.requests.policy import Actor, why_not_resubmit
 from bot.slack.client import CLOSED_VIEW_ERRORS, slack_errors
-from bot.slack.payloads import acting_user, installing_workspace, message_author
+from bot.slack.payloads import (
+    acting_user,
+    installing_workspace,
+    interaction_actor,
+    message_author,
+)
+from bot.ui import cards, status
 from bot.ui import clone as ui
 from bot.ui import home as home_ui
-from bot.ui import status
 from bot.ui.clone_form import validate_form
 from bot.ui.messages import internal_error, store_down, zstack_unreachable
 from bot.ui.text import Mrkdwn, join, one_line, truncate
@@ -68,6 +75,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     # The global shortcut and the message shortcut share one callback id (both manifests).
     app.shortcut(SHORTCUT_CALLBACK)(handlers.start)
     app.action(home_ui.ACTION_HOME_NEW_CLONE)(handlers.start)
+    app.action(cards.ACTION_RESUBMIT)(handlers.resubmit)
     # Before the thread-reply listener (approval): a message in the bot's DM is not a decision.
     app.event("message", matchers=[_in_the_bots_dm])(handlers.direct_message)
 
@@ -115,6 +123,34 @@ class CloneHandlers:
         work = self._open_form(opened, context, client, source)
         self.deps.background.spawn(work, body=body, client=client)
         await ack()
+
+    async def resubmit(
+        self, ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        """ "Edit and resubmit" on a card, a thread or a DM: the requester gets the form filled
+        with that request's values; anyone else is told why not, where they clicked."""
+        work = self._open_resubmission(body, context, client)
+        self.deps.background.spawn(work, body=body, client=client)
+        await ack()
+
+    async def _open_resubmission(
+        self, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        actor = interaction_actor(body, context)
+        request_id = str(body["actions"][0].get("value") or "")
+        channel = (body.get("channel") or {}).get("id")
+        record = await self.deps.requests.get(request_id)
+        refusal = (
+            why_not_resubmit(actor, record)
+            if record is not None
+            else Msg.of("There is no request {id}.", id=request_id)
+        )
+        if refusal is not None:
+            thread_ts = (body.get("container") or {}).get("thread_ts")
+            await self.deps.notifier.tell(actor.user_id, channel, refusal, thread_ts=thread_ts)
+            return
+        opened = {"trigger_id": body["trigger_id"], "channel_id": channel}
+        await self._open_form(opened, context, client, "", resubmit=request_id)
 
     async def command(
         self,
@@ -165,10 +201,16 @@ class CloneHandlers:
         return status.status_text(record, lang)
 
     async def _open_form(
-        self, command: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient, text: str
+        self,
+        command: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        text: str,
+        *,
+        resubmit: str | None = None,
     ) -> None:
         user = acting_user(context)
-        meta = ui.LookupMeta.of(command.get("channel_id"), text)
+        meta = ui.LookupMeta.of(command.get("channel_id"), text, resubmit=resubmit)
         # The trigger_id lives 3 s: open at once (the locale lookup has a short budget), look
         # things up afterwards.
         lang = await self.deps.locales.quick(client, user)
@@ -192,9 +234,15 @@ class CloneHandlers:
         the modal never stays on "Looking up…"."""
         team, user = installing_workspace(context), acting_user(context)
         try:
-            view = await self.deps.clone.form_for(
-                team, user, meta.channel_id, meta.text, lang, view_id=view_id
-            )
+            if meta.resubmit:
+                actor = Actor(team, user)
+                view = await self.deps.clone.resubmit_form(
+                    actor, meta.resubmit, lang, view_id=view_id
+                )
+            else:
+                view = await self.deps.clone.form_for(
+                    team, user, meta.channel_id, meta.text, lang, view_id=view_id
+                )
         except ZStackUnavailable:
             problem = zstack_unreachable(self.deps.zstack.base_url, lang)
             view = ui.lookup_problem_view(problem, meta, lang)
@@ -341,11 +389,13 @@ class CloneHandlers:
                 form=form,
                 source_name=_selected_source_name(view, source_name),
                 source_values=await self.deps.clone.source_values(view["id"], form.source),
+                supersedes=meta.supersedes,
             )
-        except StoreUnavailable:
+        except (StoreUnavailable, ResubmitRefused) as exc:
             with suppress(StoreUnavailable):
                 await self.deps.deliveries.forget("view", view["id"])
-            await ack(response_action="errors", errors={"reason": store_down(lang)})
+            why = exc.why.render(lang) if isinstance(exc, ResubmitRefused) else store_down(lang)
+            await ack(response_action="errors", errors={"reason": why})
             return
         logger.info("request created", extra={"request_id": record.id})
         await ack()  # its card is the request's first effect, on its way from the outbox

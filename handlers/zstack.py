@@ -19,6 +19,7 @@ from bot.errors import (
     ZStackAPIError,
     ZStackUnavailable,
 )
+from bot.requests.policy import Actor
 from bot.requests.sessions import identity_of
 from bot.slack.payloads import acting_user, installing_workspace
 from bot.ui import login as ui
@@ -179,6 +180,11 @@ class ZStackHandlers:
         self.deps.background.spawn(resume, body={"user_id": user_id}, client=client)
         home = self.deps.home.publish(client, team_id, user_id)
         self.deps.background.spawn(home, body={"user_id": user_id}, client=client)
+        if context.then_edit is not None:  # from Edit and resubmit: carry on there
+            actor = Actor(team_id, user_id)
+            return await self.deps.clone.resubmit_form(
+                actor, context.then_edit, lang, view_id=view_id
+            )
         if context.then_clone is not None:  # the user came from /clone-model: carry on there
             return await self.deps.clone.form_for(
                 team_id, user_id, context.channel_id, context.then_clone, lang, view_id=view_id

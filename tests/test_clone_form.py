@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bot.ui.clone import ADVANCED, BASIC, CloneViewMeta, clone_form_view, defaults_from_source
 from bot.ui.clone_form import CloneForm, parse_image_lines, validate_form
+from bot.ui.clone_inputs import values_of_request
 from bot.zstack.models import ModelServiceInventory
 
 SOURCE = "90d425a802ff44eeb530f21587633700"
@@ -110,6 +111,35 @@ def test_form_built_from_a_source_validates_unchanged() -> None:
     assert params.request_memory == 2048
     assert params.vendor_to_spec_uuids_map == {"NVIDIA": ["c" * 32]}
     assert [i.cpu_architecture for i in params.architecture_images or []] == ["x86_64", "aarch64"]
+
+
+def test_a_requests_values_give_the_same_request_again() -> None:
+    """Edit and resubmit fills the form from a request's body: submitting it unchanged must
+    send exactly that body (every kind of field: numbers, lists, maps, images, flags, tags)."""
+    raw = {
+        **VALID,
+        "description": "two\nlines",
+        "type": "Endpoint",
+        "request_cpu": "4",
+        "request_memory": "8192",
+        "cpu_architectures": ["x86_64", "aarch64"],
+        "architecture_images": f"x86_64 r/x:1 {'b' * 32}\naarch64 r/a:1",
+        "vendor_to_spec_uuids_map": f"NVIDIA: {'c' * 32}, {'d' * 32}",
+        "flags": ["support_distributed"],
+        "tag_uuids": f"{'e' * 32} {'f' * 32}",
+        "system_tags": "a::b\nc::d",
+        "user_tags": "mine",
+        "yaml": "a: 1\n",
+    }
+    form, errors = validate_form(raw)
+    assert errors == {} and form is not None
+    body = form.to_request()
+    assert body.params.support_distributed is True and body.params.tag_uuids == ["e" * 32, "f" * 32]
+    assert body.system_tags == ["a::b", "c::d"] and body.params.request_memory == 8192
+    again, errors = validate_form({**values_of_request(body), "source": SOURCE, "reason": "x"})
+    assert errors == {} and again is not None
+    assert again.to_request() == body
+    assert again.to_request().to_wire() == body.to_wire()
 
 
 def test_every_form_block_id_is_a_form_field() -> None:

@@ -113,7 +113,7 @@ class Decisions:
             effects=lambda rejected: [
                 effects.card(),
                 effects.note(text),
-                effects.dm(rejected.requester, text),
+                effects.dm(rejected.requester, text, resubmit=True),
             ],
         )
         if not outcome.changed:

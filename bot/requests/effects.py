@@ -59,6 +59,7 @@ class Effect(BaseModel):
     kind: Kind
     text: StoredMsg | None = None  # note, dm
     user: str | None = None  # dm: to whom
+    resubmit: bool = False  # dm: with the requester's "Edit and resubmit"
     at: float = Field(default_factory=time.time)  # when it was caused (epoch s)
     attempts: int = 0
     next_at: float | None = None  # not before (after a failed try)
@@ -79,9 +80,10 @@ def note(text: Msg) -> Effect:
     return Effect(kind="note", text=StoredMsg.of(text))
 
 
-def dm(user: str, text: Msg) -> Effect:
-    """A direct message, in the reader's language."""
-    return Effect(kind="dm", user=user, text=StoredMsg.of(text))
+def dm(user: str, text: Msg, *, resubmit: bool = False) -> Effect:
+    """A direct message, in the reader's language; ``resubmit``: with "Edit and resubmit" and
+    a link to the request's thread."""
+    return Effect(kind="dm", user=user, text=StoredMsg.of(text), resubmit=resubmit)
 
 
 def publish() -> Effect:

@@ -15,11 +15,13 @@ from pydantic import SecretStr
 from slack_sdk.models.views import View
 
 from bot.config import Settings
-from bot.errors import NotLoggedIn, SessionExpired, ZStackAPIError
+from bot.errors import NotLoggedIn, ResubmitRefused, SessionExpired, ZStackAPIError
 from bot.i18n import Locales, Msg, tr
 from bot.requests import effects
 from bot.requests.changes import changes
-from bot.requests.model import CloneRequest, utc_now
+from bot.requests.lifecycle import Event
+from bot.requests.model import CloneRequest, State, utc_now
+from bot.requests.policy import Actor, why_not_resubmit
 from bot.requests.sessions import SessionService
 from bot.store.requests import RequestStore
 from bot.ui import login as login_ui
@@ -28,9 +30,11 @@ from bot.ui.clone import (
     CloneViewMeta,
     clone_form_view,
     defaults_from_source,
+    notice_view,
     source_option,
 )
 from bot.ui.clone_form import CloneForm, validate_form
+from bot.ui.clone_inputs import values_of_request
 from bot.ui.text import Mrkdwn, one_line, truncate
 from bot.zstack.client import NAME_SCAN_LIMIT, ZStackClient
 from bot.zstack.models import UUID_RE, ModelServiceInventory
@@ -92,13 +96,75 @@ class CloneFlow:
             await self.remember_source(view_id, lookup)
         return self.form(lookup, CloneViewMeta(channel_id=channel), lang=lang)
 
+    async def resubmit_form(
+        self, actor: Actor, request_id: str, lang: str = "en", *, view_id: str | None = None
+    ) -> View:
+        """The clone form filled with a request's values, to edit and send as a new request
+        that replaces it; the login modal first when the requester's session is gone."""
+        t = tr(lang)
+        record = await self.store.get(request_id)
+        if record is None:
+            return notice_view(Msg.of("There is no request {id}.", id=request_id), lang)
+        if refusal := why_not_resubmit(actor, record):
+            return notice_view(refusal, lang)
+        try:
+            lookup = await self.sessions.call(
+                actor.team_id, actor.user_id, lambda session: self._resubmission(session, record)
+            )
+        except (NotLoggedIn, SessionExpired) as exc:
+            context = login_ui.LoginContext(channel_id=record.origin_channel, then_edit=record.id)
+            reason = (
+                login_ui.session_expired(lang)
+                if isinstance(exc, SessionExpired)
+                else t("Log in to ZStack first; the form opens right after.")
+            )
+            return login_ui.login_modal(self.zstack.base_url, context, error=reason, lang=lang)
+        except ZStackAPIError as exc:
+            lookup = SourceLookup(notice=describe_lookup_error(exc, lang))
+        values = {**values_of_request(record.body), "reason": record.reason}
+        if lookup.name and lookup.name != record.new_name:
+            lookup.notice = Msg.marked(
+                ":warning:",
+                "A model service named *{taken}* already exists; the form suggests *{name}*.",
+                taken=truncate(one_line(record.new_name), 200),
+                name=lookup.name,
+            ).render(lang)
+            values["name"] = lookup.name
+        elif lookup.found is None and lookup.notice is None:
+            lookup.notice = Msg.marked(
+                ":warning:",
+                "The source of {id} no longer exists, or you cannot see it: choose another "
+                "model service.",
+                id=record.id,
+            ).render(lang)
+        if lookup.found is None:
+            values.pop("source", None)
+        if view_id is not None:
+            await self.remember_source(view_id, lookup, hidden=values)
+        meta = CloneViewMeta(channel_id=record.origin_channel, supersedes=record.id)
+        return self.form(lookup, meta, values=values, lang=lang)
+
+    async def _resubmission(self, session: SecretStr, record: CloneRequest) -> SourceLookup:
+        """The request's source as the requester sees it now, and whether its name is still
+        free (else a free one)."""
+        found = await self.zstack.get_model_service(session, record.source_uuid)
+        name = await self._free_name(session, record.new_name)
+        return SourceLookup(found=found, name=name)
+
     async def remember_source(
-        self, view_id: str, lookup: SourceLookup, *, advanced_hidden: bool = True
+        self,
+        view_id: str,
+        lookup: SourceLookup,
+        *,
+        advanced_hidden: bool = True,
+        hidden: dict[str, Any] | None = None,
     ) -> None:
         """The source's values: all of them, to tell the approver what the clone changes; and
-        those of the hidden advanced fields, shown when the user opens that section (the modal
-        only holds what it shows)."""
+        those of the hidden advanced fields (``hidden``'s over the source's), shown when the
+        user opens that section (the modal only holds what it shows)."""
         if lookup.found is None:
+            if hidden is not None and advanced_hidden:
+                await self.store.save_draft(view_id, {k: hidden.get(k) for k in ADVANCED})
             return
         defaults = defaults_from_source(lookup.found)
         as_it_is = {**defaults, "name": lookup.found.name or ""}  # not the suggested new name
@@ -108,6 +174,7 @@ class CloneFlow:
             # which keeps the source's: the user is not blocked by a field they did not touch.
             _form, refused = validate_form({**defaults, "reason": "-"})
             shown = {k: defaults.get(k) for k in ADVANCED if k not in refused}
+            shown.update({k: v for k, v in (hidden or {}).items() if k in ADVANCED})
             await self.store.save_draft(view_id, shown)
 
     async def source_values(self, view_id: str, source_uuid: str) -> dict[str, Any] | None:
@@ -173,8 +240,11 @@ class CloneFlow:
         meta: CloneViewMeta,
         *,
         keep: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None,
         lang: str = "en",
     ) -> View:
+        """The form for ``lookup``'s source, prefilled from it; ``keep``'s non-empty values
+        over those, or ``values`` over them all (empty ones too: a resubmission's)."""
         raw: dict[str, Any] = {}
         source = None
         if lookup.found is not None:
@@ -184,6 +254,8 @@ class CloneFlow:
             meta = CloneViewMeta(**{**meta.model_dump(), "source_name": lookup.found.name})
         if keep:
             raw.update({k: v for k, v in keep.items() if v not in (None, "", [])})
+        if values:
+            raw.update(values)
         choices = [source_option(c) for c in lookup.choices]
         return clone_form_view(
             raw, meta, source=source, choices=choices, notice=lookup.notice, lang=lang
@@ -198,10 +270,15 @@ class CloneFlow:
         form: CloneForm,
         source_name: str | None,
         source_values: dict[str, Any] | None = None,
+        supersedes: str | None = None,
     ) -> CloneRequest:
+        """Store the request; with ``supersedes``, it replaces that request of the same
+        requester (``ResubmitRefused`` when that may no longer happen), which is withdrawn if
+        still waiting and says so on its card."""
         now = utc_now()
         changed = changes(form, source_values)
         channel = self.settings.approval_channel or origin_channel or requester
+        replaced = await self._replaceable(team_id, requester, supersedes) if supersedes else None
 
         def build(request_id: str) -> CloneRequest:
             return CloneRequest(
@@ -219,11 +296,58 @@ class CloneFlow:
                 expires_at=now + timedelta(seconds=self.settings.approval_ttl_s),
                 approvals_required=self.settings.approvals_required,
                 changes=changed,
+                supersedes=replaced.id if replaced else None,
+                supersedes_link=replaced.card_link if replaced else None,
             )
 
         # The card and the pre-flight checks are the request's first effects: carried out by
         # the outbox, after a crash too.
-        return await self.store.create(build, effects=[effects.publish(), effects.preflight()])
+        created = await self.store.create(build, effects=[effects.publish(), effects.preflight()])
+        if replaced is not None:
+            await self._supersede(replaced.id, created)
+        return created
+
+    async def _replaceable(self, team_id: str, requester: str, request_id: str) -> CloneRequest:
+        record = await self.store.get(request_id)
+        if record is None:
+            raise ResubmitRefused(Msg.of("There is no request {id}.", id=request_id))
+        if refusal := why_not_resubmit(Actor(team_id, requester), record):
+            raise ResubmitRefused(refusal)
+        return record
+
+    async def _supersede(self, old_id: str, new: CloneRequest) -> None:
+        """Mark ``old_id`` as replaced by ``new`` (withdrawn, if it still waited). Created
+        first, marked second: a crash in between leaves two requests, never none."""
+
+        def replaced(current: CloneRequest) -> CloneRequest | None:
+            if current.superseded_by:
+                return None
+            update: dict[str, Any] = {"superseded_by": new.id}
+            if current.state == State.PENDING:
+                update |= {"state": State.CANCELLED, "decided_by": new.requester}
+                update["finished_at"] = utc_now()
+            return current.model_copy(update=update)
+
+        note = Msg.marked(
+            ":pencil2:",
+            "<@{user}> edited and resubmitted {old} as {new}.",
+            user=new.requester,
+            old=old_id,
+            new=new.id,
+        )
+        outcome = await self.store.transition(
+            old_id,
+            Event.SUPERSEDE,
+            replaced,
+            actor=new.requester,
+            note=f"superseded by {new.id}",
+            effects=[effects.card(), effects.note(note)],
+        )
+        if outcome.changed:
+            await self.store.unschedule("expiry", old_id)
+            await self.store.unpark(new.team_id, new.requester, old_id)
+        else:
+            logger.info("resubmitted request was not marked", extra={"request_id": old_id})
 
     async def merged_values(
         self, view_id: str, typed: dict[str, Any], meta: CloneViewMeta

@@ -34,6 +34,7 @@ class Event(StrEnum):
     RETRY = "retry"  # a person retries a failed request
     NOTIFIED = "notified"  # one completion notice delivered
     CHECKED = "checked"  # pre-flight checks recorded while the request waits for approval
+    SUPERSEDE = "supersede"  # the requester edited and resubmitted it as a new request
 
 
 S = State
@@ -47,6 +48,9 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (S.PENDING, Event.CANCEL): S.CANCELLED,
     (S.PENDING, Event.WITHDRAW): S.CANCELLED,
     (S.PENDING, Event.EXPIRE): S.EXPIRED,
+    # A waiting request is withdrawn by its resubmission; an ended one only records it.
+    (S.PENDING, Event.SUPERSEDE): S.CANCELLED,
+    **{(state, Event.SUPERSEDE): state for state in (S.REJECTED, S.FAILED, S.EXPIRED, S.CANCELLED)},
     (S.APPROVED, Event.SUBMIT): S.SUBMITTING,
     (S.APPROVED, Event.PARK): S.AWAITING_LOGIN,
     (S.APPROVED, Event.FAIL): S.FAILED,  # ZStack never took it after every resend

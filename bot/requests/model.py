@@ -48,6 +48,10 @@ TERMINAL = frozenset({State.SUCCEEDED, State.REJECTED, State.CANCELLED, State.EX
 FINISHED = TERMINAL | {State.FAILED}
 WAITING_FOR_DECISION = frozenset({State.PENDING})
 IN_FLIGHT = frozenset({State.APPROVED, State.SUBMITTING, State.RUNNING})
+# The requester may edit and resubmit a request that is waiting or ended without a clone.
+RESUBMITTABLE = frozenset(
+    {State.PENDING, State.REJECTED, State.FAILED, State.EXPIRED, State.CANCELLED}
+)
 
 
 def utc_now() -> datetime:
@@ -110,6 +114,10 @@ class CloneRequest(BaseModel):
     # What the clone changes against the source; None when the source's values were not known.
     changes: list[ParamChange] | None = None
     checks: list[PreflightCheck] = Field(default_factory=list)  # the last pre-flight run
+    # Edit and resubmit: the request this one replaces (and its card), the one replacing it.
+    supersedes: str | None = None
+    supersedes_link: str | None = None
+    superseded_by: str | None = None
 
     @property
     def new_name(self) -> str:

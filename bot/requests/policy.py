@@ -13,7 +13,7 @@ from typing import Protocol
 
 from bot.config import Settings
 from bot.i18n import N_, Msg
-from bot.requests.model import CloneRequest, State
+from bot.requests.model import RESUBMITTABLE, CloneRequest, State
 from bot.ui.text import mention
 
 logger = logging.getLogger(__name__)
@@ -99,9 +99,34 @@ class ApprovalPolicy:
             return _OUTSIDER
         if record.state != State.FAILED:
             return what_became_of(record)
+        if record.superseded_by:
+            return Msg.of(
+                "{id} was resubmitted as {new}; retry that one instead.",
+                id=record.id,
+                new=record.superseded_by,
+            )
         if actor.is_requester_of(record) or await self.is_approver(actor.user_id):
             return None
         return Msg.of("Only the requester or an approver can retry a request.")
+
+
+def why_not_resubmit(actor: Actor, record: CloneRequest) -> Msg | None:
+    """None when ``actor`` may edit ``record`` and send it again as a new request: its
+    requester, while it waits or after it ended without a clone, once."""
+    if not actor.is_requester_of(record):
+        return Msg.of(
+            "Only <@{requester}> can edit and resubmit {id}; `/clone-model` opens a form of "
+            "your own.",
+            requester=record.requester,
+            id=record.id,
+        )
+    if record.superseded_by:
+        return Msg.of(
+            "{id} was already resubmitted as {new}.", id=record.id, new=record.superseded_by
+        )
+    if record.state not in RESUBMITTABLE:
+        return what_became_of(record)
+    return None
 
 
 def certain_to_fail(record: CloneRequest) -> Msg | None:
@@ -127,6 +152,12 @@ def certain_to_fail(record: CloneRequest) -> Msg | None:
 def what_became_of(record: CloneRequest) -> Msg:
     """What became of a request no longer waiting for this decision, in words, and by whom."""
     state, decider = record.state, record.decided_by
+    if record.superseded_by and state == State.CANCELLED:
+        return Msg.of(
+            "{id} was replaced by {new}, its edited resubmission: decide on that one.",
+            id=record.id,
+            new=record.superseded_by,
+        )
     if state == State.PENDING:
         return Msg.of("{id} is still waiting for approval.", id=record.id)
     if state == State.EXPIRED:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from bot.errors import NotLoggedIn, SessionExpired, ZStackError
+from bot.i18n import Msg
 from bot.requests import effects
 from bot.requests.lifecycle import Event
 from bot.requests.model import CloneRequest, PreflightCheck, State
@@ -83,16 +84,43 @@ class Preflight:
         def recorded(current: CloneRequest) -> CloneRequest:
             return current.model_copy(update={"checks": checks})
 
+        def shown(checked: CloneRequest) -> list[effects.Effect]:
+            # The requester hears of a newly failed check once, with the way to fix it.
+            fix = _how_to_fix(checked) if not blocking(record.checks) else None
+            told = [effects.dm(checked.requester, fix, resubmit=True)] if fix else []
+            return [effects.card(), *told]
+
         await self.store.transition(
             request_id,
             Event.CHECKED,
             recorded,
             actor="bot",
             note="pre-flight",
-            effects=[effects.card()],
+            effects=shown,
         )
 
 
 def blocking(checks: list[PreflightCheck]) -> list[PreflightCheck]:
     """The failed checks that make the clone certain to fail."""
     return [check for check in checks if check.blocking and not check.ok]
+
+
+def _how_to_fix(record: CloneRequest) -> Msg | None:
+    """What the requester can do about the checks that block Approve."""
+    failed = {check.kind for check in blocking(record.checks)}
+    if "name" in failed:
+        return Msg.marked(
+            ":warning:",
+            "{id} can't be approved: a model service named {name} already exists. Edit and "
+            "resubmit it with another name.",
+            id=record.id,
+            name=record.new_name,
+        )
+    if "source" in failed:
+        return Msg.marked(
+            ":warning:",
+            "{id} can't be approved: its source no longer exists, or you cannot see it. Edit "
+            "and resubmit it with another source.",
+            id=record.id,
+        )
+    return None

@@ -140,7 +140,11 @@ class Tracker:
             expire,
             actor="bot",
             note="ttl",
-            effects=[effects.card(), effects.note(note), effects.dm(record.requester, note)],
+            effects=[
+                effects.card(),
+                effects.note(note),
+                effects.dm(record.requester, note, resubmit=True),
+            ],
         )
         await self.store.unschedule("expiry", request_id)
         if outcome.changed:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import ActionsBlock, Block
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
@@ -67,9 +67,11 @@ class Notifier:
             await self._post_in_thread(record, self._text(effect, self.locales.default), None)
         elif effect.kind == "dm":
             user = effect.user or record.requester
-            text = self._text(effect, await self.locales.of(self.client, user))
+            lang = await self.locales.of(self.client, user)
+            text = self._text(effect, lang)
+            blocks = self._dm_blocks(record, effect, text, lang)
             with slack_errors("chat.postMessage", self.metrics):
-                await self.client.chat_postMessage(channel=user, text=text)
+                await self.client.chat_postMessage(channel=user, text=text, blocks=blocks)
         elif effect.kind == "completion":
             await self.deliver_completion(record.id)
         else:
@@ -86,6 +88,19 @@ class Notifier:
         user = effect.user or record.requester
         text = self._text(effect, await self.locales.of(self.client, user))
         return await self._found("dm", record, text, effect.at, user=user)
+
+    @staticmethod
+    def _dm_blocks(
+        record: CloneRequest, effect: Effect, text: Mrkdwn, lang: str
+    ) -> list[Block] | None:
+        """A DM that offers "Edit and resubmit" (while that is still possible), with a link to
+        the thread; other DMs are their text."""
+        if not effect.resubmit or record.superseded_by:
+            return None
+        actions = ActionsBlock(
+            block_id=f"resubmit:{record.id}", elements=[cards.resubmit_button(record, lang)]
+        )
+        return [*results.note(text), actions, *results.thread_link(record, lang)]
 
     @staticmethod
     def _text(effect: Effect, lang: str) -> Mrkdwn:

@@ -27,6 +27,7 @@ from bot.ui.text import (
     escape,
     fmt,
     join,
+    link,
     mention,
     one_line,
     slack_date,
@@ -39,6 +40,7 @@ ACTION_REJECT = "request_reject"
 ACTION_CANCEL = "request_cancel"
 ACTION_RETRY = "request_retry"
 ACTION_SHOW_FULL = "request_show_full"
+ACTION_RESUBMIT = "request_resubmit"
 # Long values shown in messages are cut here; the full text is one click away.
 PREVIEW_CHARS = 600
 MAX_CHANGES_SHOWN = 15
@@ -115,7 +117,13 @@ def decision_buttons(record: CloneRequest, *, with_cancel: bool, lang: str = "en
     ]
     if with_cancel:
         elements.append(cancel_button(record, lang))
+    if _blocked(record):  # the requester's way out of a failed pre-flight check
+        elements.append(resubmit_button(record, lang))
     return ActionsBlock(block_id=f"decide:{record.id}", elements=elements)
+
+
+def _blocked(record: CloneRequest) -> bool:
+    return any(check.blocking and not check.ok for check in record.checks)
 
 
 def cancel_button(record: CloneRequest, lang: str = "en") -> ButtonElement:
@@ -131,6 +139,13 @@ def cancel_button(record: CloneRequest, lang: str = "en") -> ButtonElement:
             confirm=t.plain("Cancel request"),
             deny=t.plain("Keep it"),
         ),
+    )
+
+
+def resubmit_button(record: CloneRequest, lang: str = "en") -> ButtonElement:
+    """The requester's "Edit and resubmit": the form filled with this request's values."""
+    return ButtonElement(
+        text=tr(lang).plain("Edit and resubmit"), action_id=ACTION_RESUBMIT, value=record.id
     )
 
 
@@ -163,6 +178,7 @@ def request_card(record: CloneRequest, approvers: list[str], lang: str = "en") -
                 labelled(param_label("gpu_compute_capability", t), params.gpu_compute_capability),
             ],
         ),
+        *_lineage_blocks(record, t),
         *_change_blocks(record, t),
         *_check_blocks(record, t),
         SectionBlock(
@@ -190,7 +206,32 @@ def _cpu_memory(cpu: int | None, memory: int | None, t: Translate) -> str | None
     return " / ".join(parts)
 
 
+def _lineage_blocks(record: CloneRequest, t: Translate) -> list[Block]:
+    """The request this one replaces (edit and resubmit), linked to its card."""
+    if not record.supersedes:
+        return []
+    old = (
+        link(record.supersedes_link, record.supersedes)
+        if record.supersedes_link
+        else Mrkdwn(record.supersedes)
+    )
+    return [ContextBlock(elements=[md(t(":pencil2: Edited resubmission of {old}", old=old))])]
+
+
 def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]:
+    blocks = _state_blocks(record, t, lang)
+    if record.superseded_by:
+        replaced = t(
+            ":pencil2: Replaced by *{new}*, its edited resubmission.", new=record.superseded_by
+        )
+        blocks.append(ContextBlock(elements=[md(replaced)]))
+    elif record.state in (State.REJECTED, State.EXPIRED, State.CANCELLED):
+        actions = [resubmit_button(record, lang)]
+        blocks.append(ActionsBlock(block_id=f"resubmit:{record.id}", elements=actions))
+    return blocks
+
+
+def _state_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]:
     label = state_label(record.state, lang)
     blocks: list[Block] = [DividerBlock()]
     if record.state == State.PENDING:
@@ -233,17 +274,13 @@ def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]
         error = record.error_text or t("unknown error")
         if (root := _root_cause(record)) is not None:
             error = fmt("{error}\n{root}", error=error, root=t("Root cause: {root}", root=root))
-        blocks += [
-            SectionBlock(
-                text=md(truncate(fmt("{label}: {error}", label=label, error=error), 2900))
-            ),
-            ActionsBlock(
-                block_id=f"retry:{record.id}",
-                elements=[
-                    ButtonElement(text=t.plain("Retry"), action_id=ACTION_RETRY, value=record.id)
-                ],
-            ),
-        ]
+        blocks.append(
+            SectionBlock(text=md(truncate(fmt("{label}: {error}", label=label, error=error), 2900)))
+        )
+        if not record.superseded_by:
+            retry = ButtonElement(text=t.plain("Retry"), action_id=ACTION_RETRY, value=record.id)
+            actions = [retry, resubmit_button(record, lang)]
+            blocks.append(ActionsBlock(block_id=f"retry:{record.id}", elements=actions))
     elif record.state == State.REJECTED:
         why = (
             fmt(": {why}", why=one_line(record.decision_reason or ""))
@@ -253,6 +290,8 @@ def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]
         by = t("by <@{who}>", who=record.decided_by)
         line = fmt("{label} {by}{why}", label=label, by=by, why=Mrkdwn(why))
         blocks.append(ContextBlock(elements=[md(truncate(line, 2000))]))
+    elif record.state == State.CANCELLED and record.superseded_by:
+        blocks.append(ContextBlock(elements=[md(label)]))
     elif record.state == State.CANCELLED:
         by = t("by <@{who}>", who=record.decided_by)
         blocks.append(ContextBlock(elements=[md(fmt("{label} {by}", label=label, by=by))]))

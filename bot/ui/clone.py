@@ -27,7 +27,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.i18n import Translate, tr
+from bot.i18n import Text, Translate, render, tr
 from bot.ui.clone_inputs import ADVANCED as ADVANCED
 from bot.ui.clone_inputs import BASIC as BASIC
 from bot.ui.clone_inputs import VALUE as VALUE
@@ -68,6 +68,7 @@ class CloneViewMeta(ViewMetadata):
     channel_id: str | None = None
     advanced: bool = False
     source_name: str | None = None
+    supersedes: str | None = None  # edit and resubmit: the request this form replaces
 
     @field_validator("source_name")
     @classmethod
@@ -125,6 +126,12 @@ def clone_form_view(
     """The whole form; ``raw`` holds the values to show (from the source or from typing)."""
     t = tr(lang)
     blocks: list[Block] = []
+    if meta.supersedes:
+        editing = t(
+            ":pencil2: Editing *{id}*: this form sends a new request that replaces it.",
+            id=meta.supersedes,
+        )
+        blocks.append(ContextBlock(elements=[md(editing)]))
     if notice:
         blocks.append(SectionBlock(text=md(truncate(notice, 2900))))
     blocks.append(_source_input(raw, source, choices or [], t))
@@ -156,8 +163,8 @@ def clone_form_view(
     return View(
         type="modal",
         callback_id=CLONE_CALLBACK,
-        title=t("Clone model service"),
-        submit=t("Request clone"),
+        title=t.plain("Edit and resubmit") if meta.supersedes else t.plain("Clone model service"),
+        submit=t.plain("Resubmit") if meta.supersedes else t.plain("Request clone"),
         close=t("Cancel"),
         private_metadata=meta.dump(),
         blocks=blocks,
@@ -182,6 +189,18 @@ def loading_view(lang: str = "en", meta: LookupMeta | None = None) -> View:
     )
 
 
+def notice_view(message: Text, lang: str = "en") -> View:
+    """A modal that only says something (why a form cannot be opened)."""
+    t = tr(lang)
+    return View(
+        type="modal",
+        callback_id=LOADING_CALLBACK,
+        title=t.plain("Clone model service"),
+        close=t.plain("Close"),
+        blocks=[SectionBlock(text=md(truncate(render(message, lang), 2900)))],
+    )
+
+
 def form_values(view: Any) -> dict[str, BlockValue]:
     """Raw values of a view payload's inputs, keyed by block_id."""
     return ViewState.of(view).by_block()
@@ -192,10 +211,11 @@ class LookupMeta(ViewMetadata):
 
     channel_id: str | None = None
     text: str = ""
+    resubmit: str | None = None  # the request whose values fill the form (edit and resubmit)
 
     @classmethod
-    def of(cls, channel_id: str | None, text: str) -> LookupMeta:
-        return cls(channel_id=channel_id, text=text[:LOOKUP_TEXT_MAX])
+    def of(cls, channel_id: str | None, text: str, *, resubmit: str | None = None) -> LookupMeta:
+        return cls(channel_id=channel_id, text=text[:LOOKUP_TEXT_MAX], resubmit=resubmit)
 
 
 def lookup_problem_view(problem: Mrkdwn, meta: LookupMeta, lang: str = "en") -> View:

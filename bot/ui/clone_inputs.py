@@ -8,6 +8,7 @@ re-rendered form shows what was typed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -25,7 +26,12 @@ from bot.i18n import Translate
 from bot.ui.clone_form import FLAGS_BLOCK, REASON, normalise_arch
 from bot.ui.text import one_line, truncate
 from bot.zstack.clone_spec import FLAGS, PARAMETERS, Param, Shown, param
-from bot.zstack.models import ModelServiceInventory
+from bot.zstack.models import (
+    ArchitectureImage,
+    CloneRequestBody,
+    ModelServiceImage,
+    ModelServiceInventory,
+)
 
 VALUE = "value"
 _MULTILINE = frozenset({Shown.MULTILINE, Shown.YAML, Shown.LINES, Shown.MAP, Shown.IMAGES})
@@ -176,7 +182,8 @@ def _architectures(inv: ModelServiceInventory) -> list[str]:
     return [a for a in dict.fromkeys(archs) if a in param("cpu_architectures").options]
 
 
-def _image_lines(inv: ModelServiceInventory) -> str:
+def _image_lines(images: Sequence[ArchitectureImage | ModelServiceImage]) -> str:
+    """One ``arch image [vm-image]`` line per architecture, as the form takes them."""
     return "\n".join(
         " ".join(
             [
@@ -185,7 +192,7 @@ def _image_lines(inv: ModelServiceInventory) -> str:
                 img.vm_image_uuid or "",
             ]
         ).strip()
-        for img in inv.model_service_images
+        for img in images
         if img.cpu_architecture
     )
 
@@ -201,6 +208,37 @@ def defaults_from_source(inv: ModelServiceInventory) -> dict[str, Any]:
     base = one_line(inv.name or "model-service")
     raw["name"] = truncate(f"{base}-clone", param("name").max_length or 0)
     raw["cpu_architectures"] = _architectures(inv)
-    raw["architecture_images"] = _image_lines(inv)  # the inventory calls them modelServiceImages
+    raw["architecture_images"] = _image_lines(
+        inv.model_service_images
+    )  # the inventory calls them modelServiceImages
     raw[FLAGS_BLOCK] = [f.key for f in FLAGS if getattr(inv, f.field) is True]
+    return raw
+
+
+def _request_value(spec: Param, value: Any) -> Any:
+    """A request's wire value of ``spec`` as the form's raw value (what typing it would give)."""
+    if value is None:
+        return None
+    if spec.shown is Shown.WORDS:
+        return ", ".join(value)
+    if spec.shown is Shown.LINES:
+        return "\n".join(value)
+    if spec.shown is Shown.IMAGES:
+        return _image_lines(value)
+    return _prefill(spec, value)
+
+
+def values_of_request(body: CloneRequestBody) -> dict[str, Any]:
+    """Raw form values that give ``body`` again (the inverse of ``CloneForm.to_request``):
+    edit and resubmit opens the form with them. Values the request left to the source are
+    absent, so the form shows the source's there."""
+    raw: dict[str, Any] = {}
+    for spec in PARAMETERS:
+        if spec.shown is not Shown.FLAG:
+            value = _request_value(
+                spec, getattr(body if spec.top_level else body.params, spec.field)
+            )
+            if value not in (None, "", [], {}):
+                raw[spec.key] = value
+    raw[FLAGS_BLOCK] = [f.key for f in FLAGS if getattr(body.params, f.field) is True]
     return raw

@@ -40,6 +40,8 @@ class LoginContext(BaseModel):
     channel_id: str | None = None
     # After a successful login, continue to the clone form for this source ("" = no source).
     then_clone: str | None = None
+    # Or to the edit-and-resubmit form of this request.
+    then_edit: str | None = None
     # Opened from App Home: re-render it after the login.
     refresh_home: bool = False
     notice: str | None = Field(default=None, max_length=500)

@@ -18,7 +18,7 @@ from slack_sdk.models.views import View
 
 from bot.i18n import Translate, tr
 from bot.requests.model import CloneRequest
-from bot.ui.cards import ACTION_RETRY
+from bot.ui.cards import ACTION_RETRY, resubmit_button
 from bot.ui.parts import is_long_value, labelled, md, param_label
 from bot.ui.text import (
     Mrkdwn,
@@ -134,7 +134,8 @@ def failure_blocks(
     if error is None:
         blocks.append(SectionBlock(text=md(truncate(escape(text), 2900))))
         retry = ButtonElement(text=t.plain("Retry"), action_id=ACTION_RETRY, value=record.id)
-        blocks.append(ActionsBlock(block_id=f"raw:{record.id}", elements=[retry]))
+        actions = [retry, resubmit_button(record, lang)]
+        blocks.append(ActionsBlock(block_id=f"raw:{record.id}", elements=actions))
         return blocks
     blocks.append(
         SectionBlock(
@@ -171,6 +172,7 @@ def failure_blocks(
             block_id=f"raw:{record.id}",
             elements=[
                 ButtonElement(text=t.plain("Retry"), action_id=ACTION_RETRY, value=record.id),
+                resubmit_button(record, lang),
                 ButtonElement(
                     text=t.plain("Raw error JSON"), action_id=ACTION_RAW_ERROR, value=record.id
                 ),

@@ -46,6 +46,10 @@ def status_text(record: CloneRequest, lang: str = "en") -> Mrkdwn:
     ]
     if record.card_link:
         lines.append(link(record.card_link, t.plain("Open the request's thread")))
+    if record.supersedes:
+        lines.append(t("Edited resubmission of {old}", old=record.supersedes))
+    if record.superseded_by:
+        lines.append(t("Replaced by {new}, its edited resubmission.", new=record.superseded_by))
     if record.state == State.PENDING:
         lines.append(
             t(

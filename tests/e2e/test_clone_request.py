@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 
+from bot.requests.model import State
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
 from tests.e2e.helpers import (
     ALICE_LOGIN,
     APPROVALS,
+    APPROVER,
     EXAMPLE,
     GENERAL,
     REQUESTER,
@@ -22,6 +24,7 @@ from tests.e2e.helpers import (
     top_view,
 )
 from tests.fixtures.bot import BotFactory
+from tests.support.approval import click, wait_card, wait_state
 
 
 @pytest.fixture
@@ -291,7 +294,7 @@ async def show_advanced(emu: SlackEmulator, view_id: str) -> None:
 
 
 async def test_prefilled_cpu_and_memory_survive_the_advanced_toggle_and_are_sent(
-    slack_emu: SlackEmulator, approval_bot: Runtime
+    slack_emu: SlackEmulator, approval_bot: Runtime, zstack_sim: SimServer
 ) -> None:
     """Slack hands number inputs back as text; a re-rendered form dropped them, and the request
     went out without the source's CPU and memory."""
@@ -307,6 +310,13 @@ async def test_prefilled_cpu_and_memory_survive_the_advanced_toggle_and_are_sent
     (record,) = await approval_bot.deps.requests.recent("T0CLONE", REQUESTER)
     params = record.body.params
     assert (params.request_cpu, params.request_memory) == (int(cpu), int(memory))
+    # Approved, the CloneModelService POST carries them: the clone has the source's sizes.
+    record = await wait_card(approval_bot, record.id)
+    await click(slack_emu, APPROVER, record, "request_approve")
+    await wait_state(approval_bot, record.id, State.SUCCEEDED)
+    services = zstack_sim.state.snapshot()["model_services"]
+    clone = next(s["inventory"] for s in services if s["inventory"]["name"] == "example-clone")
+    assert (clone["requestCpu"], clone["requestMemory"]) == (int(cpu), int(memory))
 
 
 async def test_advanced_options_show_the_sources_values(

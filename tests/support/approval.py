@@ -50,6 +50,15 @@ async def wait_state(
         await asyncio.sleep(0.05)
 
 
+async def wait_card(bot: Runtime, request_id: str, timeout: float = 10.0) -> CloneRequest:
+    """The stored request once its card is posted and recorded."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (record := await bot.deps.requests.require(request_id)).card_ts:
+        assert asyncio.get_running_loop().time() < deadline, f"{request_id} has no card"
+        await asyncio.sleep(0.05)
+    return record
+
+
 async def click(emu: SlackEmulator, user: str, record: CloneRequest, action: str) -> None:
     """``user`` clicks the button ``action`` on the request's card; the bot acks with 200."""
     delivery = await emu.click(user, channel=APPROVALS, ts=record.card_ts or "", action_id=action)
