@@ -11,8 +11,10 @@ from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
 from tests.e2e.helpers import (
+    ALICE_LOGIN,
     APPROVALS,
     APPROVER,
+    GENERAL,
     REQUESTER,
     blocks_text,
     ephemeral_texts,
@@ -189,3 +191,28 @@ async def test_a_failure_offers_retry_and_edit_and_resubmit_with_a_link_to_the_t
         )
     )
     assert (await bot.deps.requests.require(old.id)).state == State.FAILED
+
+
+async def test_a_requester_without_a_session_logs_in_first_then_gets_the_form(
+    slack_emu: SlackEmulator, bot_factory: BotFactory
+) -> None:
+    bot = await bot_factory(approval_channel=APPROVALS)
+    old = await request_clone(slack_emu, bot, name="after-login")
+    await click(slack_emu, REQUESTER, old, "request_cancel")
+    await wait_state(bot, old.id, State.CANCELLED)
+    await slack_emu.slash_command(REQUESTER, GENERAL, "/zstack", "logout")
+    await wait_until(lambda: _logged_out(bot))
+    await slack_emu.wait_for(lambda: RESUBMIT in card_text(slack_emu, old))
+    await click(slack_emu, REQUESTER, old, RESUBMIT)
+    login_view = await top_view(slack_emu, REQUESTER, "zstack_login")
+    await slack_emu.submit_view(REQUESTER, login_view.id, ALICE_LOGIN)
+    view = await top_view(slack_emu, REQUESTER, "clone_model")
+    assert view.definition["title"]["text"] == "Edit and resubmit"
+    assert initial(view, "name") == "after-login"
+    await slack_emu.submit_view(REQUESTER, view.id, {})
+    new = await resubmitted(bot, old.id)
+    assert new.supersedes == old.id
+
+
+async def _logged_out(bot: Runtime) -> bool:
+    return not await bot.deps.sessions.peek("T0CLONE", REQUESTER)
