@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.logs import configure_logging
+from bot.requests.rules import rules_from
 
 NO_SLACK = (
     "clone-bot: no Slack credentials (set SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET, or "
@@ -90,6 +91,7 @@ def _run_bot() -> int:
     if not settings.has_slack_credentials:
         print(NO_SLACK, file=sys.stderr)
         return 2
+    rules_from(settings)  # a bad policy file stops the bot here, one line per problem
     configure_logging(settings.log_level, settings.log_format)
 
     async def run() -> None:

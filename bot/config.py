@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         ge=60,
         validation_alias=AliasChoices("CLONEBOT_APPROVAL_TTL_S", "approval_ttl_s"),
     )
+    # Approvers must hold their own ZStack session that can see the source ("required").
+    approver_login: Literal["required", "off"] = Field(
+        "off", validation_alias=AliasChoices("CLONEBOT_APPROVER_LOGIN", "approver_login")
+    )
+    # Ordered approval rules (YAML, ``bot.requests.rules``); the settings above are the default.
+    policy_file: Path | None = _env("CLONEBOT_POLICY_FILE", "policy_file")
 
     # Job tracking
     poll_initial_s: float = Field(

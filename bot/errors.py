@@ -22,7 +22,8 @@
     │   ├── RequestNotFound         no such request (never created, or past its retention)
     │   ├── ConcurrentUpdate        it kept changing under us; nothing was applied
     │   ├── IllegalTransition       a change its event does not lead to (a bug; never applied)
-    │   └── ResubmitRefused         that request may not be replaced (any more): ``why``
+    │   ├── ResubmitRefused         that request may not be replaced (any more): ``why``
+    │   └── RequestDenied           an approval rule refuses the request: ``rule.deny``
     ├── DecryptError                a stored secret opens with none of the configured keys
     ├── SlackError                  a Slack Web API call failed (``method``, ``code``)
     │   ├── SlackRateLimited        429: ``retry_after_s``
@@ -45,6 +46,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.i18n import Msg
+    from bot.requests.rules import AppliedRule
     from bot.zstack.models import ErrorCode
 
 
@@ -172,6 +174,14 @@ class ConcurrentUpdate(RequestError):
 
 class IllegalTransition(RequestError):
     """A change proposed a state its event does not lead to (a bug, never applied)."""
+
+
+class RequestDenied(RequestError):
+    """The approval rule the request meets refuses it (``rule.deny`` says why)."""
+
+    def __init__(self, rule: AppliedRule) -> None:
+        self.rule = rule
+        super().__init__(f"denied by rule {rule.name}")
 
 
 class ResubmitRefused(RequestError):

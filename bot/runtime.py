@@ -25,6 +25,7 @@ from bot.requests.intake import CloneFlow
 from bot.requests.outbox import Outbox
 from bot.requests.policy import ApprovalPolicy
 from bot.requests.preflight import Preflight
+from bot.requests.rules import rules_from
 from bot.requests.sessions import SessionService
 from bot.requests.tracker import Tracker
 from bot.server import build_web_app
@@ -114,7 +115,9 @@ class Runtime:
             preflight=preflight.run,
         )
         requests.on_effects = outbox.kick
-        policy = ApprovalPolicy(settings, groups=SlackGroups(client, metrics))
+        policy = ApprovalPolicy(
+            settings, groups=SlackGroups(client, metrics), rules=rules_from(settings)
+        )
         deps = Deps(
             settings=settings,
             zstack=zstack,
@@ -130,6 +133,7 @@ class Runtime:
                 store=requests,
                 sessions=sessions,
                 locales=locales,
+                policy=policy,
             ),
             notifier=notifier,
             policy=policy,

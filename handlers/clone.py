@@ -10,11 +10,13 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.models.blocks import Option
+from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.errors import (
     NotLoggedIn,
+    RequestDenied,
     ResubmitRefused,
     SessionExpired,
     SlackError,
@@ -23,8 +25,10 @@ from bot.errors import (
     ZStackUnavailable,
 )
 from bot.i18n import Msg, tr
+from bot.requests.intake import facts_of
 from bot.requests.model import looks_like_request_id
 from bot.requests.policy import Actor, why_not_resubmit
+from bot.requests.rules import AppliedRule
 from bot.slack.client import CLOSED_VIEW_ERRORS, slack_errors
 from bot.slack.payloads import (
     acting_user,
@@ -35,7 +39,7 @@ from bot.slack.payloads import (
 from bot.ui import cards, status
 from bot.ui import clone as ui
 from bot.ui import home as home_ui
-from bot.ui.clone_form import validate_form
+from bot.ui.clone_form import CloneForm, validate_form
 from bot.ui.messages import internal_error, store_down, zstack_unreachable
 from bot.ui.text import Mrkdwn, join, one_line, truncate
 from bot.ui.view_state import ViewState
@@ -281,6 +285,38 @@ class CloneHandlers:
         shown = await client.views_update(view_id=view["id"], view=ui.loading_view(lang, meta))
         await self._fill(body, context, client, view["id"], shown["view"]["hash"], meta, lang)
 
+    async def _rule_changed(
+        self,
+        view: dict[str, Any],
+        form: CloneForm,
+        meta: ui.CloneViewMeta,
+        raw: dict[str, Any],
+        source_values: dict[str, Any] | None,
+        context: AsyncBoltContext,
+        lang: str,
+    ) -> View | None:
+        """The form again, saying which rule now applies, when the values submitted meet
+        another approval rule than the form said: the requester sends it knowing."""
+        if not self.deps.policy.has_rules or meta.rule is None:
+            return None
+        user = acting_user(context)
+        facts = facts_of(form.model_dump(), source_values, meta.source_name, meta.channel_id, user)
+        rule = await self.deps.clone.rule_for(facts)
+        if rule.name == meta.rule or rule.deny:
+            return None
+        notice = Msg.marked(
+            ":information_source:",
+            "With these values, rule *{rule}* applies. Press Request clone again to send it.",
+            rule=rule.name,
+        ).render(lang)
+        source = None
+        if form.source and meta.source_name:
+            source = Option(value=form.source, text=ui.source_label(meta.source_name, form.source))
+        shown = {k: v for k, v in raw.items() if meta.advanced or k not in ui.ADVANCED}
+        return await self.deps.clone.view(
+            shown, meta, user, source=source, notice=notice, source_values=source_values, lang=lang
+        )
+
     async def suggest(self, ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         team, user = installing_workspace(context), acting_user(context)
         typed = str(body.get("value", ""))
@@ -322,7 +358,7 @@ class CloneHandlers:
         )
         keep = {"reason": typed.get("reason")}
         await self.deps.clone.remember_source(view["id"], lookup, advanced_hidden=not meta.advanced)
-        form = self.deps.clone.form(lookup, meta, keep=keep, lang=lang)
+        form = await self.deps.clone.form(lookup, meta, user, keep=keep, lang=lang)
         await client.views_update(view_id=view["id"], hash=view["hash"], view=form)
 
     async def toggle_advanced(
@@ -354,8 +390,12 @@ class CloneHandlers:
                 value=str(typed["source"]),
                 text=ui.source_label(meta.source_name, str(typed["source"])),
             )
-        lang = self.deps.locales.cached(acting_user(context))
-        form = ui.clone_form_view(typed, meta, source=source, lang=lang)
+        user = acting_user(context)
+        lang = self.deps.locales.cached(user)
+        known = await self.deps.clone.source_values(view["id"], str(typed.get("source") or ""))
+        form = await self.deps.clone.view(
+            typed, meta, user, source=source, source_values=known, lang=lang
+        )
         await client.views_update(view_id=view["id"], hash=view["hash"], view=form)
 
     async def submitted(
@@ -378,6 +418,11 @@ class CloneHandlers:
             return
         team = installing_workspace(context)
         source_name = meta.source_name if typed.get("source") else None
+        source_values = await self.deps.clone.source_values(view["id"], form.source)
+        changed = await self._rule_changed(view, form, meta, raw, source_values, context, lang)
+        if changed is not None:
+            await ack(response_action="update", view=changed)
+            return
         if await self.deps.deliveries.repeated("view", view["id"]):
             await ack()  # this form already became a request: a replay creates nothing
             return
@@ -388,9 +433,12 @@ class CloneHandlers:
                 origin_channel=meta.channel_id,
                 form=form,
                 source_name=_selected_source_name(view, source_name),
-                source_values=await self.deps.clone.source_values(view["id"], form.source),
+                source_values=source_values,
                 supersedes=meta.supersedes,
             )
+        except RequestDenied as exc:
+            await ack(response_action="errors", errors=denied(exc.rule, meta, lang))
+            return
         except (StoreUnavailable, ResubmitRefused) as exc:
             with suppress(StoreUnavailable):
                 await self.deps.deliveries.forget("view", view["id"])
@@ -399,6 +447,27 @@ class CloneHandlers:
             return
         logger.info("request created", extra={"request_id": record.id})
         await ack()  # its card is the request's first effect, on its way from the outbox
+
+
+def denied(rule: AppliedRule, meta: ui.CloneViewMeta, lang: str) -> dict[str, str]:
+    """A ``deny`` rule's message, on the field that made the rule apply (when it is shown)."""
+    shown = set(ui.BASIC) | (set(ui.ADVANCED) if meta.advanced else set()) | {"source"}
+    blocks = [DECIDING_BLOCK.get(b.kind, "reason") for b in rule.because]
+    block = next((b for b in blocks if b in shown), "reason")
+    text = tr(lang).plain("Rule {rule} refuses this request: {why}", rule=rule.name, why=rule.deny)
+    return {block: truncate(text, 2000)}
+
+
+# Which field of the form a rule's condition looks at.
+DECIDING_BLOCK = {
+    "cpu": "request_cpu",
+    "memory": "request_memory",
+    "size": "size",
+    "gpu": "gpu_compute_capability",
+    "type": "type",
+    "model_source": "model_source",
+    "source_name": "source",
+}
 
 
 def _selected_source_name(view: dict[str, Any], fallback: str | None) -> str | None:

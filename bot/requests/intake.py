@@ -7,21 +7,30 @@ first effect (``bot.slack.publisher`` posts it).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from pydantic import SecretStr
+from slack_sdk.models.blocks import Option
 from slack_sdk.models.views import View
 
 from bot.config import Settings
-from bot.errors import NotLoggedIn, ResubmitRefused, SessionExpired, ZStackAPIError
+from bot.errors import (
+    NotLoggedIn,
+    RequestDenied,
+    ResubmitRefused,
+    SessionExpired,
+    ZStackAPIError,
+)
 from bot.i18n import Locales, Msg, tr
 from bot.requests import effects
 from bot.requests.changes import changes
 from bot.requests.lifecycle import Event
 from bot.requests.model import CloneRequest, State, utc_now
-from bot.requests.policy import Actor, why_not_resubmit
+from bot.requests.policy import Actor, ApprovalPolicy, why_not_resubmit
+from bot.requests.rules import AppliedRule, Facts, default_rule
 from bot.requests.sessions import SessionService
 from bot.store.requests import RequestStore
 from bot.ui import login as login_ui
@@ -64,6 +73,7 @@ class CloneFlow:
     store: RequestStore
     sessions: SessionService
     locales: Locales = field(default_factory=Locales)
+    policy: ApprovalPolicy | None = None  # the approval rules; None: the settings' rule
 
     async def form_for(
         self,
@@ -94,7 +104,7 @@ class CloneFlow:
             lookup = SourceLookup(notice=describe_lookup_error(exc, lang))
         if view_id is not None:
             await self.remember_source(view_id, lookup)
-        return self.form(lookup, CloneViewMeta(channel_id=channel), lang=lang)
+        return await self.form(lookup, CloneViewMeta(channel_id=channel), user, lang=lang)
 
     async def resubmit_form(
         self, actor: Actor, request_id: str, lang: str = "en", *, view_id: str | None = None
@@ -142,7 +152,7 @@ class CloneFlow:
         if view_id is not None:
             await self.remember_source(view_id, lookup, hidden=values)
         meta = CloneViewMeta(channel_id=record.origin_channel, supersedes=record.id)
-        return self.form(lookup, meta, values=values, lang=lang)
+        return await self.form(lookup, meta, actor.user_id, values=values, lang=lang)
 
     async def _resubmission(self, session: SecretStr, record: CloneRequest) -> SourceLookup:
         """The request's source as the requester sees it now, and whether its name is still
@@ -234,10 +244,11 @@ class CloneFlow:
             session, text.strip(), exact=False, limit=SUGGESTION_LIMIT
         )
 
-    def form(
+    async def form(
         self,
         lookup: SourceLookup,
         meta: CloneViewMeta,
+        requester: str,
         *,
         keep: dict[str, Any] | None = None,
         values: dict[str, Any] | None = None,
@@ -257,8 +268,15 @@ class CloneFlow:
         if values:
             raw.update(values)
         choices = [source_option(c) for c in lookup.choices]
-        return clone_form_view(
-            raw, meta, source=source, choices=choices, notice=lookup.notice, lang=lang
+        return await self.view(
+            raw,
+            meta,
+            requester,
+            source=source,
+            choices=choices,
+            notice=lookup.notice,
+            source_values=defaults_from_source(lookup.found) if lookup.found else None,
+            lang=lang,
         )
 
     async def create(
@@ -279,6 +297,10 @@ class CloneFlow:
         changed = changes(form, source_values)
         channel = self.settings.approval_channel or origin_channel or requester
         replaced = await self._replaceable(team_id, requester, supersedes) if supersedes else None
+        facts = facts_of(form.model_dump(), source_values, source_name, origin_channel, requester)
+        rule = await self.rule_for(facts)
+        if rule.deny:
+            raise RequestDenied(rule)
 
         def build(request_id: str) -> CloneRequest:
             return CloneRequest(
@@ -293,9 +315,10 @@ class CloneFlow:
                 reason=form.reason,
                 created_at=now,
                 updated_at=now,
-                expires_at=now + timedelta(seconds=self.settings.approval_ttl_s),
-                approvals_required=self.settings.approvals_required,
+                expires_at=now + timedelta(seconds=rule.ttl_s),
+                approvals_required=rule.approvals,
                 changes=changed,
+                rule=rule,
                 supersedes=replaced.id if replaced else None,
                 supersedes_link=replaced.card_link if replaced else None,
             )
@@ -305,7 +328,67 @@ class CloneFlow:
         created = await self.store.create(build, effects=[effects.publish(), effects.preflight()])
         if replaced is not None:
             await self._supersede(replaced.id, created)
+        if rule.auto_approve:
+            created = await self._auto_approve(created)
         return created
+
+    async def rule_for(self, facts: Facts) -> AppliedRule:
+        """The approval rule a request with these facts meets."""
+        if self.policy is None:
+            return default_rule(self.settings)
+        return await self.policy.applied(facts)
+
+    async def view(
+        self,
+        raw: dict[str, Any],
+        meta: CloneViewMeta,
+        requester: str,
+        *,
+        source: Option | None = None,
+        choices: list[Option] | None = None,
+        notice: Mrkdwn | None = None,
+        source_values: dict[str, Any] | None = None,
+        lang: str = "en",
+    ) -> View:
+        """The form showing ``raw``; with a policy file, the rule those values meet is said
+        under the fields that decide it (and remembered, to tell a change at submit)."""
+        rule = None
+        if self.policy is not None and self.policy.has_rules:
+            facts = facts_of(raw, source_values, meta.source_name, meta.channel_id, requester)
+            rule = await self.policy.applied(facts)
+            meta = meta.model_copy(update={"rule": rule.name})
+        return clone_form_view(
+            raw, meta, source=source, choices=choices, notice=notice, rule=rule, lang=lang
+        )
+
+    async def _auto_approve(self, record: CloneRequest) -> CloneRequest:
+        """Approved by its rule, without a click: logged and said on the card as such."""
+        rule = record.rule.name if record.rule else "?"
+
+        def approve(current: CloneRequest) -> CloneRequest | None:
+            if current.state != State.PENDING:
+                return None
+            update = {"state": State.APPROVED, "approved_at": utc_now(), "decided_by": "bot"}
+            return current.model_copy(update=update)
+
+        note = Msg.marked(
+            ":robot_face:",
+            "Approved automatically by rule *{rule}*. Cloning as <@{requester}>…",
+            rule=rule,
+            requester=record.requester,
+        )
+        outcome = await self.store.transition(
+            record.id,
+            Event.APPROVE,
+            approve,
+            actor="bot",
+            note=f"auto-approved by rule {rule}",
+            effects=[effects.submit(), effects.card(), effects.note(note)],
+        )
+        logger.info("request auto-approved", extra={"request_id": record.id, "rule": rule})
+        if outcome.changed:
+            await self.store.unschedule("expiry", record.id)
+        return outcome.record
 
     async def _replaceable(self, team_id: str, requester: str, request_id: str) -> CloneRequest:
         record = await self.store.get(request_id)
@@ -376,3 +459,41 @@ def describe_lookup_error(error: ZStackAPIError, lang: str = "en") -> Mrkdwn:
     t = tr(lang)
     text = t("ZStack could not look up the model service: {error}", error=error.error.summary())
     return truncate(text, 2000)
+
+
+def facts_of(
+    values: Mapping[str, Any],
+    source_values: Mapping[str, Any] | None,
+    source_name: str | None,
+    channel: str | None,
+    requester: str,
+) -> Facts:
+    """What approval rules look at: the form's values (validated, or as typed), the source's
+    where the form leaves them."""
+    source = source_values or {}
+
+    def given(key: str) -> Any:
+        value = values.get(key)
+        return value if value not in (None, "", [], {}) else source.get(key)
+
+    def number(key: str) -> int | None:
+        value = given(key)
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def word(key: str) -> str | None:
+        value = given(key)
+        return value if isinstance(value, str) else None
+
+    return Facts(
+        request_cpu=number("request_cpu"),
+        request_memory=number("request_memory"),
+        size=number("size"),
+        gpu=bool(given("gpu_compute_capability") or given("vendor_to_spec_uuids_map")),
+        type=word("type"),
+        model_source=word("model_source"),
+        source_name=source_name or word("name"),
+        channel=channel,
+        requester=requester,
+    )

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from bot.requests.rules import AppliedRule
 from bot.zstack.models import CloneRequestBody, ErrorCode, ModelServiceInventory
 
 # Crockford's base32 without I, L, O, U: ids read aloud or typed back stay unambiguous.
@@ -115,6 +116,8 @@ class CloneRequest(BaseModel):
     changes: list[ParamChange] | None = None
     checks: list[PreflightCheck] = Field(default_factory=list)  # the last pre-flight run
     # Edit and resubmit: the request this one replaces (and its card), the one replacing it.
+    # The approval rule the request met (None: made before rules, the settings apply).
+    rule: AppliedRule | None = None
     supersedes: str | None = None
     supersedes_link: str | None = None
     superseded_by: str | None = None

@@ -14,6 +14,7 @@ from typing import Protocol
 from bot.config import Settings
 from bot.i18n import N_, Msg
 from bot.requests.model import RESUBMITTABLE, CloneRequest, State
+from bot.requests.rules import AppliedRule, Facts, Rules, default_rule
 from bot.ui.text import mention
 
 logger = logging.getLogger(__name__)
@@ -43,20 +44,43 @@ _OUTSIDER = Msg.of("Only members of the workspace this request was made in can d
 class ApprovalPolicy:
     settings: Settings
     groups: GroupDirectory | None = None
+    rules: Rules | None = None  # the policy file's rules; None: the settings' rule alone
+
+    def __post_init__(self) -> None:
+        if self.rules is None:
+            self.rules = Rules([], default_rule(self.settings))
 
     @property
-    def approvers(self) -> list[str]:
-        return self.settings.approvers
+    def has_rules(self) -> bool:
+        """Whether a policy file gives rules (else every request meets the settings' rule)."""
+        return bool(self.rules and self.rules.rules)
 
-    async def is_approver(self, user: str) -> bool:
-        """In the approver list (directly or through a user group); anyone when it is empty."""
-        if not self.approvers:
-            return True
-        if user in self.approvers:
+    def rule_of(self, record: CloneRequest) -> AppliedRule:
+        """The rule a request met when it was made (the settings' for older requests)."""
+        assert self.rules is not None
+        return record.rule or self.rules.default
+
+    async def applied(self, facts: Facts) -> AppliedRule:
+        """The rule a request with these facts meets now."""
+        assert self.rules is not None
+        members = self.groups.members if self.groups is not None else None
+        return await self.rules.applied(facts, members)
+
+    async def is_approver(self, user: str, record: CloneRequest | None = None) -> bool:
+        """Among the rule's approvers (directly or through a user group); anyone when the rule
+        names none."""
+        assert self.rules is not None
+        approvers = (self.rule_of(record) if record else self.rules.default).approvers
+        return await self._among(user, approvers, anyone=True)
+
+    async def _among(self, user: str, entries: list[str], *, anyone: bool = False) -> bool:
+        if not entries:
+            return anyone
+        if user in entries:
             return True
         if self.groups is None:
             return False
-        for group in (a for a in self.approvers if a.startswith("S")):
+        for group in (a for a in entries if a.startswith("S")):
             if user in await self.groups.members(group):
                 return True
         return False
@@ -68,11 +92,11 @@ class ApprovalPolicy:
             return _OUTSIDER
         if record.state != State.PENDING:
             return what_became_of(record)
-        if actor.is_requester_of(record) and not self.settings.allow_self_approval:
+        if actor.is_requester_of(record) and not self.rule_of(record).self_approval:
             return Msg.of("You can't approve your own request; another approver has to.")
         if user in record.approvals:
             return Msg.of("You already approved {id}; it needs another approver.", id=record.id)
-        if not await self.is_approver(user):
+        if not await self.is_approver(user, record):
             return Msg.of("You are not on the approver list for clone requests.")
         return certain_to_fail(record)
 
@@ -83,7 +107,7 @@ class ApprovalPolicy:
             return what_became_of(record)
         if actor.is_requester_of(record):
             return Msg.of("To withdraw your own request, use Cancel.")
-        if not await self.is_approver(actor.user_id):
+        if not await self.is_approver(actor.user_id, record):
             return Msg.of("You are not on the approver list for clone requests.")
         return None
 
@@ -105,7 +129,7 @@ class ApprovalPolicy:
                 id=record.id,
                 new=record.superseded_by,
             )
-        if actor.is_requester_of(record) or await self.is_approver(actor.user_id):
+        if actor.is_requester_of(record) or await self.is_approver(actor.user_id, record):
             return None
         return Msg.of("Only the requester or an approver can retry a request.")
 

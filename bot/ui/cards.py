@@ -19,6 +19,7 @@ from slack_sdk.models.blocks import (
 
 from bot.i18n import N_, Translate, tr
 from bot.requests.model import CloneRequest, State
+from bot.requests.rules import DEFAULT_RULE, AppliedRule, Because
 from bot.ui.parts import labelled, md, param_label
 from bot.ui.text import (
     Mrkdwn,
@@ -89,6 +90,59 @@ def approvers_text(approvers: list[str], required: int, lang: str = "en") -> Mrk
         who = t("anyone in this channel except the requester")
     need = t.n("one approval needed", "{count} approvals needed", required)
     return t("Approvers: {who} · {need}", who=who, need=need)
+
+
+_OP_SIGNS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "==": "="}
+
+
+def _because(reason: Because, t: Translate) -> Mrkdwn:
+    """One condition a request met, as people read it (``64 vCPU ≥ 16``)."""
+    sign = _OP_SIGNS.get(reason.op or "==", "=")
+    value, bound = reason.value, reason.bound
+    if reason.kind == "cpu":
+        return t("{value} vCPU {op} {bound}", value=value, op=sign, bound=bound)
+    if reason.kind == "memory":
+        return t("{value} MiB {op} {bound}", value=value, op=sign, bound=bound)
+    if reason.kind == "size":
+        return t("size {value} {op} {bound}", value=value, op=sign, bound=bound)
+    if reason.kind == "gpu":
+        return t("a GPU spec") if value else t("no GPU")
+    if reason.kind == "type":
+        return t("type {value}", value=value)
+    if reason.kind == "model_source":
+        return t("model source {value}", value=value)
+    if reason.kind == "source_name":
+        return t("source name matches {pattern}", pattern=value)
+    if reason.kind == "channel":
+        return t("from <#{channel}>", channel=value)
+    if isinstance(value, str) and value.startswith("S"):
+        return t("requester in {group}", group=_approver(value))
+    return t("requested by <@{user}>", user=value)
+
+
+def rule_text(rule: AppliedRule, lang: str = "en", *, approvers: bool = False) -> Mrkdwn:
+    """Which rule applied and why: ``Rule *large* (64 vCPU ≥ 16): 2 approvals, ZStack login``
+    (with ``approvers``, who they are too)."""
+    t = tr(lang)
+    why = join(", ", [_because(b, t) for b in rule.because])
+    name = fmt("*{name}*", name=rule.name) if rule.name != DEFAULT_RULE else t("default")
+    head = (
+        t("Rule {name} ({why})", name=name, why=why)
+        if rule.because
+        else t("Rule {name}", name=name)
+    )
+    terms = [t.n("one approval", "{count} approvals", rule.approvals)]
+    if rule.deny:
+        terms = [t("refused: {why}", why=one_line(rule.deny))]
+    elif rule.auto_approve:
+        terms = [t("approved automatically")]
+    elif approvers and rule.approvers:
+        terms.insert(0, join(", ", [_approver(a) for a in rule.approvers[:10]]))
+    if rule.approver_login:
+        terms.append(t("approvers log in to ZStack"))
+    if rule.self_approval:
+        terms.append(t("self-approval allowed"))
+    return fmt("{head}: {terms}", head=head, terms=join(", ", terms))
 
 
 def decision_buttons(record: CloneRequest, *, with_cancel: bool, lang: str = "en") -> ActionsBlock:
@@ -188,14 +242,20 @@ def request_card(record: CloneRequest, approvers: list[str], lang: str = "en") -
                 )
             )
         ),
-        ContextBlock(
-            elements=[
-                md(truncate(approvers_text(approvers, record.approvals_required, lang), 2000))
-            ]
-        ),
+        ContextBlock(elements=[md(truncate(_who_decides(record, approvers, lang), 2000))]),
     ]
     blocks += _status_blocks(record, t, lang)
     return blocks
+
+
+def _who_decides(record: CloneRequest, approvers: list[str], lang: str) -> Mrkdwn:
+    """The approvers and the quorum, and the rule that set them (when a policy file applies)."""
+    if record.rule is None:
+        return approvers_text(approvers, record.approvals_required, lang)
+    who = approvers_text(record.rule.approvers, record.approvals_required, lang)
+    if record.rule.name == DEFAULT_RULE and not record.rule.because:
+        return who
+    return fmt("{rule}\n{who}", rule=rule_text(record.rule, lang), who=who)
 
 
 def _cpu_memory(cpu: int | None, memory: int | None, t: Translate) -> str | None:
@@ -256,7 +316,7 @@ def _state_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]:
             if record.job_uuid
             else ""
         )
-        by = t("approved by {who}", who=_voters(record))
+        by = _approved_by(record, t)
         line = fmt("{label}{job} · {by}", label=label, job=Mrkdwn(job), by=by)
         blocks.append(ContextBlock(elements=[md(line)]))
     elif record.state == State.SUCCEEDED:
@@ -374,9 +434,19 @@ def _check_blocks(record: CloneRequest, t: Translate) -> list[Block]:
 
 def _approved_by(record: CloneRequest, t: Translate) -> Mrkdwn:
     """Who approved and when, for a finished request."""
+    if _auto_approved(record) and record.rule and record.approved_at:
+        return t(
+            "approved automatically by rule *{rule}* {when}",
+            rule=record.rule.name,
+            when=slack_date(record.approved_at),
+        )
     if record.approved_at is None:
         return t("approved by {who}", who=_voters(record))
     return t("approved by {who} {when}", who=_voters(record), when=slack_date(record.approved_at))
+
+
+def _auto_approved(record: CloneRequest) -> bool:
+    return record.decided_by == "bot" and bool(record.rule and record.rule.auto_approve)
 
 
 def _root_cause(record: CloneRequest) -> Mrkdwn | None:

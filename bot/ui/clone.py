@@ -28,6 +28,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.i18n import Text, Translate, render, tr
+from bot.requests.rules import AppliedRule
+from bot.ui.cards import rule_text
 from bot.ui.clone_inputs import ADVANCED as ADVANCED
 from bot.ui.clone_inputs import BASIC as BASIC
 from bot.ui.clone_inputs import VALUE as VALUE
@@ -69,6 +71,7 @@ class CloneViewMeta(ViewMetadata):
     advanced: bool = False
     source_name: str | None = None
     supersedes: str | None = None  # edit and resubmit: the request this form replaces
+    rule: str | None = None  # the approval rule the form said its values meet
 
     @field_validator("source_name")
     @classmethod
@@ -121,9 +124,11 @@ def clone_form_view(
     source: Option | None = None,
     choices: list[Option] | None = None,
     notice: Mrkdwn | None = None,
+    rule: AppliedRule | None = None,
     lang: str = "en",
 ) -> View:
-    """The whole form; ``raw`` holds the values to show (from the source or from typing)."""
+    """The whole form; ``raw`` holds the values to show (from the source or from typing), and
+    ``rule`` the approval rule they meet."""
     t = tr(lang)
     blocks: list[Block] = []
     if meta.supersedes:
@@ -136,6 +141,9 @@ def clone_form_view(
         blocks.append(SectionBlock(text=md(truncate(notice, 2900))))
     blocks.append(_source_input(raw, source, choices or [], t))
     blocks += [field_input(b, raw, t) for b in BASIC]
+    if rule is not None:
+        line = fmt(":scales: {rule}", rule=rule_text(rule, lang, approvers=True))
+        blocks.append(ContextBlock(block_id="rule", elements=[md(truncate(line, 2000))]))
     toggle = t("Hide advanced options") if meta.advanced else t("Show advanced options")
     blocks.append(
         ActionsBlock(
