@@ -78,6 +78,14 @@ class PreflightCheck(BaseModel):
     until: AwareDatetime | None = None  # session: when it expires
 
 
+class Override(BaseModel):
+    """A break-glass approval: who overrode the rule's approvals, why, when."""
+
+    by: str
+    reason: str
+    at: AwareDatetime
+
+
 class CloneRequest(BaseModel):
     """Everything about one request; ``version`` increases with every stored change."""
 
@@ -118,6 +126,9 @@ class CloneRequest(BaseModel):
     # Edit and resubmit: the request this one replaces (and its card), the one replacing it.
     # The approval rule the request met (None: made before rules, the settings apply).
     rule: AppliedRule | None = None
+    # Approvers' ZStack identities (Slack user → "account/user"), when the rule made them log in.
+    approver_accounts: dict[str, str] = Field(default_factory=dict)
+    override: Override | None = None  # break-glass
     supersedes: str | None = None
     supersedes_link: str | None = None
     superseded_by: str | None = None
