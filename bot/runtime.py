@@ -19,6 +19,7 @@ from bot.deps import Deps
 from bot.i18n import Locales
 from bot.logs import secrets
 from bot.metrics import Metrics
+from bot.requests.approvers import ApproverIdentity
 from bot.requests.decisions import Decisions
 from bot.requests.executor import Executor
 from bot.requests.intake import CloneFlow
@@ -138,7 +139,12 @@ class Runtime:
             notifier=notifier,
             policy=policy,
             executor=executor,
-            decisions=Decisions(store=requests, policy=policy, metrics=metrics),
+            decisions=Decisions(
+                store=requests,
+                policy=policy,
+                metrics=metrics,
+                identity=ApproverIdentity(sessions, zstack),
+            ),
             webhooks=webhooks,
             home=HomeService(
                 store=requests,

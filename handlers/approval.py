@@ -12,10 +12,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
+from bot.errors import SlackError
 from bot.i18n import Msg, tr
 from bot.logs import request_context
+from bot.requests.approvers import LoginNeeded
 from bot.requests.decisions import Decisions
 from bot.requests.policy import Actor
+from bot.slack.client import slack_errors
 from bot.slack.payloads import (
     acting_user,
     installing_workspace,
@@ -23,6 +26,8 @@ from bot.slack.payloads import (
     message_author,
 )
 from bot.ui import cards, results, thread
+from bot.ui import login as login_ui
+from bot.ui.text import fmt
 from bot.ui.view_state import ViewState
 
 logger = logging.getLogger(__name__)
@@ -47,7 +52,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.event("message")(handlers.thread_reply)
 
 
-ButtonDecision = Callable[[Decisions, str, Actor], Coroutine[Any, Any, Msg | None]]
+ButtonDecision = Callable[[Decisions, str, Actor], Coroutine[Any, Any, Msg | LoginNeeded | None]]
 Listener = Callable[..., Awaitable[None]]
 
 
@@ -77,13 +82,54 @@ class ApprovalHandlers:
         self,
         actor: Actor,
         channel: str | None,
-        decision: Coroutine[Any, Any, Msg | None],
+        decision: Coroutine[Any, Any, Msg | LoginNeeded | None],
         thread_ts: str | None = None,
+        *,
+        client: AsyncWebClient | None = None,
+        trigger_id: str | None = None,
     ) -> None:
-        """Run a decision and answer the person who made it, when there is something to say."""
+        """Run a decision and answer the person who made it, when there is something to say;
+        an approver whose ZStack login the rule wants gets the login modal (from a click)."""
         answer = await decision
+        if isinstance(answer, LoginNeeded):
+            if (
+                client is not None
+                and trigger_id
+                and await self._open_login(client, actor, channel, answer, trigger_id)
+            ):
+                return
+            answer = Msg.of(
+                "Approvers of {id} prove who they are in ZStack: run `/zstack login` with your "
+                "own account, then approve again.",
+                id=answer.request_id,
+            )
         if answer is not None:
             await self.deps.notifier.tell(actor.user_id, channel, answer, thread_ts=thread_ts)
+
+    async def _open_login(
+        self,
+        client: AsyncWebClient,
+        actor: Actor,
+        channel: str | None,
+        needed: LoginNeeded,
+        trigger_id: str,
+    ) -> bool:
+        """The login modal, which counts the approval once the login succeeds."""
+        lang = await self.deps.locales.quick(client, actor.user_id)
+        context = login_ui.LoginContext(channel_id=channel, then_approve=needed.request_id)
+        reason = login_ui.approver_login_reason(needed.request_id, lang)
+        if needed.expired:
+            reason = fmt(
+                "{expired} {reason}", expired=login_ui.session_expired(lang), reason=reason
+            )
+        modal = login_ui.login_modal(self.deps.zstack.base_url, context, error=reason, lang=lang)
+        try:
+            with slack_errors("views.open", self.deps.metrics):
+                await client.views_open(trigger_id=trigger_id, view=modal)
+        except SlackError as exc:  # the click's trigger ran out: say it in words instead
+            logger.info("approver login modal not opened", extra={"error": exc.code})
+            return False
+        return True
 
     def button(self, decide: ButtonDecision) -> Listener:
         """The listener of one decision button (Approve, Cancel, Retry) on a card, its thread
@@ -94,7 +140,14 @@ class ApprovalHandlers:
         ) -> None:
             actor, channel, request_id = _who(body, context)
             decision = decide(self.deps.decisions, request_id, actor)
-            answered = self._decide(actor, channel, decision, _thread_of(body))
+            answered = self._decide(
+                actor,
+                channel,
+                decision,
+                _thread_of(body),
+                client=client,
+                trigger_id=body.get("trigger_id"),
+            )
             work = self._then_home(body, context, client, answered)
             with request_context(request_id):
                 self.deps.background.spawn(work, body=body, client=client)

@@ -19,6 +19,8 @@ from bot.errors import (
     ZStackAPIError,
     ZStackUnavailable,
 )
+from bot.i18n import Msg
+from bot.requests.approvers import LoginNeeded
 from bot.requests.policy import Actor
 from bot.requests.sessions import identity_of
 from bot.slack.payloads import acting_user, installing_workspace
@@ -30,7 +32,7 @@ from bot.ui.messages import (
     zstack_refused_login,
     zstack_unreachable,
 )
-from bot.ui.text import Mrkdwn
+from bot.ui.text import Mrkdwn, fmt
 from bot.ui.view_state import ViewState
 from bot.zstack.credentials import Credentials
 
@@ -180,6 +182,14 @@ class ZStackHandlers:
         self.deps.background.spawn(resume, body={"user_id": user_id}, client=client)
         home = self.deps.home.publish(client, team_id, user_id)
         self.deps.background.spawn(home, body={"user_id": user_id}, client=client)
+        if context.then_approve is not None:  # an approval waited for this login
+            answer = await self.deps.decisions.approve(
+                context.then_approve, Actor(team_id, user_id)
+            )
+            then = _approval_outcome(context.then_approve, answer, lang)
+            return ui.login_success_modal(
+                record.identity, record.login_kind, record.expires_at, lang, then=then
+            )
         if context.then_edit is not None:  # from Edit and resubmit: carry on there
             actor = Actor(team_id, user_id)
             return await self.deps.clone.resubmit_form(
@@ -190,3 +200,14 @@ class ZStackHandlers:
                 team_id, user_id, context.channel_id, context.then_clone, lang, view_id=view_id
             )
         return ui.login_success_modal(record.identity, record.login_kind, record.expires_at, lang)
+
+
+def _approval_outcome(request_id: str, answer: Msg | LoginNeeded | None, lang: str) -> Mrkdwn:
+    """What became of the approval that waited for a login, said in the login's modal."""
+    if answer is None:
+        return Msg.marked(
+            ":ballot_box_with_check:", "Your approval of {id} is counted.", id=request_id
+        ).render(lang)
+    if isinstance(answer, LoginNeeded):  # the new session is not accepted either
+        return ui.session_expired(lang)
+    return fmt(":warning: {why}", why=answer.render(lang))

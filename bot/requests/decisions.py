@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.i18n import Msg
 from bot.metrics import Metrics
 from bot.requests import effects
+from bot.requests.approvers import ApproverIdentity, LoginNeeded, Proven
 from bot.requests.effects import Effect
 from bot.requests.lifecycle import Event
 from bot.requests.model import CloneRequest, State, utc_now
@@ -34,6 +36,7 @@ class Decisions:
     store: RequestStore
     policy: ApprovalPolicy
     metrics: Metrics
+    identity: ApproverIdentity | None = None  # proves approvers' ZStack logins when required
 
     async def _refusal(self, request_id: str, check: Check) -> Msg | None:
         """Why the decision may not be taken (no such request, the policy says no), or None."""
@@ -42,35 +45,36 @@ class Decisions:
             return Msg.of("There is no request {id}.", id=request_id)
         return await check(record)
 
-    async def approve(self, request_id: str, actor: Actor) -> Msg | None:
-        """Count ``actor``'s approval; what to tell them, if anything."""
+    async def approve(self, request_id: str, actor: Actor) -> Msg | LoginNeeded | None:
+        """Count ``actor``'s approval; what to tell them, if anything (``LoginNeeded``: the
+        rule wants their ZStack login first)."""
         user = actor.user_id
         if refusal := await self._refusal(
             request_id, lambda record: self.policy.why_not_approve(actor, record)
         ):
             return refusal
+        proven = await self._proven(request_id, actor)
+        if isinstance(proven, LoginNeeded | Msg):
+            return proven
+        zstack = proven.identity if proven else None
 
         def vote(current: CloneRequest) -> CloneRequest | None:
             if user in current.approvals or current.expires_at <= utc_now():
                 return None
             approvals = [*current.approvals, user]
-            if len(approvals) < current.approvals_required:
-                return current.model_copy(update={"approvals": approvals})
-            return current.model_copy(
-                update={
-                    "approvals": approvals,
-                    "state": State.APPROVED,
-                    "approved_at": utc_now(),
-                    "decided_by": user,
-                }
-            )
+            update: dict[str, Any] = {"approvals": approvals}
+            if zstack is not None:
+                update["approver_accounts"] = {**current.approver_accounts, user: zstack}
+            if len(approvals) >= current.approvals_required:
+                update |= {"state": State.APPROVED, "approved_at": utc_now(), "decided_by": user}
+            return current.model_copy(update=update)
 
         outcome = await self.store.transition(
             request_id,
             _vote_or_approve,
             vote,
             actor=user,
-            note="approve",
+            note=f"approve as ZStack {zstack}" if zstack else "approve",
             effects=lambda approved: _after_approval(approved, user),
         )
         if not outcome.changed:
@@ -81,6 +85,15 @@ class Decisions:
             self.metrics.approval_latency.observe(latency)
             await self.store.unschedule("expiry", request_id)
         return None
+
+    async def _proven(self, request_id: str, actor: Actor) -> Proven | LoginNeeded | Msg | None:
+        """The approver's ZStack identity when the request's rule wants it (None: it does not)."""
+        record = await self.store.get(request_id)
+        if record is None or self.identity is None:
+            return None
+        if not self.policy.rule_of(record).approver_login:
+            return None
+        return await self.identity.prove(actor, record)
 
     async def reject(self, request_id: str, actor: Actor, reason: str) -> Msg | None:
         user = actor.user_id

@@ -484,7 +484,18 @@ def _approver(entry: str) -> Mrkdwn:
 
 
 def _voters(record: CloneRequest) -> Mrkdwn:
-    return join(", ", [mention(u) for u in record.approvals]) if record.approvals else Mrkdwn("—")
+    """Who approved, each with the ZStack identity they proved (when the rule wanted it)."""
+    if not record.approvals:
+        return Mrkdwn("—")
+    voters = []
+    for user in record.approvals:
+        account = record.approver_accounts.get(user)
+        voters.append(
+            fmt("{who} (ZStack {account})", who=mention(user), account=truncate(account, 80))
+            if account
+            else mention(user)
+        )
+    return join(", ", voters)
 
 
 def card_fallback_text(record: CloneRequest, lang: str = "en") -> Mrkdwn:

@@ -42,6 +42,8 @@ class LoginContext(BaseModel):
     then_clone: str | None = None
     # Or to the edit-and-resubmit form of this request.
     then_edit: str | None = None
+    # Or count the approval of this request (its rule wants the approver's ZStack login).
+    then_approve: str | None = None
     # Opened from App Home: re-render it after the login.
     refresh_home: bool = False
     notice: str | None = Field(default=None, max_length=500)
@@ -173,21 +175,32 @@ def logging_in_modal(identity: str, lang: str = "en") -> View:
     )
 
 
-def login_success_modal(identity: str, kind: str, expires_at: datetime, lang: str = "en") -> View:
+def login_success_modal(
+    identity: str, kind: str, expires_at: datetime, lang: str = "en", *, then: Mrkdwn | None = None
+) -> View:
+    """Logged in; ``then``: what happened next (an approval counted, or why not)."""
     t = tr(lang)
-    return _info_modal(
-        t("ZStack login"),
-        fmt(
-            ":white_check_mark: {text}",
-            text=t(
-                "Logged in to ZStack as *{who}* ({kind}).\nYour session expires {when} unless you "
-                "use it; `/zstack logout` ends it now.",
-                who=identity,
-                kind=kind_label(kind, lang).lower(),
-                when=slack_date(expires_at),
-            ),
+    text = fmt(
+        ":white_check_mark: {text}",
+        text=t(
+            "Logged in to ZStack as *{who}* ({kind}).\nYour session expires {when} unless you "
+            "use it; `/zstack logout` ends it now.",
+            who=identity,
+            kind=kind_label(kind, lang).lower(),
+            when=slack_date(expires_at),
         ),
-        close=t("Done"),
+    )
+    if then is not None:
+        text = fmt("{text}\n\n{then}", text=text, then=then)
+    return _info_modal(t("ZStack login"), text, close=t("Done"))
+
+
+def approver_login_reason(request_id: str, lang: str = "en") -> Mrkdwn:
+    """Why an approver is asked to log in before their approval counts."""
+    return tr(lang)(
+        "Approvers of {id} prove who they are in ZStack: log in with your own account, and "
+        "your approval goes ahead right after.",
+        id=request_id,
     )
 
 
