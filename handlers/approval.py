@@ -49,6 +49,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.action(results.ACTION_RAW_ERROR)(handlers.show_raw_error)
     app.action("open_console")(handlers.link_opened)
     app.view(thread.REJECT_CALLBACK)(handlers.reject_submitted)
+    app.action(cards.ACTION_BREAK_GLASS)(handlers.break_glass_clicked)
+    app.view(thread.BREAK_GLASS_CALLBACK)(handlers.break_glass_submitted)
     app.event("message")(handlers.thread_reply)
 
 
@@ -225,6 +227,64 @@ class ApprovalHandlers:
         if meta.from_home:
             team = installing_workspace(context)
             work = self._then_publish(work, client, team, user)
+        with request_context(meta.request_id):
+            self.deps.background.spawn(work, body=body, client=client)
+        await ack()
+
+    async def break_glass_clicked(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        self.deps.background.spawn(
+            self._open_break_glass(body, context, client), body=body, client=client
+        )
+        await ack()
+
+    async def _open_break_glass(
+        self, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        """The reason dialog, for the people the rule names; anyone else is told why not."""
+        actor, channel, request_id = _who(body, context)
+        record = await self.deps.requests.get(request_id)
+        thread_ts = _thread_of(body)
+        if record is None:
+            missing = Msg.of("There is no request {id}.", id=request_id)
+            await self.deps.notifier.tell(actor.user_id, channel, missing, thread_ts=thread_ts)
+            return
+        if refusal := await self.deps.policy.why_not_override(actor, record):
+            await self.deps.notifier.tell(actor.user_id, channel, refusal, thread_ts=thread_ts)
+            return
+        lang = await self.deps.locales.quick(client, actor.user_id)
+        modal = thread.break_glass_modal(record, channel, lang)
+        await client.views_open(trigger_id=body["trigger_id"], view=modal)
+
+    async def break_glass_submitted(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        typed = ViewState.of(view).text(
+            thread.BLOCK_BREAK_GLASS_REASON, thread.ACTION_REJECT_REASON
+        )
+        reason = (typed or "").strip()
+        if len(reason) < 10:
+            lang = self.deps.locales.cached(acting_user(context))
+            message = tr(lang).plain("Write why, in a sentence: it is shown on the card.")
+            await ack(response_action="errors", errors={thread.BLOCK_BREAK_GLASS_REASON: message})
+            return
+        if await self.deps.deliveries.repeated("view", view["id"]):
+            await ack()
+            return
+        meta = thread.RejectMeta.model_validate_json(view.get("private_metadata") or "{}")
+        actor = interaction_actor(body, context)
+        decision = self.deps.decisions.override(meta.request_id, actor, reason)
+        work = self._decide(actor, meta.channel_id, decision)
         with request_context(meta.request_id):
             self.deps.background.spawn(work, body=body, client=client)
         await ack()

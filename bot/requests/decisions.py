@@ -19,7 +19,7 @@ from bot.requests import effects
 from bot.requests.approvers import ApproverIdentity, LoginNeeded, Proven
 from bot.requests.effects import Effect
 from bot.requests.lifecycle import Event
-from bot.requests.model import CloneRequest, State, utc_now
+from bot.requests.model import CloneRequest, Override, State, utc_now
 from bot.requests.policy import Actor, ApprovalPolicy, what_became_of
 from bot.store.requests import RequestStore
 from bot.ui.text import fmt, one_line, truncate
@@ -84,6 +84,57 @@ class Decisions:
             latency = (utc_now() - approved.created_at).total_seconds()
             self.metrics.approval_latency.observe(latency)
             await self.store.unschedule("expiry", request_id)
+        return None
+
+    async def override(
+        self, request_id: str, actor: Actor, reason: str
+    ) -> Msg | LoginNeeded | None:
+        """Break-glass: ``actor`` approves alone, with a written reason, never silently."""
+        user = actor.user_id
+        if refusal := await self._refusal(
+            request_id, lambda record: self.policy.why_not_override(actor, record)
+        ):
+            return refusal
+        proven = await self._proven(request_id, actor)
+        if isinstance(proven, LoginNeeded | Msg):
+            return proven
+        reason = truncate(reason.strip(), REASON_MAX)
+        now = utc_now()
+
+        def overridden(current: CloneRequest) -> CloneRequest | None:
+            if current.expires_at <= now:
+                return None
+            update: dict[str, Any] = {
+                "approvals": [*[a for a in current.approvals if a != user], user],
+                "state": State.APPROVED,
+                "approved_at": now,
+                "decided_by": user,
+                "override": Override(by=user, reason=reason, at=now),
+            }
+            if proven is not None:
+                update["approver_accounts"] = {**current.approver_accounts, user: proven.identity}
+            return current.model_copy(update=update)
+
+        note = Msg.marked(
+            ":rotating_light:",
+            "<@{user}> overrode the approval rule (break-glass): {reason}. Cloning as "
+            "<@{requester}>…",
+            user=user,
+            reason=one_line(reason),
+            requester=(await self.store.require(request_id)).requester,
+        )
+        outcome = await self.store.transition(
+            request_id,
+            Event.APPROVE,
+            overridden,
+            actor=user,
+            note=truncate(f"break-glass override: {one_line(reason)}", 300),
+            effects=[effects.submit(), effects.card(), effects.note(note)],
+        )
+        if not outcome.changed:
+            return _too_late(outcome.record, user)
+        logger.warning("break-glass override", extra={"request_id": request_id, "user_id": user})
+        await self.store.unschedule("expiry", request_id)
         return None
 
     async def _proven(self, request_id: str, actor: Actor) -> Proven | LoginNeeded | Msg | None:

@@ -100,6 +100,17 @@ class ApprovalPolicy:
             return Msg.of("You are not on the approver list for clone requests.")
         return certain_to_fail(record)
 
+    async def why_not_override(self, actor: Actor, record: CloneRequest) -> Msg | None:
+        """None when ``actor`` may approve ``record`` alone (break-glass): named by its rule,
+        even for their own request; a failed pre-flight check still blocks it."""
+        if actor.team_id != record.team_id:
+            return _OUTSIDER
+        if record.state != State.PENDING:
+            return what_became_of(record)
+        if not await self._among(actor.user_id, self.rule_of(record).break_glass):
+            return Msg.of("Only the people the approval rule names may override it.")
+        return certain_to_fail(record)
+
     async def why_not_reject(self, actor: Actor, record: CloneRequest) -> Msg | None:
         if actor.team_id != record.team_id:
             return _OUTSIDER

@@ -42,6 +42,7 @@ ACTION_CANCEL = "request_cancel"
 ACTION_RETRY = "request_retry"
 ACTION_SHOW_FULL = "request_show_full"
 ACTION_RESUBMIT = "request_resubmit"
+ACTION_BREAK_GLASS = "request_break_glass"
 # Long values shown in messages are cut here; the full text is one click away.
 PREVIEW_CHARS = 600
 MAX_CHANGES_SHOWN = 15
@@ -173,6 +174,12 @@ def decision_buttons(record: CloneRequest, *, with_cancel: bool, lang: str = "en
         elements.append(cancel_button(record, lang))
     if _blocked(record):  # the requester's way out of a failed pre-flight check
         elements.append(resubmit_button(record, lang))
+    elif record.rule and record.rule.break_glass:  # for the people the rule names
+        elements.append(
+            ButtonElement(
+                text=t.plain("Break glass"), action_id=ACTION_BREAK_GLASS, value=record.id
+            )
+        )
     return ActionsBlock(block_id=f"decide:{record.id}", elements=elements)
 
 
@@ -280,6 +287,14 @@ def _lineage_blocks(record: CloneRequest, t: Translate) -> list[Block]:
 
 def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]:
     blocks = _state_blocks(record, t, lang)
+    if record.override is not None:
+        overridden = t(
+            ":rotating_light: Break-glass override by <@{user}> {when}: {reason}",
+            user=record.override.by,
+            when=slack_date(record.override.at),
+            reason=one_line(record.override.reason),
+        )
+        blocks.append(ContextBlock(elements=[md(truncate(overridden, 2000))]))
     if record.superseded_by:
         replaced = t(
             ":pencil2: Replaced by *{new}*, its edited resubmission.", new=record.superseded_by

@@ -135,3 +135,37 @@ def reject_modal(
             ),
         ],
     )
+
+
+BREAK_GLASS_CALLBACK = "break_glass_request"
+BLOCK_BREAK_GLASS_REASON = "break_glass_reason"
+
+
+def break_glass_modal(record: CloneRequest, channel_id: str | None, lang: str = "en") -> View:
+    """Override the rule's approvals (break-glass): only with a written reason, shown to all."""
+    t = tr(lang)
+    warning = t(
+        ":rotating_light: Approve *{id}* ({names}) alone, overriding rule *{rule}*? The override "
+        "and your reason are shown on the card and kept in the audit.",
+        id=record.id,
+        names=request_names(record),
+        rule=record.rule.name if record.rule else "default",
+    )
+    return View(
+        type="modal",
+        callback_id=BREAK_GLASS_CALLBACK,
+        title=t.plain("Break glass"),
+        submit=t.plain("Override and approve"),
+        close=t.plain("Back"),
+        private_metadata=RejectMeta(request_id=record.id, channel_id=channel_id).model_dump_json(),
+        blocks=[
+            SectionBlock(text=md(truncate(warning, 2900))),
+            InputBlock(
+                block_id=BLOCK_BREAK_GLASS_REASON,
+                label=t.plain("Why it cannot wait for the approvers"),
+                element=PlainTextInputElement(
+                    action_id=ACTION_REJECT_REASON, multiline=True, min_length=10, max_length=1000
+                ),
+            ),
+        ],
+    )

@@ -148,3 +148,45 @@ async def test_a_deny_rule_refuses_at_submit_with_its_message(
         "this large."
     }
     assert await bot.deps.requests.recent("T0CLONE", REQUESTER) == []
+
+
+BREAK_GLASS = """
+rules:
+  - name: two-keys
+    approvers: [S0APPROVERS]
+    approvals: 2
+    break_glass: [U0REQ]
+"""
+
+
+async def test_break_glass_approves_alone_with_a_reason_shown_on_the_card(
+    slack_emu: SlackEmulator, bot_factory: BotFactory, tmp_path: Path
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(BREAK_GLASS, encoding="utf-8")
+    bot = await bot_factory(approval_channel=APPROVALS, policy_file=path)
+    view = await open_form(slack_emu)
+    record = await submitted(slack_emu, bot, view, "2")
+    assert "request_break_glass" in card_text(slack_emu, record)
+    # Someone the rule does not name is refused.
+    await click(slack_emu, APPROVER, record, "request_break_glass")
+    await slack_emu.wait_for(
+        lambda: any("may override" in t for t in ephemeral_texts(slack_emu, APPROVER))
+    )
+    # The requester may override, even their own request, with a written reason.
+    await click(slack_emu, REQUESTER, record, "request_break_glass")
+    modal = await top_view(slack_emu, REQUESTER, "break_glass_request")
+    await slack_emu.submit_view(
+        REQUESTER, modal.id, {"break_glass_reason": {"value": "prod incident INC-42, on call"}}
+    )
+    done = await wait_state(bot, record.id, State.SUCCEEDED)
+    assert done.override and done.override.by == REQUESTER
+    assert done.override.reason == "prod incident INC-42, on call"
+    await slack_emu.wait_for(
+        lambda: (
+            "Break-glass override by <@U0REQ>" in card_text(slack_emu, done)
+            and "INC-42" in card_text(slack_emu, done)
+        )
+    )
+    trail = await bot.deps.requests.history(record.id)
+    assert any("break-glass override: prod incident INC-42" in str(e) for e in trail)
