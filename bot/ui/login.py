@@ -197,7 +197,8 @@ def login_success_modal(
 
 def approver_login_reason(request_id: str, lang: str = "en") -> Mrkdwn:
     """Why an approver is asked to log in before their approval counts."""
-    return tr(lang)(
+    t = tr(lang)
+    return t(
         "Approvers of {id} prove who they are in ZStack: log in with your own account, and "
         "your approval goes ahead right after.",
         id=request_id,
