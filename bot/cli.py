@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.logs import configure_logging
-from bot.requests.rules import rules_from
+from bot.requests.rules import load_policy
 
 NO_SLACK = (
     "clone-bot: no Slack credentials (set SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET, or "
@@ -91,7 +91,9 @@ def _run_bot() -> int:
     if not settings.has_slack_credentials:
         print(NO_SLACK, file=sys.stderr)
         return 2
-    rules_from(settings)  # a bad policy file stops the bot here, one line per problem
+    # A bad policy file stops the bot here, one line per problem.
+    if groups := load_policy(settings.policy_file).groups() if settings.policy_file else set():
+        _check_groups(settings, groups)
     configure_logging(settings.log_level, settings.log_format)
 
     async def run() -> None:
@@ -107,6 +109,19 @@ def _run_bot() -> int:
             await runtime.aclose()
 
     return _serve(run)
+
+
+def _check_groups(settings: Settings, groups: set[str]) -> None:
+    """``ConfigError`` when the policy file names a user group Slack does not know."""
+    from bot.slack.client import build_web_client
+    from bot.slack.directory import missing_groups
+
+    async def ask() -> list[str]:
+        return await missing_groups(build_web_client(settings), groups)
+
+    name = settings.policy_file.name if settings.policy_file else "policy"
+    if missing := asyncio.run(ask()):
+        raise ConfigError([f"{name}: no user group {g} in this Slack workspace" for g in missing])
 
 
 def _serve(factory: Callable[[], Awaitable[None]]) -> int:

@@ -44,3 +44,21 @@ class SlackGroups:
         members = frozenset(str(u) for u in users)
         self._groups[group] = (now, members)
         return members
+
+
+async def missing_groups(client: AsyncWebClient, groups: set[str]) -> list[str]:
+    """The user groups Slack says do not exist (``no_such_subteam``), to refuse a policy file
+    that names them; a group Slack cannot answer for now is not counted as missing."""
+    missing = []
+    for group in sorted(groups):
+        try:
+            with slack_errors("usergroups.users.list"):
+                await client.usergroups_users_list(usergroup=group)
+        except SlackError as exc:
+            if exc.code in ("no_such_subteam", "subteam_not_found"):
+                missing.append(group)
+            else:
+                logger.warning(
+                    "user group not checked", extra={"usergroup": group, "error": exc.code}
+                )
+    return missing
