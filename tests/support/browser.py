@@ -342,10 +342,11 @@ class Journey:
         done = pane.get_by_test_id("message").filter(has_text=f"Cloned: {name}")
         await e(done).to_have_count(1)
         await e(done).to_contain_text(service["uuid"])  # the new inventory, with its uuid
+        card_ts = await self.by("thread-messages").get_attribute("data-thread-ts") or ""
+        card = self.by("messages").locator(f'[data-testid="message"][data-ts="{card_ts}"]')
+        await e(card).to_contain_text(f"Done: created {name}")  # the card is updated too
         await self.shot("approved-completion-in-thread")
-        await self.times_and_chinese(
-            await self.by("thread-messages").get_attribute("data-thread-ts") or ""
-        )
+        await self.times_and_chinese(card_ts)
 
         await self.be(RILEY)
         await self.go(RILEY_DM)
