@@ -33,8 +33,14 @@ from cryptography.fernet import Fernet
 from bot.config import Settings
 from bot.errors import BotError
 from bot.runtime import Runtime
-from bot.sandbox.slack_emulator import SlackEmulator, default_workspace
-from bot.sandbox.slack_emulator.workspace import APPROVERS_GROUP
+from bot.sandbox.slack_emulator import Login, Person, SlackEmulator, Welcome, default_workspace
+from bot.sandbox.slack_emulator.workspace import (
+    APPROVER_1,
+    APPROVER_2,
+    APPROVERS_GROUP,
+    OUTSIDER,
+    REQUESTER,
+)
 from bot.sandbox.zstack_sim import SimServer
 from bot.sandbox.zstack_sim.seed import DEMO_ACCOUNTS, DEMO_USERS, DEMO_VIRTUAL_IDS
 
@@ -236,6 +242,31 @@ def _encode(data: JSON) -> bytes:
 
 # -- the sandbox ---------------------------------------------------------------------------------
 
+# The account that owns the example model service: the one the page's first step logs in as.
+SUGGESTED_ACCOUNT = "alice"
+
+
+def welcome() -> Welcome:
+    """The page's welcome panel: the people as the bot sees them (the approvers are the
+    ``CLONEBOT_APPROVERS`` group) and the simulator's demo logins, as the terminal lists them."""
+    return Welcome(
+        people=(
+            Person(REQUESTER, "requester"),
+            Person(APPROVER_1, "approver", group=APPROVERS_GROUP),
+            Person(APPROVER_2, "approver", group=APPROVERS_GROUP),
+            Person(OUTSIDER, "outsider"),
+        ),
+        logins=(
+            *(
+                Login("account", a.password, account=a.name, suggested=a.name == SUGGESTED_ACCOUNT)
+                for a in DEMO_ACCOUNTS
+            ),
+            *(Login("iam_user", u.password, account=u.account, user=u.name) for u in DEMO_USERS),
+            *(Login("iam2", v.password, user=v.name) for v in DEMO_VIRTUAL_IDS),
+        ),
+        source="example",
+    )
+
 
 @contextlib.contextmanager
 def _binding(what: str, host: str, port: int) -> Iterator[None]:
@@ -354,6 +385,7 @@ class Sandbox:
             workspace=default_workspace(),
             zstack_control_url=f"{sim.url}/_sim",
             approval_channel=APPROVAL_CHANNEL,
+            welcome=welcome(),
         )
         emu_saved = await self._resume(emu_file, emu_saved, emu.import_state)
         with _binding("the sandbox page", self.host, page_port):

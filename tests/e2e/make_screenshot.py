@@ -1,10 +1,12 @@
-"""Make the README's screenshot of the sandbox page: ``docs/sandbox.png``.
+"""Make the README's screenshots of the sandbox page: ``docs/sandbox-welcome.png`` (the page as a
+first-time visitor opens it, with its welcome panel) and ``docs/sandbox.png`` (the approval thread
+with the completion notice).
 
 Runs the browser journey of ``tests/support/browser.py`` once (a sandbox on free ports
-with a throw-away data dir, Debian's chromium driven by Playwright) and keeps the screenshot of
-the approval thread with the completion notice::
+with a throw-away data dir, Debian's chromium driven by Playwright) and keeps those two steps'
+screenshots::
 
-    .venv/bin/python -m tests.e2e.make_screenshot            # writes docs/sandbox.png
+    .venv/bin/python -m tests.e2e.make_screenshot            # writes both into docs/
     .venv/bin/python -m tests.e2e.make_screenshot --all DIR  # also keeps every step's shot in DIR
 """
 
@@ -21,12 +23,14 @@ from bot.sandbox.launcher import Sandbox
 from tests.support.browser import CHROMIUM, async_api, launch, run_journey
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_OUT = ROOT / "docs" / "sandbox.png"
-WANTED = "approved-completion-in-thread"
+DEFAULT_OUT = ROOT / "docs"
+# The journey's step → the README's file.
+WANTED = {"welcome": "sandbox-welcome.png", "approved-completion-in-thread": "sandbox.png"}
 MAX_BYTES = 300 * 1024
 
 
-async def make(out: Path, keep_all: Path | None, socket_mode: bool) -> Path:
+async def make(out: Path, keep_all: Path | None, socket_mode: bool) -> list[Path]:
+    written = []
     with tempfile.TemporaryDirectory(prefix="clonebot-screenshot-") as tmp:
         work = Path(tmp)
         async with (
@@ -40,30 +44,32 @@ async def make(out: Path, keep_all: Path | None, socket_mode: bool) -> Path:
                 journey = await run_journey(sandbox, work, browser)
             finally:
                 await browser.close()
-        shot = next(p for p in journey.shots if WANTED in p.name)
-        size = shot.stat().st_size
-        if size > MAX_BYTES:
-            raise SystemExit(f"{shot.name} is {size // 1024} KB, over {MAX_BYTES // 1024} KB")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, out)
+        out.mkdir(parents=True, exist_ok=True)
+        for step, name in WANTED.items():
+            shot = next(p for p in journey.shots if p.stem.endswith(f"-{step}"))
+            size = shot.stat().st_size
+            if size > MAX_BYTES:
+                raise SystemExit(f"{shot.name} is {size // 1024} KB, over {MAX_BYTES // 1024} KB")
+            shutil.copyfile(shot, out / name)
+            written.append(out / name)
         if keep_all is not None:
             keep_all.mkdir(parents=True, exist_ok=True)
             for path in journey.shots:
                 shutil.copyfile(path, keep_all / path.name)
-    return out
+    return written
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the PNG")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the PNGs")
     parser.add_argument("--all", type=Path, default=None, help="also keep every step's shot here")
     parser.add_argument("--socket-mode", action="store_true", help="run the bot in Socket Mode")
     args = parser.parse_args()
     if not CHROMIUM.exists():
         print(f"make_screenshot: {CHROMIUM} is missing (apt-get install chromium)", file=sys.stderr)
         return 1
-    out = asyncio.run(make(args.out, args.all, args.socket_mode))
-    print(f"wrote {out} ({out.stat().st_size // 1024} KB)")
+    for path in asyncio.run(make(args.out, args.all, args.socket_mode)):
+        print(f"wrote {path} ({path.stat().st_size // 1024} KB)")
     return 0
 
 

@@ -1,10 +1,14 @@
 """The sandbox journey in a real browser: Debian's chromium driven by Playwright, on the page people
 use, by clicking and typing — in HTTP mode and in Socket Mode.
 
-riley logs in to ZStack and asks for a clone; avery approves in the card's thread; the completion
-notice with the new inventory appears there live, and in riley's DM. Then "fail the next clone" in
-the ZStack panel makes the next approved request fail, and the thread shows the cause chain, root
-cause first. Screenshots of each step are saved under the test's ``tmp_path``.
+The page opens with its welcome panel (the people with their roles and time zones, the ZStack
+logins, the first steps). riley logs in to ZStack and asks for a clone; avery approves in the
+card's thread; the completion notice with the new inventory appears there live, and in riley's DM.
+Times follow the reader's time zone, and as jordan (zh-CN) the page's own words are Chinese. Then
+"fail the next clone" in the ZStack panel makes the next approved request fail, and the thread
+shows the cause chain, root cause first, its long tokens inside the pane. Nothing may go wrong in
+the browser's console on the way (no error, no 4xx). Screenshots of each step are saved under the
+test's ``tmp_path``.
 
 Skipped only when Playwright's Python package is missing or ``/usr/bin/chromium`` is not there
 (``.ci/run`` installs it). The steps are in ``tests/support/browser.py``;
@@ -47,7 +51,7 @@ async def test_the_whole_journey_on_the_page(tmp_path: Path, socket_mode: bool) 
         assert all(d.ok for d in emu.state.deliveries if d.type != "event_callback"), [
             d.to_dict() for d in emu.state.deliveries if not d.ok
         ]
-    assert len(journey.shots) >= 7
+    assert len(journey.shots) >= 10
     for shot in journey.shots:
         assert shot.exists() and shot.stat().st_size > 0, shot
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,19 +1,24 @@
 """The emulator's web page without a browser: assets, the event stream, the per-person state
-projection and the ZStack proxy."""
+projection, the ZStack proxy, the page's words in each language and its welcome panel."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.sandbox.launcher import welcome
 from bot.sandbox.slack_emulator import SlackEmulator
+from bot.sandbox.slack_emulator.page_labels import PLURALS, TEXTS
 from bot.sandbox.zstack_sim import SimServer
+from bot.sandbox.zstack_sim.seed import DEMO_ACCOUNTS, DEMO_USERS, DEMO_VIRTUAL_IDS
 from tests.fixtures.slack import BOT_TOKEN, SIGNING_SECRET
 
 
@@ -211,3 +216,75 @@ async def test_zstack_proxy_reports_an_unreachable_simulator() -> None:
     ):
         assert resp.status == 502
         assert (await resp.json())["error"] == "unreachable"
+
+
+# -- the page's words and its welcome panel -----------------------------------------------------
+
+STATIC = Path(__file__).resolve().parents[2] / "bot" / "sandbox" / "static"
+# L("…"), Lnodes("…"), Ln("…", "…", n) in app.js; data-label*="…" in index.html.
+USED_TEXT = re.compile(r'\bL(?:nodes)?\(\s*"((?:[^"\\]|\\.)*)"')
+USED_PLURAL = re.compile(r'\bLn\(\s*"((?:[^"\\]|\\.)*)",\s*"((?:[^"\\]|\\.)*)"')
+MARKED = re.compile(r'\bdata-label(?:-placeholder|-title|-aria)?="([^"]*)"')
+
+
+def test_every_word_the_page_uses_is_served_and_every_served_word_is_used() -> None:
+    script = (STATIC / "app.js").read_text(encoding="utf-8")
+    html = (STATIC / "index.html").read_text(encoding="utf-8")
+    texts = set(USED_TEXT.findall(script)) | set(MARKED.findall(html))
+    plurals = set(USED_PLURAL.findall(script))
+    assert len(texts) > 80 and plurals
+    assert sorted(texts - set(TEXTS)) == [], "add them to page_labels.TEXTS, then `make i18n`"
+    assert sorted(plurals - set(PLURALS)) == [], "add them to page_labels.PLURALS"
+    assert sorted(set(TEXTS) - texts) == [] and set(PLURALS) == plurals, "no longer used"
+
+
+async def test_the_page_reads_its_words_in_each_language(http: aiohttp.ClientSession) -> None:
+    async with http.get("/_emu/page") as resp:
+        assert resp.status == 200
+        text = await resp.json()
+    en, zh = text["labels"]["en"], text["labels"]["zh"]
+    assert set(en["texts"]) == set(zh["texts"]) == set(TEXTS)
+    assert all(key == value for key, value in en["texts"].items())
+    assert zh["texts"]["Channels"] == "频道" and zh["texts"]["Send"] == "发送"
+    assert en["plurals"]["{count} reply"] == ["{count} reply", "{count} replies"]
+    assert zh["plurals"]["{count} reply"] == ["{count} 条回复", "{count} 条回复"]
+    assert text["welcome"] is None  # nobody told this emulator who its people are
+
+
+async def test_the_page_follows_the_language_of_the_person_it_acts_as(
+    http: aiohttp.ClientSession,
+) -> None:
+    async def lang_as(user: str) -> tuple[str, dict[str, str]]:
+        async with http.get("/_emu/state", params={"as": user}) as resp:
+            data = await resp.json()
+            return data["lang"], data["langs"]
+
+    assert await lang_as("U0REQ") == (
+        "en",
+        {"U0REQ": "en", "U0APP1": "en", "U0APP2": "zh", "U0OUT": "en"},
+    )
+    assert (await lang_as("U0APP2"))[0] == "zh"  # jordan's locale is zh-CN
+
+
+async def test_the_sandbox_welcomes_with_its_people_and_the_simulators_logins() -> None:
+    shown = welcome().to_dict()
+    assert [(p["user"], p["role"], p["group"]) for p in shown["people"]] == [
+        ("U0REQ", "requester", None),
+        ("U0APP1", "approver", "S0APPROVERS"),
+        ("U0APP2", "approver", "S0APPROVERS"),
+        ("U0OUT", "outsider", None),
+    ]
+    logins = [(x["kind"], x["account"], x["user"], x["password"]) for x in shown["logins"]]
+    assert logins == [
+        *(("account", a.name, None, a.password) for a in DEMO_ACCOUNTS),
+        *(("iam_user", u.account, u.name, u.password) for u in DEMO_USERS),
+        *(("iam2", None, v.name, v.password) for v in DEMO_VIRTUAL_IDS),
+    ]
+    assert [x["account"] for x in shown["logins"] if x["suggested"]] == ["alice"]
+    assert shown["source"] == "example"
+    async with (
+        SlackEmulator(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, welcome=welcome()) as emu,
+        aiohttp.ClientSession(base_url=emu.url) as http,
+        http.get("/_emu/page") as resp,
+    ):
+        assert (await resp.json())["welcome"] == shown

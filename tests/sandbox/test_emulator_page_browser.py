@@ -1,10 +1,14 @@
-"""One browser smoke test of the emulator's page: Debian's chromium driven by Playwright.
+"""Browser tests of the emulator's page: Debian's chromium driven by Playwright. A person runs a
+command, fills a modal and approves; long tokens wrap in the thread pane; the page speaks the
+language of the person it acts as and shows times in their time zone; nothing goes wrong in the
+console.
 
 Skipped only when Playwright's Python package is missing or ``/usr/bin/chromium`` is not there.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +17,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.slack_emulator import SlackEmulator
+from tests.fixtures.slack import BOT_TOKEN
 from tests.support.bolt import bolt_for, option, plain
+from tests.support.browser import PageProblems, clock, outside_of, untranslated_labels
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -120,6 +126,7 @@ async def test_a_person_runs_the_command_fills_the_modal_and_approves(
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page()
+            problems = PageProblems(page)
             dialogs: list[str] = []
             page.on("dialog", lambda d: dialogs.append(d.message))
             expect = async_api.expect
@@ -172,9 +179,10 @@ async def test_a_person_runs_the_command_fills_the_modal_and_approves(
             await page.get_by_test_id("reply-box").press("Enter")
             await expect(pane.get_by_test_id("message").last).to_contain_text("thanks!")
             await page.screenshot(path=str(tmp_path / "emulator-page.png"), full_page=True)
+            problems.recording = False
         finally:
             await browser.close()
-    assert dialogs == []
+    assert dialogs == [] and problems.found == []
     submissions = [d for d in slack_emu.state.deliveries if d.type == "view_submission"]
     assert [d.ok for d in submissions] == [True, True]
     clicks = [d for d in slack_emu.state.deliveries if d.type == "block_actions"]
@@ -182,3 +190,92 @@ async def test_a_person_runs_the_command_fills_the_modal_and_approves(
     replies = slack_emu.state.thread("C0APPROVE", clicks[-1].payload["message"]["ts"])
     assert [r.text for r in replies][-1] == "thanks!" and replies[-1].user == "U0APP1"
     assert slack_emu.validation_failures == []
+
+
+LONG_TOKEN = "x" * 40 + "90d425a802ff44eeb530f21587633700" * 4  # no place to break
+
+
+async def test_long_tokens_wrap_and_the_page_speaks_its_readers_language(
+    slack_emu: SlackEmulator, tmp_path: Path
+) -> None:
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=slack_emu.api_url)
+    parent = await client.chat_postMessage(channel="C0APPROVE", text="A request")
+    blob = json.dumps([{"cpuArchitecture": arch, "dockerImage": LONG_TOKEN} for arch in "ab"])
+    blocks = [
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": "*Code*\nSYS.1006"},
+                {"type": "mrkdwn", "text": f"*Description*\n{LONG_TOKEN}"},
+            ],
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"`{LONG_TOKEN}` {LONG_TOKEN}"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"```{blob}```"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": LONG_TOKEN}]},
+    ]
+    await client.chat_postMessage(
+        channel="C0APPROVE", thread_ts=parent["ts"], text="Failed", blocks=blocks
+    )
+    optional = {
+        "type": "modal",
+        "callback_id": "form",
+        "title": plain("Clone"),
+        "submit": plain("Request"),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "note",
+                "optional": True,
+                "label": plain("Note"),
+                "element": {"type": "plain_text_input", "action_id": "note"},
+            }
+        ],
+    }
+    async with async_api.async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 800})
+            problems = PageProblems(page)
+            expect = async_api.expect
+            by = page.get_by_test_id
+            await page.goto(slack_emu.url)
+            await expect(by("live-indicator")).to_have_attribute("data-live", "true")
+            # No welcome panel: nobody told this emulator who its people are.
+            await expect(by("welcome")).to_be_hidden()
+            await expect(by("welcome-toggle")).to_be_hidden()
+
+            await by("person-switcher").select_option("U0APP1")
+            await by("channel-C0APPROVE").click()
+            await by(f"thread-link-{parent['ts']}").click()
+            pane = by("thread-messages")
+            reply = pane.get_by_test_id("message").filter(has_text="Description")
+            await expect(reply).to_have_count(1)
+            assert await outside_of(reply, pane) == []
+            await expect(reply.get_by_text("Description", exact=True)).to_be_in_viewport()
+            await page.screenshot(path=str(tmp_path / "long-tokens.png"))
+
+            # jordan reads zh-CN: the page's own words are Chinese, times in Asia/Shanghai.
+            await by("person-switcher").select_option("U0APP2")
+            await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+            await expect(by(f"thread-link-{parent['ts']}")).to_have_text("1 条回复")
+            await expect(by("thread-pane").locator("h2")).to_have_text("消息串")
+            await expect(by("person-zone")).to_contain_text("Asia/Shanghai")
+            time = by("messages").locator(f'[data-testid="msg-time"][data-ts="{parent["ts"]}"]')
+            await expect(time).to_have_text(clock(parent["ts"], "Asia/Shanghai", "zh"))
+            assert await untranslated_labels(page) == []
+            slack_emu.modals.open("U0APP2", optional)
+            slack_emu.state.notify()
+            modal = by("modal")
+            await expect(modal.locator(".optional")).to_have_text("（可选）")
+            await expect(by("modal-close")).to_have_text("取消")
+            await page.screenshot(path=str(tmp_path / "zh.png"))
+
+            await by("person-switcher").select_option("U0APP1")
+            await expect(page.locator("html")).to_have_attribute("lang", "en")
+            await expect(by("thread-pane").locator("h2")).to_have_text("Thread")
+            time_en = clock(parent["ts"], "America/Los_Angeles", "en")
+            await expect(time).to_have_text(time_en)
+            problems.recording = False
+        finally:
+            await browser.close()
+    assert problems.found == []

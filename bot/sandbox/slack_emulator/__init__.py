@@ -9,8 +9,9 @@ Modules: ``server`` (the emulator), ``app`` (Slack's HTTP routes), ``webapi`` (m
 (interactive element state), ``validation`` (Block Kit), ``transport`` (delivery seam; HTTP),
 ``socket_mode`` (Socket Mode: ``apps.connections.open``, the WebSocket, HTTP/socket switch),
 ``signing``, ``state``/``records`` (memory), ``workspace`` (people and channels), ``control``,
-``page`` (the web page at ``/`` and its state projection), ``events`` (SSE for the page),
-``zstack_proxy`` (the page's ZStack panel), ``clock``.
+``page`` (the web page at ``/`` and its state projection), ``page_labels`` (the page's words in
+each language, from the bot's catalog), ``welcome`` (the page's welcome panel), ``events`` (SSE
+for the page), ``zstack_proxy`` (the page's ZStack panel), ``clock``.
 """
 
 from .actor import InputRejected, UserActionError
@@ -28,6 +29,7 @@ from .server import SlackEmulator
 from .socket_mode import Mode, ModeTransport, SocketConnection, SocketModeTransport
 from .state import EmulatorState
 from .transport import AppResponse, HttpTransport, Transport
+from .welcome import Login, Person, Welcome
 from .workspace import Channel, User, UserGroup, Workspace, default_workspace
 
 __all__ = [
@@ -41,11 +43,13 @@ __all__ = [
     "Fault",
     "HttpTransport",
     "InputRejected",
+    "Login",
     "ManualClock",
     "Message",
     "Mode",
     "ModeTransport",
     "OpenView",
+    "Person",
     "SlackEmulator",
     "SocketConnection",
     "SocketModeTransport",
@@ -55,6 +59,7 @@ __all__ = [
     "UserActionError",
     "UserGroup",
     "ValidationFailure",
+    "Welcome",
     "Workspace",
     "default_workspace",
 ]

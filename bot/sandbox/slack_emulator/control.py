@@ -5,8 +5,9 @@ Socket Mode; ``POST /_emu/socket/disconnect`` sends Socket Mode ``disconnect`` m
 ``POST /_emu/home`` opens the app's Home tab for ``user`` (``app_home_opened``).
 
 Every ``POST`` answers ``{"ok": true, "result": ...}``; a user action Slack would not allow
-answers 400 ``{"ok": false, "error": ...}``, a modal the client refuses to submit 422 with the
-field ``errors``.
+answers 400 ``{"ok": false, "error": ...}``. A modal Slack's client refuses to submit (a required
+input empty, a bound crossed) is not an error of the request: ``/_emu/submit`` answers 200 with
+``{"refused": {block_id: error}}`` as its result, and the errors are on the view, as in Slack.
 """
 
 from __future__ import annotations
@@ -83,7 +84,11 @@ async def _view_action(emu: SlackEmulator, body: JSON) -> Any:
 
 
 async def _submit(emu: SlackEmulator, body: JSON) -> Any:
-    return _delivery(await emu.submit_view(body["user"], body["view_id"], body.get("values")))
+    try:
+        delivery = await emu.submit_view(body["user"], body["view_id"], body.get("values"))
+    except InputRejected as exc:
+        return {"refused": exc.errors}
+    return _delivery(delivery)
 
 
 async def _close(emu: SlackEmulator, body: JSON) -> Any:
@@ -166,9 +171,6 @@ def _route(emu: SlackEmulator, action: Action) -> Callable[[web.Request], Awaita
             return web.json_response({"ok": False, "error": "invalid_json"}, status=400)
         try:
             result = await action(emu, body)
-        except InputRejected as exc:
-            error = {"ok": False, "error": "input_rejected", "errors": exc.errors}
-            return web.json_response(error, status=422)
         except KeyError as exc:
             return web.json_response({"ok": False, "error": f"missing {exc}"}, status=400)
         except (UserActionError, TypeError, ValueError) as exc:

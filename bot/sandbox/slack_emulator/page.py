@@ -2,8 +2,9 @@
 ``bot/sandbox/static/``, the event stream, the per-person state projection and the ZStack proxy.
 
 Routes: ``GET /`` (``index.html``), ``GET /static/{name}``, ``GET /_emu/events`` (SSE),
-``GET /_emu/info``, ``* /_emu/zstack/{tail}``. ``GET /_emu/state?as=U…`` (in ``control``) serves
-:func:`project`. Everything the page does goes through the control API.
+``GET /_emu/info``, ``GET /_emu/page`` (:func:`page_text`: the page's labels in each language and
+the welcome panel's content), ``* /_emu/zstack/{tail}``. ``GET /_emu/state?as=U…`` (in
+``control``) serves :func:`project`. Everything the page does goes through the control API.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bot.i18n import lang_of_locale
+
+from .page_labels import page_labels
 from .records import JSON
 
 if TYPE_CHECKING:
@@ -53,11 +57,19 @@ def emulator_info(emu: SlackEmulator) -> JSON:
     }
 
 
+def page_text(emu: SlackEmulator) -> JSON:
+    """What the page reads once: its ``labels`` per language, and the ``welcome`` panel's people,
+    logins and first steps (``None`` when whoever started the emulator gave none)."""
+    welcome = emu.welcome.to_dict() if emu.welcome is not None else None
+    return {"labels": page_labels(), "welcome": welcome}
+
+
 def project(emu: SlackEmulator, user: str) -> JSON:
     """The state as ``user`` sees it: their channels and their DM with the bot, their ephemerals,
     their open modals, and the app's Home tab as published for them (``home``). Other people's
     ephemerals, DMs and views, and the raw call and delivery logs, are left out. The person's DM
-    with the bot is created if needed. ``KeyError`` for an unknown user."""
+    with the bot is created if needed; ``lang`` is the language of their locale, the page's
+    language while it acts as them (``langs``: everyone's). ``KeyError`` for an unknown user."""
     people = emu.state.workspace.users
     if user not in people:
         raise KeyError(user)
@@ -81,6 +93,8 @@ def project(emu: SlackEmulator, user: str) -> JSON:
     views.sort(key=lambda v: stack.index(v["id"]) if v["id"] in stack else len(stack))
     return {
         "as": user,
+        "lang": lang_of_locale(people[user].locale),
+        "langs": {uid: lang_of_locale(u.locale) for uid, u in people.items() if not u.is_bot},
         "version": emu.state.version,
         "team": snap["team"],
         "bot": snap["bot"],
@@ -107,8 +121,12 @@ def add_page_routes(app: web.Application, emu: SlackEmulator) -> None:
     async def info(request: web.Request) -> web.Response:
         return web.json_response(emulator_info(emu))
 
+    async def text(request: web.Request) -> web.Response:
+        return web.json_response(page_text(emu))
+
     app.router.add_get("/", index)
     app.router.add_get("/static/{name}", asset)
     app.router.add_get("/_emu/events", emu.events.handle)
     app.router.add_get("/_emu/info", info)
+    app.router.add_get("/_emu/page", text)
     app.router.add_route("*", "/_emu/zstack/{tail:.*}", emu.zstack.handle)

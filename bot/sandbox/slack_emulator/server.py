@@ -31,6 +31,7 @@ from .socket_mode import (
 from .state import EmulatorState
 from .transport import ACK_TIMEOUT_S, HttpTransport, Transport
 from .webapi import WebApi
+from .welcome import Welcome
 from .workspace import Workspace, default_workspace
 from .zstack_proxy import ZStackProxy
 
@@ -52,7 +53,8 @@ class SlackEmulator:
 
     The web page for people is at ``GET /``; ``zstack_control_url`` (the simulator's ``…/_sim``)
     enables its ZStack panel through the same-origin proxy ``/_emu/zstack/*``.
-    ``approval_channel`` (an id or name) is marked in the page's sidebar.
+    ``approval_channel`` (an id or name) is marked in the page's sidebar; ``welcome`` is what the
+    page's welcome panel shows a first-time visitor (its people, logins and first steps).
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class SlackEmulator:
         socket_heartbeat: float | None = 30.0,
         zstack_control_url: str | None = None,
         approval_channel: str | None = None,
+        welcome: Welcome | None = None,
     ) -> None:
         if not signing_secret.strip():
             raise ValueError("signing_secret must not be empty")
@@ -107,6 +110,7 @@ class SlackEmulator:
         self.events = EventStream(self.state)
         self.zstack = ZStackProxy(zstack_control_url)
         self.approval_channel = approval_channel
+        self.welcome = welcome
         self._runner: web.AppRunner | None = None
         self._bound: tuple[str, int] | None = None
 

@@ -1,6 +1,8 @@
 // The Slack emulator's page: a workspace seen as one person, driven through the control API.
 // Vanilla JS, no build step. All text from state is put into the DOM as text nodes (never
 // innerHTML), and links only get http(s)/mailto hrefs, so bot or user text cannot inject markup.
+// The page speaks the language of the person it acts as: its own words come from GET /_emu/page
+// (the bot's catalog), looked up by their English text: L(text, values), Ln(one, other, n).
 "use strict";
 
 (() => {
@@ -50,6 +52,63 @@
     }
   }
 
+  // -- the page's own words -----------------------------------------------------------------------
+
+  const i18n = { labels: {}, lang: "en", welcome: null };
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, (all, name) => (values && name in values ? String(values[name]) : all));
+  }
+
+  // The text in the page's language (English when the catalog has none), with {values} filled in.
+  function L(text, values) {
+    const texts = (i18n.labels[i18n.lang] || {}).texts || {};
+    return fill(texts[text] || text, values);
+  }
+
+  // A text that depends on a number: the language's form for `count`.
+  function Ln(one, other, count, values) {
+    const forms = ((i18n.labels[i18n.lang] || {}).plurals || {})[one] || [one, other];
+    return fill(forms[count === 1 ? 0 : 1], Object.assign({ count }, values));
+  }
+
+  // Like L, but the values may be DOM nodes (a command in <code>, a name in <b>).
+  function Lnodes(text, values) {
+    const out = [];
+    const template = L(text);
+    let last = 0;
+    template.replace(/\{(\w+)\}/g, (all, name, at) => {
+      out.push(template.slice(last, at));
+      out.push(name in values ? values[name] : all);
+      last = at + all.length;
+      return all;
+    });
+    out.push(template.slice(last));
+    return out.filter((part) => part !== "");
+  }
+
+  // index.html marks its words: data-label (text), data-label-placeholder, -title, -aria.
+  function labelStaticText() {
+    document.documentElement.lang = i18n.lang === "zh" ? "zh-CN" : "en";
+    document.title = `${L("Clone Bot sandbox")} — Slack emulator`;
+    for (const el of document.querySelectorAll("[data-label]")) el.textContent = L(el.dataset.label);
+    for (const el of document.querySelectorAll("[data-label-placeholder]")) el.placeholder = L(el.dataset.labelPlaceholder);
+    for (const el of document.querySelectorAll("[data-label-title]")) el.title = L(el.dataset.labelTitle);
+    for (const el of document.querySelectorAll("[data-label-aria]")) el.setAttribute("aria-label", L(el.dataset.labelAria));
+  }
+
+  async function loadPageText() {
+    try {
+      const resp = await fetch("/_emu/page");
+      if (!resp.ok) return;
+      const text = await resp.json();
+      i18n.labels = text.labels || {};
+      i18n.welcome = text.welcome || null;
+    } catch (_) {
+      // the page stays English and without its welcome panel
+    }
+  }
+
   function toast(text, kind) {
     const el = h("div", { className: `toast ${kind || ""}`, testid: "toast", role: "status" }, text);
     $("toasts").appendChild(el);
@@ -68,6 +127,8 @@
     listSig: null,
     threadSig: null,
     zstackOpen: localStorage.getItem("emu.zstack") === "open",
+    welcomeOpen: localStorage.getItem("emu.welcome") !== "hidden",
+    welcomeSig: null,
   };
 
   async function api(path, body) {
@@ -93,7 +154,7 @@
 
   function reportDelivery(what, delivery) {
     if (delivery && delivery.error) {
-      toast(`${what} failed with the error "${delivery.error}"`, "error");
+      toast(L("{what} failed with the error “{error}”", { what, error: delivery.error }), "error");
     }
   }
 
@@ -107,7 +168,7 @@
       }
       return result;
     } catch (err) {
-      if (err.status !== 422) toast(`${what}: ${err.message}`, "error");
+      toast(L("{what} did not work: {error}", { what, error: err.message }), "error");
       throw err;
     } finally {
       refresh();
@@ -135,7 +196,7 @@
       render();
     } catch (err) {
       console.error("render failed", err);
-      toast(`The page could not render this state: ${err.message}`, "error");
+      toast(L("The page could not show this: {error}", { error: err.message }), "error");
     } finally {
       fetching = false;
       if (again) {
@@ -160,12 +221,22 @@
     return (ui.data && ui.data.channels.find((c) => c.id === id)) || null;
   }
 
-  function roleOf(userId) {
-    const approvers = new Set();
-    for (const group of (ui.data && ui.data.usergroups) || []) {
-      for (const member of group.users || []) approvers.add(member);
-    }
-    return approvers.has(userId) ? "approver" : null;
+  // The welcome panel's people say who is who; without them, members of a user group approve.
+  function personOf(userId) {
+    const people = (i18n.welcome && i18n.welcome.people) || [];
+    const known = people.find((p) => p.user === userId);
+    if (known || people.length) return known || null;
+    const member = ((ui.data && ui.data.usergroups) || []).some((g) => (g.users || []).includes(userId));
+    return member ? { user: userId, role: "approver", group: null } : null;
+  }
+
+  function roleName(role) {
+    return { requester: L("requester"), approver: L("approver"), outsider: L("outsider") }[role] || role;
+  }
+
+  function groupHandle(id) {
+    const group = ((ui.data && ui.data.usergroups) || []).find((g) => g.id === id);
+    return group ? `@${group.handle}` : "@group";
   }
 
   // -- mrkdwn --------------------------------------------------------------------------------------
@@ -271,7 +342,7 @@
       return h("span", { className: "mention" }, `#${label || (ch ? ch.name : target.slice(1))}`);
     }
     if (target.startsWith("!subteam^")) {
-      return h("span", { className: "mention" }, label || "@group");
+      return h("span", { className: "mention" }, label || groupHandle(target.slice("!subteam^".length)));
     }
     if (target.startsWith("!date^")) return dateToken(target, label);
     if (target.startsWith("!")) {
@@ -281,9 +352,9 @@
     return link(target, label);
   }
 
+  // Dates and times as Slack shows them to a person: in their time zone and their language.
   const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
     "September", "October", "November", "December"];
-  const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
   function ordinal(n) {
     const s = ["th", "st", "nd", "rd"];
@@ -295,30 +366,93 @@
     return String(n).padStart(2, "0");
   }
 
+  // Intl formatters are costly to make and every message's time needs some: made once each.
+  const formatters = new Map();
+
+  function formatter(locale, options) {
+    const key = `${locale} ${JSON.stringify(options)}`;
+    if (!formatters.has(key)) formatters.set(key, new Intl.DateTimeFormat(locale, options));
+    return formatters.get(key);
+  }
+
+  function knownZone(zone) {
+    try {
+      formatter("en-US", { timeZone: zone });
+      return true;
+    } catch (_) {
+      return false;
+    }
+  }
+
+  // The time zone of the person the page acts as (the browser's when they have none).
+  function viewerZone() {
+    const user = userById(ui.me);
+    return user && user.tz && knownZone(user.tz) ? user.tz : undefined;
+  }
+
+  function partsIn(date, zone) {
+    const parts = {};
+    const format = formatter("en-US", {
+      timeZone: zone, hourCycle: "h23", weekday: "long", year: "numeric", month: "numeric",
+      day: "numeric", hour: "numeric", minute: "numeric", second: "numeric",
+    });
+    for (const part of format.formatToParts(date)) parts[part.type] = part.value;
+    return {
+      year: Number(parts.year), month: Number(parts.month), day: Number(parts.day),
+      hour: Number(parts.hour) % 24, minute: Number(parts.minute), second: Number(parts.second),
+      weekday: parts.weekday,
+    };
+  }
+
+  function clockTime(date, zone, withSeconds) {
+    if (i18n.lang === "zh") {
+      const options = { timeZone: zone, hourCycle: "h23", hour: "2-digit", minute: "2-digit" };
+      if (withSeconds) options.second = "2-digit";
+      return formatter("zh-CN", options).format(date);
+    }
+    const p = partsIn(date, zone);
+    const seconds = withSeconds ? `:${pad(p.second)}` : "";
+    return `${p.hour % 12 || 12}:${pad(p.minute)}${seconds} ${p.hour < 12 ? "AM" : "PM"}`;
+  }
+
+  function calendarDate(date, zone, style) {
+    if (i18n.lang === "zh") {
+      const options = style === "short" ? { month: "numeric", day: "numeric" } : { month: "long", day: "numeric" };
+      if (style === "long") options.weekday = "long";
+      return formatter("zh-CN", Object.assign({ timeZone: zone, year: "numeric" }, options)).format(date);
+    }
+    const p = partsIn(date, zone);
+    const month = MONTHS[p.month - 1];
+    if (style === "short") return `${month.slice(0, 3)} ${p.day}, ${p.year}`;
+    const medium = `${month} ${ordinal(p.day)}, ${p.year}`;
+    return style === "long" ? `${p.weekday}, ${medium}` : medium;
+  }
+
   function formatDate(date, format) {
+    const zone = viewerZone();
     const now = new Date();
-    const dayDiff = Math.round(
-      (new Date(date.getFullYear(), date.getMonth(), date.getDate()) -
-        new Date(now.getFullYear(), now.getMonth(), now.getDate())) / 86400000);
-    const pretty = dayDiff === 0 ? "today" : dayDiff === -1 ? "yesterday" : dayDiff === 1 ? "tomorrow" : null;
-    const hours12 = date.getHours() % 12 || 12;
-    const ampm = date.getHours() < 12 ? "AM" : "PM";
-    const long = `${DAYS[date.getDay()]}, ${MONTHS[date.getMonth()]} ${ordinal(date.getDate())}, ${date.getFullYear()}`;
-    const medium = `${MONTHS[date.getMonth()]} ${ordinal(date.getDate())}, ${date.getFullYear()}`;
-    const short = `${MONTHS[date.getMonth()].slice(0, 3)} ${date.getDate()}, ${date.getFullYear()}`;
+    const day = (d) => {
+      const p = partsIn(d, zone);
+      return Date.UTC(p.year, p.month - 1, p.day) / 86400000;
+    };
+    const dayDiff = day(date) - day(now);
+    const pretty = dayDiff === 0 ? L("today") : dayDiff === -1 ? L("yesterday") : dayDiff === 1 ? L("tomorrow") : null;
     const seconds = Math.round((now - date) / 1000);
-    const ago = seconds < 60 ? "just now" : seconds < 3600 ? `${Math.round(seconds / 60)} minutes ago`
-      : seconds < 86400 ? `${Math.round(seconds / 3600)} hours ago` : `${Math.round(seconds / 86400)} days ago`;
+    const ago = seconds < 60 ? L("just now")
+      : seconds < 3600 ? Ln("{count} minute ago", "{count} minutes ago", Math.round(seconds / 60))
+        : seconds < 86400 ? Ln("{count} hour ago", "{count} hours ago", Math.round(seconds / 3600))
+          : Ln("{count} day ago", "{count} days ago", Math.round(seconds / 86400));
+    const p = partsIn(date, zone);
     const tokens = {
-      date_num: `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`,
-      date: medium,
-      date_short: short,
-      date_long: long,
-      date_pretty: pretty || medium,
-      date_short_pretty: pretty || short,
-      date_long_pretty: pretty || long,
-      time: `${hours12}:${pad(date.getMinutes())} ${ampm}`,
-      time_secs: `${hours12}:${pad(date.getMinutes())}:${pad(date.getSeconds())} ${ampm}`,
+      date_num: `${p.year}-${pad(p.month)}-${pad(p.day)}`,
+      date: calendarDate(date, zone, "medium"),
+      date_short: calendarDate(date, zone, "short"),
+      date_long: calendarDate(date, zone, "long"),
+      date_pretty: pretty || calendarDate(date, zone, "medium"),
+      date_short_pretty: pretty || calendarDate(date, zone, "short"),
+      date_long_pretty: pretty || calendarDate(date, zone, "long"),
+      time: clockTime(date, zone, false),
+      time_secs: clockTime(date, zone, true),
       ago,
     };
     return format.replace(/\{(\w+)\}/g, (all, name) => (name in tokens ? tokens[name] : all));
@@ -367,7 +501,7 @@
           break;
         }
         case "usergroup":
-          node = h("span", { className: "mention" }, "@group");
+          node = h("span", { className: "mention" }, groupHandle(el.usergroup_id));
           break;
         case "broadcast":
           node = h("span", { className: "mention" }, `@${el.range || "here"}`);
@@ -462,7 +596,7 @@
 
   function selectWithOptions(element, selectedValue, attrs) {
     const select = h("select", attrs);
-    select.appendChild(h("option", { value: "" }, plainText(element.placeholder) || "Select…"));
+    select.appendChild(h("option", { value: "" }, plainText(element.placeholder) || L("Select…")));
     const addOption = (parent, option) => parent.appendChild(
       h("option", { value: option.value, selected: option.value === selectedValue }, plainText(option.text)));
     for (const option of element.options || []) addOption(select, option);
@@ -483,11 +617,11 @@
     };
     append(clear(root), h("div", { className: "overlay", testid: "confirm" },
       h("div", { className: "modal" },
-        h("div", { className: "modal-head" }, h("h2", {}, plainText(confirm.title) || "Are you sure?")),
+        h("div", { className: "modal-head" }, h("h2", {}, plainText(confirm.title) || L("Are you sure?"))),
         h("div", { className: "modal-body" }, textObject(confirm.text)),
         h("div", { className: "modal-foot" },
-          h("button", { type: "button", className: "btn", testid: "confirm-cancel", onclick: () => done(false) }, plainText(confirm.deny) || "Cancel"),
-          h("button", { type: "button", className: `btn ${confirm.style === "danger" ? "danger" : "primary"}`, testid: "confirm-ok", onclick: () => done(true) }, plainText(confirm.confirm) || "Yes")))));
+          h("button", { type: "button", className: "btn", testid: "confirm-cancel", onclick: () => done(false) }, plainText(confirm.deny) || L("Cancel")),
+          h("button", { type: "button", className: `btn ${confirm.style === "danger" ? "danger" : "primary"}`, testid: "confirm-ok", onclick: () => done(true) }, plainText(confirm.confirm) || L("Yes"))))));
     return undefined;
   }
 
@@ -530,7 +664,7 @@
 
   function pickerSelect(el, selected, attrs) {
     const select = h("select", attrs);
-    select.appendChild(h("option", { value: "" }, plainText(el.placeholder) || "Select…"));
+    select.appendChild(h("option", { value: "" }, plainText(el.placeholder) || L("Select…")));
     const items = el.type.includes("users")
       ? ui.data.users.filter((u) => !u.is_bot).map((u) => [u.id, u.real_name || u.name])
       : ui.data.channels.filter((c) => c.type !== "im").map((c) => [c.id, `#${c.name}`]);
@@ -541,8 +675,13 @@
   // -- messages ------------------------------------------------------------------------------------
 
   function formatTs(ts) {
+    return clockTime(new Date(Number(ts) * 1000), viewerZone(), false);
+  }
+
+  function fullTs(ts) {
     const date = new Date(Number(ts) * 1000);
-    return `${date.getHours() % 12 || 12}:${pad(date.getMinutes())} ${date.getHours() < 12 ? "AM" : "PM"}`;
+    const zone = viewerZone();
+    return `${calendarDate(date, zone, "long")} ${clockTime(date, zone, true)}${zone ? ` (${zone})` : ""}`;
   }
 
   function renderMessage(message, opts) {
@@ -569,14 +708,14 @@
     h("div", { className: "msg-main" },
       h("div", { className: "msg-head" },
         h("span", { className: "msg-author" }, author),
-        isBot ? h("span", { className: "app-tag" }, "APP") : null,
-        h("span", { className: "msg-time", title: message.ts }, formatTs(message.ts)),
-        message.edited ? h("span", { className: "edited" }, "(edited)") : null),
-      ephemeral ? h("div", { className: "ephemeral-note", testid: "ephemeral-note" }, "Only visible to you") : null,
+        isBot ? h("span", { className: "app-tag" }, L("APP")) : null,
+        h("time", { className: "msg-time", testid: "msg-time", "data-ts": message.ts, title: fullTs(message.ts) }, formatTs(message.ts)),
+        message.edited ? h("span", { className: "edited" }, L("(edited)")) : null),
+      ephemeral ? h("div", { className: "ephemeral-note", testid: "ephemeral-note" }, L("Only visible to you")) : null,
       h("div", { className: "msg-body" }, body),
       !opts.inThread && message.reply_count
         ? h("button", { type: "button", className: "replies-link", testid: `thread-link-${message.ts}`, onclick: () => openThread(message.ts) },
-          `${message.reply_count} ${message.reply_count === 1 ? "reply" : "replies"}`)
+          Ln("{count} reply", "{count} replies", message.reply_count))
         : null));
     return item;
   }
@@ -600,7 +739,7 @@
     const box = $("messages");
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
     clear(box);
-    if (!timeline.length) box.appendChild(h("div", { className: "muted", style: "padding: 16px" }, "No messages yet."));
+    if (!timeline.length) box.appendChild(h("div", { className: "muted empty" }, L("No messages yet.")));
     for (const { m, ephemeral } of timeline) box.appendChild(renderMessage(m, { ephemeral }));
     if (atBottom || !box.dataset.channel || box.dataset.channel !== channel.id) box.scrollTop = box.scrollHeight;
     box.dataset.channel = channel.id;
@@ -621,7 +760,7 @@
     const box = clear($("messages"));
     box.dataset.channel = HOME;
     if (!home) {
-      box.appendChild(h("div", { className: "muted", style: "padding: 16px" }, "The app has not published a Home tab for you yet."));
+      box.appendChild(h("div", { className: "muted empty" }, L("The app has not published a Home tab for you yet.")));
       return;
     }
     const ctx = {
@@ -653,7 +792,7 @@
     const box = clear($("thread-messages"));
     box.dataset.threadTs = parent.ts;
     box.appendChild(renderMessage(parent, { inThread: true }));
-    box.appendChild(h("div", { className: "thread-divider" }, `${parent.reply_count || 0} ${parent.reply_count === 1 ? "reply" : "replies"}`));
+    box.appendChild(h("div", { className: "thread-divider" }, Ln("{count} reply", "{count} replies", parent.reply_count || 0)));
     for (const { m, ephemeral } of replies) box.appendChild(renderMessage(m, { ephemeral, inThread: true }));
     box.scrollTop = box.scrollHeight;
   }
@@ -665,16 +804,18 @@
     $("team-name").textContent = data.team.name;
     const person = $("person");
     const people = data.users.filter((u) => !u.is_bot);
-    const wanted = JSON.stringify(people.map((u) => u.id));
+    const wanted = JSON.stringify([i18n.lang, people.map((u) => u.id)]);
     if (person.dataset.people !== wanted) {
       clear(person);
       for (const user of people) {
-        const role = user.id === "U0REQ" ? "requester" : roleOf(user.id) || (user.id === "U0OUT" ? "outsider" : null);
-        person.appendChild(h("option", { value: user.id }, `${user.name}${role ? ` (${role})` : ""}`));
+        const who = personOf(user.id);
+        const label = who ? `${user.name} — ${roleName(who.role)}` : user.name;
+        person.appendChild(h("option", { value: user.id }, label));
       }
       person.dataset.people = wanted;
     }
     person.value = ui.me;
+    renderLocalTime();
     const approval = data.emulator.approval_channel;
     const channels = clear($("channels"));
     for (const ch of data.channels.filter((c) => c.type !== "im")) {
@@ -682,7 +823,7 @@
         type: "button", testid: `channel-${ch.id}`, "data-name": ch.name,
         "aria-current": ch.id === channel.id ? "true" : "false",
         onclick: () => selectChannel(ch.id),
-      }, ch.type === "group" ? "🔒" : "#", ch.name, ch.id === approval ? h("span", { className: "badge", testid: "approval-badge", title: "approval channel" }, "approvals") : null)));
+      }, ch.type === "group" ? "🔒" : "#", ch.name, ch.id === approval ? h("span", { className: "badge", testid: "approval-badge", title: L("approval channel") }, L("approvals")) : null)));
     }
     const dms = clear($("dms"));
     const dm = data.channels.find((c) => c.type === "im");
@@ -691,23 +832,36 @@
         type: "button", testid: `channel-${dm.id}`, "data-name": "dm",
         "aria-current": dm.id === channel.id ? "true" : "false",
         onclick: () => selectChannel(dm.id),
-      }, h("span", { className: "icon" }, "●"), userName(data.bot.user_id), h("span", { className: "app-tag" }, "APP"))));
+      }, h("span", { className: "icon" }, "●"), userName(data.bot.user_id), h("span", { className: "app-tag" }, L("APP")))));
     } else {
-      dms.appendChild(h("li", { className: "muted", style: "padding: 0 16px" }, "No DM with the bot yet"));
+      dms.appendChild(h("li", { className: "muted empty-dm" }, L("No DM with the bot yet")));
     }
     dms.appendChild(h("li", {}, h("button", {
       type: "button", testid: "channel-home", "data-name": "home",
       "aria-current": channel.id === HOME ? "true" : "false",
       onclick: () => openHome(),
-    }, h("span", { className: "icon" }, "⌂"), `${userName(data.bot.user_id)} Home`)));
+    }, h("span", { className: "icon" }, "⌂"), L("{bot} Home", { bot: userName(data.bot.user_id) }))));
     const emu = data.emulator;
-    $("mode").textContent = emu.uses_socket ? `Socket Mode (${emu.socket_connections.length})` : `${emu.mode === "http" ? "HTTP" : emu.mode}`;
-    clear($("emu-info")).appendChild(h("div", {}, `mode: ${emu.mode}; sockets: ${emu.socket_connections.length}; validation failures: ${data.validation_failures}`));
+    const mode = $("mode");
+    mode.textContent = emu.uses_socket ? `Socket Mode (${emu.socket_connections.length})` : emu.mode === "http" ? "HTTP" : emu.mode;
+    mode.title = emu.uses_socket ? L("The bot is connected over Socket Mode.")
+      : L("The bot answers over HTTP (request URLs), as a Slack app with a public URL.");
+    // Block Kit the bot sent that Slack would refuse: a problem to see, not a status line.
+    const invalid = $("validation-warning");
+    invalid.hidden = !data.validation_failures;
+    invalid.textContent = `⚠ ${data.validation_failures}`;
+    invalid.title = L("{count} payloads the bot sent failed Slack's validation; /_emu/state lists them", { count: data.validation_failures });
+  }
+
+  // Under "Viewing as": the person's time zone and their time now, which the page's times use.
+  function renderLocalTime() {
+    const zone = viewerZone();
+    $("person-zone").textContent = L("Local time {time}, {zone}", { time: clockTime(new Date(), zone, false), zone: zone || "—" });
   }
 
   function openHome() {
     selectChannel(HOME);
-    act("Home", "/_emu/home", {}).catch(() => {}); // app_home_opened: the app (re)publishes
+    act(L("{bot} Home", { bot: userName(ui.data.bot.user_id) }), "/_emu/home", {}).catch(() => {}); // app_home_opened: the app (re)publishes
   }
 
   function selectChannel(id) {
@@ -871,9 +1025,9 @@
   function externalSelect(view, block, el, value, id, testid) {
     const list = h("ul", { className: "suggestions", testid: `suggestions-${block.block_id}` });
     const chosen = h("div", { className: "selected-option", testid: `selected-${block.block_id}` },
-      value ? `Selected: ${plainText(value.text) || value.value}` : "");
+      value ? L("Selected: {option}", { option: plainText(value.text) || value.value }) : "");
     const input = h("input", { id, testid, type: "text", role: "combobox", "data-action-id": el.action_id,
-      placeholder: plainText(el.placeholder) || "Type to search…", "aria-autocomplete": "list" });
+      placeholder: plainText(el.placeholder) || L("Type to search…"), "aria-autocomplete": "list" });
     let timer = null;
     let seq = 0;
     input.addEventListener("input", () => {
@@ -895,14 +1049,14 @@
               onclick: () => {
                 clear(list);
                 input.value = plainText(option.text);
-                chosen.textContent = `Selected: ${plainText(option.text)}`;
+                chosen.textContent = L("Selected: {option}", { option: plainText(option.text) });
                 inputChanged(view, block, el, option);
               },
             }, plainText(option.text))));
           }
-          if (!list.firstChild) list.appendChild(h("li", { className: "muted" }, "No matches"));
+          if (!list.firstChild) list.appendChild(h("li", { className: "muted" }, L("No matches")));
         } catch (err) {
-          toast(`suggestions: ${err.message}`, "error");
+          toast(L("Suggestions: {error}", { error: err.message }), "error");
         }
       }, 250);
     });
@@ -914,7 +1068,7 @@
     const el = block.element || {};
     return h("div", { className: `input-block${error ? " has-error" : ""}`, testid: `input-${block.block_id}`, "data-block-id": block.block_id },
       h("label", { className: "input-label", for: `in-${view.id}-${block.block_id}` }, plainText(block.label),
-        block.optional ? h("span", { className: "optional" }, " (optional)") : null),
+        block.optional ? h("span", { className: "optional" }, L("(optional)")) : null),
       renderInputElement(view, block),
       block.hint ? h("div", { className: "hint" }, plainText(block.hint)) : null,
       error ? h("div", { className: "field-error", testid: `error-${block.block_id}`, role: "alert" }, error) : null);
@@ -936,12 +1090,10 @@
   }
 
   async function submitView(view) {
-    try {
-      await act(`Submitting "${plainText(view.title)}"`, "/_emu/submit", { view_id: view.id, values: collectValues(view) });
-    } catch (err) {
-      // 422: the client refused (required fields…): the errors are on the view; re-render.
-      ui.modalSig = undefined;
-    }
+    const what = L("Submitting “{title}”", { title: plainText(view.title) });
+    const result = await act(what, "/_emu/submit", { view_id: view.id, values: collectValues(view) }).catch(() => null);
+    // Refused as Slack's client refuses (a required field empty…): the errors are on the view.
+    if (result && result.refused) ui.modalSig = undefined;
   }
 
   function renderModal() {
@@ -973,11 +1125,11 @@
       },
       h("div", { className: "modal-head" },
         h("h2", { testid: "modal-title" }, plainText(view.title)),
-        h("button", { type: "button", className: "btn", testid: "modal-x", "aria-label": "Close", onclick: () => act("Close", "/_emu/close", { view_id: view.id }).catch(() => {}) }, "✕")),
+        h("button", { type: "button", className: "btn", testid: "modal-x", "aria-label": L("Close"), onclick: () => act(L("Close"), "/_emu/close", { view_id: view.id }).catch(() => {}) }, "✕")),
       h("div", { className: "modal-body", testid: "modal-body" }, renderBlocks(view.blocks, ctx)),
       h("div", { className: "modal-foot" },
-        h("button", { type: "button", className: "btn", testid: "modal-close", onclick: () => act("Close", "/_emu/close", { view_id: view.id }).catch(() => {}) },
-          plainText(view.close) || (views.length > 1 ? "Back" : "Cancel")),
+        h("button", { type: "button", className: "btn", testid: "modal-close", onclick: () => act(L("Close"), "/_emu/close", { view_id: view.id }).catch(() => {}) },
+          plainText(view.close) || (views.length > 1 ? L("Back") : L("Cancel"))),
         view.submit ? h("button", { type: "submit", className: "btn primary", testid: "modal-submit" }, plainText(view.submit)) : null))));
     if (focused) {
       const again = document.getElementById(focused);
@@ -997,7 +1149,7 @@
     const resp = await fetch(`/_emu/zstack/${path}`, {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
-    if (!resp.ok) toast(`${what}: HTTP ${resp.status} ${await resp.text()}`, "error");
+    if (!resp.ok) toast(L("{what} did not work: {error}", { what, error: `HTTP ${resp.status} ${await resp.text()}` }), "error");
     else toast(what);
     renderZStack(true);
   }
@@ -1005,7 +1157,7 @@
   function table(headers, rows, testid) {
     return h("table", { testid }, h("thead", {}, h("tr", {}, headers.map((x) => h("th", {}, x)))),
       h("tbody", {}, rows.length ? rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c === null || c === undefined ? "" : String(c)))))
-        : h("tr", {}, h("td", { colspan: headers.length, className: "muted" }, "none"))));
+        : h("tr", {}, h("td", { colspan: headers.length, className: "muted" }, L("none")))));
   }
 
   let zstackTimer = null;
@@ -1022,58 +1174,159 @@
     if (!force && panel.contains(document.activeElement) && typing) return; // someone is typing
     const [state, counters] = await Promise.all([zget("state"), zget("counters")]).catch(() => [{ ok: false, data: {} }, { ok: false, data: {} }]);
     clear(panel);
-    panel.appendChild(h("h2", {}, "ZStack simulator"));
+    panel.appendChild(h("h2", {}, L("ZStack simulator")));
     if (!state.ok) {
       panel.appendChild(h("div", { testid: "zstack-status", "data-connected": "false" },
-        state.data && state.data.error === "not_connected" ? "Not connected: the emulator has no zstack_control_url." : `Not reachable (${state.data.message || state.status}).`));
+        state.data && state.data.error === "not_connected" ? L("Not connected: the page has no ZStack simulator to show.")
+          : L("Not reachable ({reason}).", { reason: state.data.message || state.status })));
       return;
     }
     const s = state.data;
     const c = counters.data || {};
-    panel.appendChild(h("div", { testid: "zstack-status", "data-connected": "true" }, `Connected — clock ${s.now}, clone mode ${s.mode.clone}`));
-    panel.appendChild(h("h3", {}, "Faults and modes"));
-    const latency = h("input", { type: "number", min: "0", step: "0.1", value: "0", testid: "zstack-latency", "aria-label": "Latency in seconds", style: "width: 80px" });
-    panel.appendChild(h("div", { className: "row" }, "Latency (s)", latency,
-      h("button", { type: "button", className: "btn", testid: "zstack-latency-apply", onclick: () => zpost("latency", { seconds: Number(latency.value || 0) }, `Latency set to ${latency.value || 0}s`) }, "Apply")));
+    panel.appendChild(h("div", { testid: "zstack-status", "data-connected": "true" }, L("Connected; ZStack's clock {now}, clone mode {mode}", { now: s.now, mode: s.mode.clone })));
+    panel.appendChild(h("h3", {}, L("Faults and modes")));
+    const latency = h("input", { type: "number", min: "0", step: "0.1", value: "0", testid: "zstack-latency", "aria-label": L("Latency in seconds"), className: "latency" });
+    panel.appendChild(h("div", { className: "row" }, L("Latency (s)"), latency,
+      h("button", { type: "button", className: "btn", testid: "zstack-latency-apply", onclick: () => zpost("latency", { seconds: Number(latency.value || 0) }, L("Latency set to {seconds} s", { seconds: latency.value || 0 })) }, L("Apply"))));
     panel.appendChild(h("div", { className: "row" },
-      h("button", { type: "button", className: "btn danger", testid: "zstack-fail-next", onclick: () => zpost("fail-next-clones", { count: 1 }, "The next clone will fail") }, "Fail the next clone"),
-      h("span", { className: "muted", testid: "zstack-pending-failures" }, `pending: ${s.pending_failures}`)));
+      h("button", { type: "button", className: "btn danger", testid: "zstack-fail-next", onclick: () => zpost("fail-next-clones", { count: 1 }, L("The next clone will fail")) }, L("Fail the next clone")),
+      h("span", { className: "muted", testid: "zstack-pending-failures", "data-count": s.pending_failures }, L("pending: {count}", { count: s.pending_failures }))));
     const accounts = Array.from(new Set((s.sessions || []).map((x) => x.account)));
-    const account = h("select", { testid: "zstack-expire-account", "aria-label": "Account" }, accounts.map((a) => h("option", { value: a }, a)));
-    panel.appendChild(h("div", { className: "row" }, "Expire sessions of", account,
-      h("button", { type: "button", className: "btn", testid: "zstack-expire", disabled: !accounts.length, onclick: () => zpost("sessions/expire", { account: account.value }, `Sessions of ${account.value} expired`) }, "Expire"),
-      h("button", { type: "button", className: "btn", testid: "zstack-expire-all", onclick: () => zpost("sessions/expire", { all: true }, "All sessions expired") }, "All")));
-    const mode = h("select", { testid: "zstack-mode", "aria-label": "Clone mode" },
+    const account = h("select", { testid: "zstack-expire-account", "aria-label": L("Account") }, accounts.map((a) => h("option", { value: a }, a)));
+    panel.appendChild(h("div", { className: "row" }, L("Expire sessions of"), account,
+      h("button", { type: "button", className: "btn", testid: "zstack-expire", disabled: !accounts.length, onclick: () => zpost("sessions/expire", { account: account.value }, L("Sessions of {account} expired", { account: account.value })) }, L("Expire")),
+      h("button", { type: "button", className: "btn", testid: "zstack-expire-all", onclick: () => zpost("sessions/expire", { all: true }, L("All sessions expired")) }, L("All"))));
+    const mode = h("select", { testid: "zstack-mode", "aria-label": L("Clone mode") },
       ["async", "sync"].map((m) => h("option", { value: m, selected: m === s.mode.clone }, m)));
-    mode.addEventListener("change", () => zpost("mode", { clone: mode.value }, `Clone mode: ${mode.value}`));
-    panel.appendChild(h("div", { className: "row" }, "Clone mode", mode,
-      h("button", { type: "button", className: "btn", testid: "zstack-reset", onclick: () => zpost("reset", {}, "Simulator reset") }, "Reset")));
-    panel.appendChild(h("h3", {}, "Model services"));
-    panel.appendChild(table(["name", "uuid", "owner"], (s.model_services || []).map((m) => [m.inventory.name, String(m.inventory.uuid || "").slice(0, 8), m.owner_account]), "zstack-services"));
-    panel.appendChild(h("h3", {}, "Sessions"));
-    panel.appendChild(table(["session", "account", "user", "valid"], (s.sessions || []).map((x) => [x.uuid, x.account, x.user, x.valid ? "yes" : "expired"]), "zstack-sessions"));
-    panel.appendChild(h("h3", {}, "Jobs"));
-    panel.appendChild(table(["job", "operation", "state"], (s.jobs || []).map((j) => [String(j.uuid).slice(0, 8), j.operation, j.state]), "zstack-jobs"));
-    panel.appendChild(h("h3", {}, "Counters"));
-    panel.appendChild(table(["operation", "requests"], Object.entries(c.requests_by_operation || {}), "zstack-counters"));
+    mode.addEventListener("change", () => zpost("mode", { clone: mode.value }, L("Clone mode: {mode}", { mode: mode.value })));
+    panel.appendChild(h("div", { className: "row" }, L("Clone mode"), mode,
+      h("button", { type: "button", className: "btn", testid: "zstack-reset", onclick: () => zpost("reset", {}, L("Simulator reset")) }, L("Reset"))));
+    panel.appendChild(h("h3", {}, L("Model services")));
+    panel.appendChild(table([L("name"), "uuid", L("owner")], (s.model_services || []).map((m) => [m.inventory.name, String(m.inventory.uuid || "").slice(0, 8), m.owner_account]), "zstack-services"));
+    panel.appendChild(h("h3", {}, L("Sessions")));
+    panel.appendChild(table([L("session"), L("Account"), L("user"), L("valid")], (s.sessions || []).map((x) => [x.uuid, x.account, x.user, x.valid ? L("yes") : L("expired")]), "zstack-sessions"));
+    panel.appendChild(h("h3", {}, L("Jobs")));
+    panel.appendChild(table([L("job"), L("operation"), L("state")], (s.jobs || []).map((j) => [String(j.uuid).slice(0, 8), j.operation, j.state]), "zstack-jobs"));
+    panel.appendChild(h("h3", {}, L("Counters")));
+    panel.appendChild(table([L("operation"), L("requests")], Object.entries(c.requests_by_operation || {}), "zstack-counters"));
+  }
+
+  // -- the welcome panel ---------------------------------------------------------------------------
+
+  // Who the people are, the ZStack logins and the first steps, for someone who has just opened
+  // the page (what the terminal prints too). Hidden with "Hide", back with the header's "Guide".
+  function renderWelcome() {
+    const panel = $("welcome");
+    const guide = i18n.welcome;
+    const toggle = $("welcome-toggle");
+    toggle.hidden = !guide;
+    toggle.setAttribute("aria-expanded", guide && ui.welcomeOpen ? "true" : "false");
+    panel.hidden = !guide || !ui.welcomeOpen;
+    if (panel.hidden) {
+      ui.welcomeSig = null;
+      return;
+    }
+    const minute = Math.floor(Date.now() / 60000); // the people's clocks
+    const sig = JSON.stringify([i18n.lang, ui.data.users, ui.data.usergroups, ui.data.emulator.approval_channel, minute]);
+    if (sig === ui.welcomeSig) return;
+    ui.welcomeSig = sig;
+    const people = guide.people.map((p) => ({ p, user: userById(p.user) })).filter((x) => x.user);
+    const requester = (people.find((x) => x.p.role === "requester") || {}).user || null;
+    const approval = channelById(ui.data.emulator.approval_channel);
+    const channel = h("b", {}, approval ? `#${approval.name}` : L("approval channel"));
+    const login = guide.logins.find((x) => x.suggested) || guide.logins.find((x) => x.kind === "account");
+    const person = requester ? h("b", {}, requester.name) : "";
+    const command = (text) => h("button", {
+      type: "button", className: "command", testid: "welcome-command", "data-command": text,
+      onclick: () => useCommand(text, requester && requester.id),
+    }, text);
+    const steps = h("ol", { className: "steps", testid: "welcome-steps" },
+      login ? h("li", {}, Lnodes("As {person}, type {command} in any channel and log in, e.g. as the account {account} with the password {password}.", {
+        person, command: command("/zstack login"), account: h("code", {}, login.account), password: h("code", {}, login.password),
+      })) : null,
+      h("li", {}, Lnodes("Type {command}, give a reason and submit: the request card appears in {channel}.", {
+        command: command(`/clone-model ${guide.source}`), channel,
+      })),
+      h("li", {}, Lnodes("Switch to an approver, open the card's thread in {channel} and approve: the new model service appears there and in {person}'s DM.", {
+        channel: channel.cloneNode(true), person: person ? person.cloneNode(true) : "",
+      })));
+    const langs = ui.data.langs || {};
+    const reader = people.find((x) => langs[x.user.id] === "zh");
+    const rows = people.map(({ p, user }) => h("tr", { testid: "welcome-person", "data-user": user.id },
+      h("td", { className: "nowrap" }, h("b", {}, user.name), " ", h("span", { className: "muted" }, user.real_name || "")),
+      h("td", {}, roleName(p.role), p.group ? h("span", { className: "muted" }, ` · ${L("member of {group}", { group: groupHandle(p.group) })}`) : null),
+      h("td", { testid: "welcome-zone" }, user.tz && knownZone(user.tz)
+        ? L("{zone}, now {time}", { zone: user.tz, time: clockTime(new Date(), user.tz, false) }) : "—"),
+      h("td", { className: "nowrap" }, langs[user.id] === "zh" ? L("Chinese") : L("English"), h("span", { className: "muted" }, ` · ${user.locale || "—"}`))));
+    const kinds = { account: L("Account"), iam_user: L("IAM user of an account"), iam2: L("Project user (IAM2)") };
+    const logins = guide.logins.map((x) => h("tr", { testid: "welcome-login", className: x.suggested ? "suggested" : null },
+      h("td", {}, kinds[x.kind] || x.kind), h("td", {}, x.account ? h("code", {}, x.account) : "—"),
+      h("td", {}, x.user ? h("code", {}, x.user) : "—"), h("td", {}, h("code", {}, x.password))));
+    const head = (...names) => h("thead", {}, h("tr", {}, names.map((name) => h("th", {}, name))));
+    clear(panel);
+    append(panel,
+      h("div", { className: "welcome-head" },
+        h("h2", { testid: "welcome-title" }, L("Welcome to the Clone Bot sandbox")),
+        h("button", { type: "button", className: "btn", testid: "welcome-hide", onclick: () => showWelcome(false) }, L("Hide"))),
+      h("p", {}, L("This page is a Slack workspace with the bot in it, on your machine. Choose who you are under “Viewing as”; each person sees their own channels, DMs and forms.")),
+      h("h3", {}, L("First steps")), steps,
+      h("p", { className: "muted" }, L("Click a command to put it in the message box.")),
+      h("p", { className: "muted" }, L("The ZStack panel (top right) can make the next clone fail, to show a cause chain.")),
+      h("div", { className: "welcome-tables" },
+        h("div", {}, h("h3", {}, L("People")),
+          h("table", { testid: "welcome-people" }, head(L("Name"), L("Role"), L("Time zone"), L("Language")), h("tbody", {}, rows)),
+          reader ? h("p", { className: "muted" }, L("Each person sees this page and the bot's messages to them in their language: {person} reads Chinese.", { person: reader.user.name })) : null),
+        guide.logins.length ? h("div", {}, h("h3", {}, L("ZStack logins")),
+          h("p", { className: "muted" }, Lnodes("The fields of the {command} form:", { command: h("code", {}, "/zstack login") })),
+          h("table", { testid: "welcome-logins" }, head(L("Log in as"), L("Account name"), L("User name"), L("Password")), h("tbody", {}, logins))) : null));
+  }
+
+  function showWelcome(open) {
+    ui.welcomeOpen = open;
+    localStorage.setItem("emu.welcome", open ? "open" : "hidden");
+    renderWelcome();
+  }
+
+  // A command from the welcome panel goes into the message box, as the person the step names.
+  function useCommand(text, userId) {
+    if (userId && userId !== ui.me) switchPerson(userId);
+    if (ui.channel === HOME) selectChannel((ui.data.channels.find((c) => c.type !== "im") || {}).id || null);
+    const box = $("message-box");
+    box.value = text;
+    box.focus();
   }
 
   // -- wiring --------------------------------------------------------------------------------------
+
+  // The page speaks the language of the person it acts as; a switch redraws everything.
+  function followLanguage() {
+    const lang = ui.data.lang || "en";
+    if (lang === i18n.lang) return;
+    i18n.lang = lang;
+    ui.listSig = null;
+    ui.threadSig = null;
+    ui.modalSig = undefined;
+    ui.welcomeSig = null;
+    labelStaticText();
+    renderZStack(true);
+  }
 
   function render() {
     if (!ui.data) return;
     const channel = currentChannel();
     if (!channel) return;
+    followLanguage();
     if (ui.channel !== channel.id) {
       ui.channel = channel.id;
       ui.thread = null;
     }
     renderSidebar(channel);
+    renderWelcome();
     const bot = userName(ui.data.bot.user_id);
-    $("channel-title").textContent = channel.type === HOME ? `${bot} — Home` : channel.type === "im" ? bot : `#${channel.name}`;
+    $("channel-title").textContent = channel.type === HOME ? L("{bot} Home", { bot }) : channel.type === "im" ? bot : `#${channel.name}`;
     $("channel-title").dataset.channel = channel.id;
     $("composer").hidden = channel.type === HOME;
-    $("message-box").placeholder = channel.type === "im" ? `Message ${bot}` : `Message #${channel.name}, or /clone-model …`;
+    $("message-box").placeholder = channel.type === "im" ? L("Message {bot}", { bot }) : L("Message #{channel}, or /clone-model …", { channel: channel.name });
     if (channel.type === HOME) renderHome();
     else renderMessages(channel);
     renderThread(channel);
@@ -1101,11 +1354,11 @@
       const args = space < 0 ? "" : trimmed.slice(space + 1).trim();
       await act(command, "/_emu/command", { channel: channel.id, command, text: args }).catch(() => {});
     } else {
-      await act("Message", "/_emu/message", { channel: channel.id, text, ...(threadTs ? { thread_ts: threadTs } : {}) }).catch(() => {});
+      await act(L("Message"), "/_emu/message", { channel: channel.id, text, ...(threadTs ? { thread_ts: threadTs } : {}) }).catch(() => {});
     }
   }
 
-  function start() {
+  async function start() {
     $("person").addEventListener("change", (ev) => switchPerson(ev.target.value));
     $("composer").addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -1130,12 +1383,21 @@
       localStorage.setItem("emu.zstack", ui.zstackOpen ? "open" : "closed");
       renderZStack();
     });
+    $("welcome-toggle").addEventListener("click", () => showWelcome(!ui.welcomeOpen));
+    // The words first, so that nothing is drawn in the wrong language.
+    await loadPageText();
+    labelStaticText();
     const events = new EventSource("/_emu/events");
     events.addEventListener("state", () => refresh());
     events.addEventListener("open", () => { $("live").dataset.live = "true"; });
     events.addEventListener("error", () => { $("live").dataset.live = "false"; });
     refresh();
     renderZStack();
+    setInterval(() => {
+      if (!ui.data) return;
+      renderLocalTime();
+      renderWelcome();
+    }, 30000);
   }
 
   document.addEventListener("DOMContentLoaded", start);
