@@ -374,7 +374,46 @@ class Journey:
         assert await outside_of(failed, self.by("thread-messages")) == []
         await e(failed.get_by_text("Description", exact=True)).to_be_in_viewport()
         await self.shot("failure-cause-chain")
+        await self.retry_after_failure(pane, failed, failing)
+        await self.edit_and_resubmit()
         assert await self.page.evaluate("window.__sameDocument === true")
+
+    async def retry_after_failure(self, pane: Any, failed: Any, name: str) -> None:
+        """Retry on the failure reply sends the request again; this time it is cloned."""
+        await failed.get_by_test_id("action-request_retry").click()
+        done = pane.get_by_test_id("message").filter(has_text=f"Cloned: {name}")
+        await self.expect(done).to_have_count(1)
+        await self.shot("retry-succeeded")
+
+    async def edit_and_resubmit(self) -> None:
+        """A name already taken blocks Approve; the requester edits and resubmits from the
+        card, with a free name suggested, and the new request links to the old one."""
+        e = self.expect
+        taken = await self.request("a name that is taken", name="example")
+        await self.go(APPROVALS)
+        card = (
+            self.by("message")
+            .filter(has_text="already exists")
+            .filter(has=self.page.locator('[data-action-id="request_resubmit"]'))
+        )
+        await e(card).to_have_count(1)
+        await e(card).to_contain_text(f"into {taken}")
+        await self.shot("name-clash-card")
+        ts = await card.get_attribute("data-ts")
+        await card.get_by_test_id("action-request_resubmit").click()
+        card = self.by("messages").locator(f'[data-testid="message"][data-ts="{ts}"]')
+        modal = await self.modal("clone_model")
+        await e(modal).to_contain_text("Editing")
+        await e(modal.get_by_test_id("modal-input-name")).to_have_value("example-2")
+        await e(modal.get_by_test_id("modal-input-reason")).to_have_value("a name that is taken")
+        await self.shot("edit-and-resubmit-form")
+        await modal.get_by_test_id("modal-submit").click()
+        await e(self.by("modal")).to_have_count(0)
+        await e(card).to_contain_text("Replaced by")
+        fresh = self.by("message").filter(has_text="Edited resubmission of")
+        await e(fresh).to_have_count(1)
+        await e(fresh).to_contain_text("No model service is named example-2 yet")
+        await self.shot("resubmitted-card")
 
 
 async def run_journey(sandbox: Sandbox, shots_dir: Path, browser: Any) -> Journey:

@@ -257,7 +257,8 @@
     warning: ["⚠", "warn"], hourglass_flowing_sand: ["◷", "warn"], hourglass: ["◷", "warn"],
     alarm_clock: ["◷", "warn"], key: ["⌘", "info"], gear: ["⚙", "info"], rocket: ["▶", "info"],
     arrow_forward: ["▶", "info"], repeat: ["↻", "info"], mag: ["⌕", "info"],
-    information_source: ["ℹ", "info"], eyes: ["◉", "info"],
+    information_source: ["ℹ", "info"], eyes: ["◉", "info"], pencil2: ["✎", "info"],
+    rotating_light: ["⚠", "bad"], robot_face: ["⚙", "ok"], scales: ["⚖", "info"],
   };
 
   function mrkdwn(text, opts) {
