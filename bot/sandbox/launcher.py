@@ -242,6 +242,7 @@ def _encode(data: JSON) -> bytes:
 
 # -- the sandbox ---------------------------------------------------------------------------------
 
+POLICY_FILE = Path(__file__).with_name("policy.yaml")
 # The account that owns the example model service: the one the page's first step logs in as.
 SUGGESTED_ACCOUNT = "alice"
 
@@ -417,6 +418,9 @@ class Sandbox:
             approval_channel=APPROVAL_CHANNEL,
             # The page's people as it names them: avery and jordan approve, sam does not.
             approvers=[APPROVERS_GROUP],
+            # Rules by risk: a 1-vCPU copy needs one approval, a GPU or > 8 vCPU two, each
+            # approver proving their ZStack login.
+            policy_file=POLICY_FILE,
             poll_initial_s=0.5,
             poll_max_s=2.0,
         )

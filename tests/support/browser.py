@@ -255,6 +255,8 @@ class Journey:
         if name is not None:
             await name_box.fill(name)
         name = await name_box.input_value()
+        # The sandbox's policy: a 1-vCPU copy meets the "small" rule, said before submitting.
+        await self.expect(modal).to_contain_text("Rule small (1 vCPU ≤ 1)")
         await modal.get_by_test_id("modal-input-reason").press_sequentially(reason)
         await self.shot(f"form-{name}")
         await modal.get_by_test_id("modal-submit").click()
@@ -271,6 +273,7 @@ class Journey:
             .filter(has=self.page.locator('[data-action-id="request_approve"]'))
         )
         await self.expect(card).to_have_count(1)
+        await self.expect(card).to_contain_text("Rule small (1 vCPU ≤ 1): one approval")
         ts = await card.get_attribute("data-ts")
         await self.by(f"thread-link-{ts}").click()
         pane = self.by("thread-pane")
