@@ -8,6 +8,7 @@ import contextlib
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -46,6 +47,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     sandbox.add_argument("--socket-mode", action="store_true", help="bot uses Socket Mode")
     check = commands.add_parser("check", help="check the configuration and connectivity")
     check.add_argument("--timeout", type=float, default=5.0, help="seconds allowed per check")
+    policy = commands.add_parser("policy", help="the approval rules (CLONEBOT_POLICY_FILE)")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    explain = policy_commands.add_parser(
+        "explain", help="which rule a request would meet, and who may approve it"
+    )
+    explain.add_argument(
+        "request",
+        type=Path,
+        metavar="REQUEST.json",
+        help='the CloneModelService body ({"params": {...}}) with requester, channel, sourceName',
+    )
+    explain.add_argument(
+        "--policy-file", type=Path, default=None, help="this file instead of CLONEBOT_POLICY_FILE"
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -71,6 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = Settings.load()
             configure_logging("ERROR", settings.log_format)
             return run_check_command(settings, timeout_s=args.timeout)
+        if args.command == "policy":
+            from bot.requests.explain import run_explain_command
+
+            settings = Settings.load()
+            configure_logging("ERROR", settings.log_format)
+            return run_explain_command(settings, args.request, policy_file=args.policy_file)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"clone-bot: configuration: {problem}", file=sys.stderr)
