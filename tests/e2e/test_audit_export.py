@@ -39,7 +39,13 @@ rules:
     when: [{requestCpu: ">= 4"}, {gpu: true}]
     approvers: [S0APPROVERS]
     approvals: 2
+    approver_login: required
 """
+ADMIN_LOGIN = {
+    "login_kind": {"kind": "account"},
+    "account_name": {"value": "admin"},
+    "password": {"value": "password"},
+}
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:
@@ -83,6 +89,8 @@ async def test_the_audit_and_explain_agree_with_what_the_bot_stored(
     policy.write_text(POLICY, encoding="utf-8")
     bot = await bot_factory(approval_channel=APPROVALS, policy_file=policy)
     await login(slack_emu)
+    await login(slack_emu, APPROVER, ADMIN_LOGIN)
+    await login(slack_emu, APPROVER2)  # alice, who owns the source
     large = await submit(slack_emu, bot, "8")
     await click(slack_emu, APPROVER, large, "request_approve")
     await wait_votes(bot, large.id, 1)
@@ -103,16 +111,20 @@ async def test_the_audit_and_explain_agree_with_what_the_bot_stored(
     assert set(records) == {large.id, small.id}
     two = records[large.id]
     assert two["decision"] == "approved" and two["rule"]["name"] == "large"
-    assert [a["slack"] for a in two["approved_by"]] == [APPROVER, APPROVER2]
+    assert two["approved_by"] == [
+        {"slack": APPROVER, "zstack": "admin"},
+        {"slack": APPROVER2, "zstack": "alice"},
+    ]
+    assert two["decided_by"] == {"slack": APPROVER2, "zstack": "alice"}
     assert two["job_uuid"] == large.job_uuid and two["job_uuid"]
     assert large.result is not None
     assert two["result"] == {"uuid": large.result.uuid, "name": large.result.name}
     assert two["params"] == large.body.to_wire() and two["params"]["params"]["requestCpu"] == 8
     assert two["waiting_s"] > 0 and two["cloning_s"] >= 0
-    approvals = [e for e in two["events"] if e["note"] == "approve"]
-    assert [(e["by"], e["to"]) for e in approvals] == [
-        (APPROVER, "pending"),
-        (APPROVER2, "approved"),
+    approvals = [e for e in two["events"] if e["note"].startswith("approve")]
+    assert [(e["by"], e["by_zstack"], e["to"]) for e in approvals] == [
+        (APPROVER, "admin", "pending"),
+        (APPROVER2, "alice", "approved"),
     ]
     assert records[small.id]["decision"] == "auto_approved"
     assert records[small.id]["decided_by"] == {"slack": "bot", "zstack": None}
@@ -135,3 +147,4 @@ async def test_the_audit_and_explain_agree_with_what_the_bot_stored(
     assert "Rule: large (8 vCPU ≥ 4)" in out.splitlines()
     assert f"Approvers: S0APPROVERS (user group: {APPROVER}, {APPROVER2})" in out.splitlines()
     assert "Approvals needed: 2" in out.splitlines()
+    assert any(line.startswith("Approver login: required") for line in out.splitlines())
