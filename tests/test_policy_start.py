@@ -37,7 +37,7 @@ def test_a_bad_policy_file_stops_the_bot_with_one_line_per_problem(
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
         "clone-bot: configuration: policy.yaml: rules[0] (big).when[0].requestCpu: bad "
-        "threshold 'lots': write it like \">= 16\" or \"<= 2\"",
+        'threshold \'lots\': write it like ">= 16" or "<= 2"',
         "clone-bot: configuration: policy.yaml: rules[0] (big).approver: unknown field",
     ]
     assert not (slack_env.parent / "data").exists()  # nothing was written
