@@ -8,6 +8,8 @@ import contextlib
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from pathlib import Path
 
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -46,6 +48,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     sandbox.add_argument("--socket-mode", action="store_true", help="bot uses Socket Mode")
     check = commands.add_parser("check", help="check the configuration and connectivity")
     check.add_argument("--timeout", type=float, default=5.0, help="seconds allowed per check")
+    policy = commands.add_parser("policy", help="the approval rules (CLONEBOT_POLICY_FILE)")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    explain = policy_commands.add_parser(
+        "explain", help="which rule a request would meet, and who may approve it"
+    )
+    explain.add_argument(
+        "request",
+        type=Path,
+        metavar="REQUEST.json",
+        help='the CloneModelService body ({"params": {...}}) with requester, channel, sourceName',
+    )
+    explain.add_argument(
+        "--policy-file", type=Path, default=None, help="this file instead of CLONEBOT_POLICY_FILE"
+    )
+    audit = commands.add_parser("audit", help="export every request's audit trail")
+    audit.add_argument(
+        "--since",
+        type=_since,
+        default=None,
+        metavar="DATE",
+        help="only requests created since this ISO date or date-time (UTC unless it says)",
+    )
+    audit.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     args = parser.parse_args(argv)
 
     try:
@@ -71,6 +96,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = Settings.load()
             configure_logging("ERROR", settings.log_format)
             return run_check_command(settings, timeout_s=args.timeout)
+        if args.command == "policy":
+            from bot.requests.explain import run_explain_command
+
+            settings = Settings.load()
+            configure_logging("ERROR", settings.log_format)
+            return run_explain_command(settings, args.request, policy_file=args.policy_file)
+        if args.command == "audit":
+            from bot.requests.audit import run_audit_command
+
+            settings = Settings.load()
+            configure_logging("ERROR", settings.log_format)
+            return run_audit_command(settings, since=args.since, fmt=args.format)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"clone-bot: configuration: {problem}", file=sys.stderr)
@@ -84,6 +121,17 @@ def _port(text: str) -> int:
     if not 1 <= port <= 65533:
         raise argparse.ArgumentTypeError(f"{port} is not a port for the sandbox (1-65533)")
     return port
+
+
+def _since(text: str) -> datetime:
+    from bot.requests.audit import parse_since
+
+    try:
+        return parse_since(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r} is not an ISO date or date-time (2024-05-01, 2024-05-01T09:30+02:00)"
+        ) from None
 
 
 def _run_bot() -> int:

@@ -520,6 +520,77 @@ async def test_embedded_redis_says_where_the_data_lives(make_settings: Any, tmp_
     assert result.detail.startswith(f"embedded Redis, data in {data_dir} (one replica only)")
 
 
+# --- the policy file --------------------------------------------------------------------------
+
+POLICY = """
+rules:
+  - name: large
+    when: {requestCpu: ">= 16"}
+    approvers: [S0APPROVERS]
+    approvals: 2
+  - name: leads-only
+    when: {requester: [S0NOSUCH]}
+    break_glass: [U0LEAD]
+"""
+
+
+def policy_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def test_a_bad_policy_file_fails_one_line_per_problem(
+    make_settings: Any, tmp_path: Path
+) -> None:
+    bad = "rules:\n  - name: big\n    when: {requestCpu: lots}\n    quorum: 2\n"
+    results = await run_checks(make_settings(policy_file=policy_file(tmp_path, bad)))
+    failing = [r for r in results if r.status is Status.FAIL]
+    assert [r.name for r in failing] == ["policy", "policy"], format_results(results)
+    assert "rules[0] (big).when[0].requestCpu: bad threshold 'lots'" in failing[0].detail
+    assert failing[1].detail == "policy.yaml: rules[0] (big).quorum: unknown field"
+    assert all(r.fix for r in failing)
+    assert exit_code(results) == 1
+    # The other checks still ran, all fine.
+    assert all(r.status is Status.OK for r in results if r.name != "policy")
+    assert "user groups" not in {r.name for r in results}
+
+
+async def test_the_user_groups_a_policy_names_are_checked_in_slack(
+    make_settings: Any, slack_emu: SlackEmulator, tmp_path: Path
+) -> None:
+    results = await run_checks(make_settings(policy_file=policy_file(tmp_path, POLICY)))
+    names = [r.name for r in results]
+    assert names[names.index("approvers") + 1 : names.index("slack")] == [
+        "policy",
+        "user groups",
+        "user groups",
+    ]
+    policy, known, unknown = results[names.index("policy") : names.index("slack")]
+    assert policy.status is Status.OK and "2 rule(s), tried in order: large, leads-only" in (
+        policy.detail
+    )
+    assert known.status is Status.OK and known.detail == "known to Slack: S0APPROVERS (2 members)"
+    assert unknown.status is Status.FAIL
+    assert "S0NOSUCH" in unknown.detail and "no_such_subteam" in unknown.detail
+    assert unknown.fix is not None and "group's ID" in unknown.fix
+    asked = sorted(
+        str(c.params.get("usergroup")) for c in slack_emu.state.calls("usergroups.users.list")
+    )
+    assert asked == ["S0APPROVERS", "S0NOSUCH"]
+
+
+async def test_user_groups_are_not_checked_with_a_token_slack_rejects(
+    make_settings: Any, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        policy_file=policy_file(tmp_path, POLICY), slack_bot_token="xoxb-not-the-right-one"
+    )
+    groups = [r for r in await run_checks(settings) if r.name == "user groups"]
+    assert [r.status for r in groups] == [Status.WARN]
+    assert "not checked" in groups[0].detail and "invalid_auth" in groups[0].detail
+
+
 # --- the command line ------------------------------------------------------------------------
 
 
@@ -600,6 +671,36 @@ async def test_cli_check_exits_1_when_something_fails(
     assert code == 1
     failing = [line for line in out.splitlines() if line.startswith("FAIL")]
     assert len(failing) == 1 and "zstack" in failing[0] and "connection refused" in failing[0]
+
+
+async def test_cli_check_prints_a_policy_files_problems_and_exits_1(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    restore_logging: None,
+    slack_emu: SlackEmulator,
+    zstack_sim: SimServer,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    bad = POLICY.replace("approvals: 2", "approvals: 0")
+    _env(
+        monkeypatch,
+        {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack_emu.api_url,
+            "ZSTACK_URL": zstack_sim.url,
+            "REDIS_URL": redis_url,
+            "CLONEBOT_SESSION_KEY": SESSION_KEY,
+            "CLONEBOT_POLICY_FILE": str(policy_file(tmp_path, bad)),
+        },
+    )
+    code = await asyncio.to_thread(main, ["check", "--timeout", "3"])
+    failing = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAIL")]
+    assert code == 1
+    assert len(failing) == 1, failing
+    assert "policy" in failing[0] and "rules[0] (large).approvals" in failing[0]
+    assert " — fix: correct the policy file" in failing[0]
 
 
 def test_cli_check_with_unusable_settings_exits_2_one_line_per_problem(

@@ -36,6 +36,16 @@ def test_request_key_uses_the_request_hash_tag() -> None:
     )
 
 
+def test_the_scan_pattern_finds_record_keys_under_the_prefix_taken_literally() -> None:
+    assert keys.request_records_pattern(P) == "clonebot:{req:*}:record"
+    assert keys.request_records_pattern("a*[b]?\\:") == "a\\*\\[b\\]\\?\\\\:{req:*}:record"
+    key = keys.request_key(P, "CR-7F3K2Q")
+    assert keys.request_id_of(P, key) == "CR-7F3K2Q"
+    assert keys.request_id_of("other:", key) is None
+    assert keys.request_id_of(P, keys.request_key(P, "CR-7F3K2Q", "events")) is None
+    assert keys.request_id_of(P, "clonebot:{req:a:b}:record") is None
+
+
 def test_request_key_rejects_unknown_part() -> None:
     with pytest.raises(ValueError, match="unknown request part"):
         keys.request_key(P, "CR-1", "secret")  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Sequence
 import aiohttp
 from slack_sdk.errors import SlackClientError
 
+from bot.check.policy import check_policy
 from bot.check.results import CheckResult, Status, fail, first_line
 from bot.check.settings import check_settings
 from bot.check.slack import check_slack, check_socket_mode
@@ -58,6 +59,7 @@ async def run_checks(
         # Slack makes up to three calls in a row (auth.test, then two that depend on it).
         groups = await asyncio.gather(
             asyncio.to_thread(check_settings, settings),
+            _guarded("policy", check_policy(settings, client, timeout_s), timeout_s + 1),
             _guarded("slack", check_slack(settings, client, timeout_s), 3 * timeout_s + 1),
             _guarded("socket mode", check_socket_mode(settings, client, timeout_s), timeout_s + 1),
             _guarded("zstack", check_zstack(settings, timeout_s), timeout_s + 1),

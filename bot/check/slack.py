@@ -10,10 +10,11 @@ aiohttp failure becomes a FAIL or WARN line that says what to fix.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -252,3 +253,50 @@ async def check_socket_mode(
             "Information → App-Level Tokens), put it in SLACK_APP_TOKEN, and enable Socket Mode",
         )
     ]
+
+
+async def check_user_groups(
+    settings: Settings, client: AsyncWebClient, groups: Sequence[str], timeout_s: float
+) -> list[CheckResult]:
+    """``usergroups.users.list`` for each group the policy file names: one FAIL per group Slack
+    does not know, one OK line for the rest."""
+    name = "user groups"
+    if not groups:
+        return []
+    if settings.slack_bot_token is None:
+        not_checked = f"not checked without SLACK_BOT_TOKEN: {', '.join(groups)}"
+        return [warn(name, not_checked, "set SLACK_BOT_TOKEN")]
+    answers = await asyncio.gather(
+        *(
+            _slack_call(
+                functools.partial(client.usergroups_users_list, usergroup=group),
+                "usergroups.users.list",
+                timeout_s,
+            )
+            for group in groups
+        )
+    )
+    results: list[CheckResult] = []
+    known: list[str] = []
+    for group, answer in zip(groups, answers, strict=True):
+        if not isinstance(answer, _SlackFailure):
+            known.append(f"{group} ({len(answer.get('users') or [])} members)")
+        elif answer.error in ("invalid_auth", "not_authed", "token_revoked", "account_inactive"):
+            return [warn(name, f"not checked ({answer.detail})", "fix SLACK_BOT_TOKEN (see slack)")]
+        elif answer.error == "missing_scope":
+            return [warn(name, f"not checked ({answer.detail})", REINSTALL)]
+        elif answer.error is None:
+            return [warn(name, f"not checked ({answer.detail})", _unreachable_fix(settings))]
+        else:
+            results.append(
+                fail(
+                    name,
+                    f"the policy file names user group {group}, which Slack does not know "
+                    f"(usergroups.users.list: {answer.error})",
+                    "use the group's ID (S…) from its page in Slack (⋮ → Copy group ID), or "
+                    "remove it from the policy file",
+                )
+            )
+    if known:
+        results.insert(0, ok(name, f"known to Slack: {', '.join(known)}"))
+    return results

@@ -114,6 +114,24 @@ def request_key(prefix: str, request_id: str, part: RequestPart = "record") -> s
     return f"{prefix}{request_tag(request_id)}:{part}"
 
 
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
+
+
+def request_records_pattern(prefix: str) -> str:
+    """A SCAN ``MATCH`` pattern for every request's record key (the prefix taken literally)."""
+    literal = _GLOB_SPECIAL.sub(r"\\\1", prefix)
+    return f"{literal}{{{REQUEST_TAG}:*}}:record"
+
+
+def request_id_of(prefix: str, record_key: str) -> str | None:
+    """The request id in a record key (``request_key(prefix, id)``), or None for another key."""
+    head, tail = f"{prefix}{{{REQUEST_TAG}:", "}:record"
+    if not (record_key.startswith(head) and record_key.endswith(tail)):
+        return None
+    request_id = record_key[len(head) : -len(tail)]
+    return request_id if _SAFE_ID.match(request_id) else None
+
+
 def jobs_due_key(prefix: str) -> str:
     """Sorted set of request ids with a running job, scored by the next poll time (epoch s)."""
     return f"{prefix}jobs:due"

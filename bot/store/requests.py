@@ -15,7 +15,7 @@ import json
 import logging
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -268,12 +268,38 @@ class RequestStore(RequestIndexes):
         """The request's audit entries, oldest first: from, to, by, job, at, note."""
         with store_errors("requests.history"):
             entries = await self._redis.lrange(self._keys(request_id)[1], 0, -1)
-        history = []
-        for number, raw in enumerate(entries or []):
-            entry = json.loads(raw)
-            history.append({name: str(entry.get(short, "")) for short, name in _AUDIT_FIELDS})
-            history[-1]["id"] = str(number)
-        return history
+        return _history(entries)
+
+    async def all_ids(self, batch: int = 500) -> AsyncIterator[str]:
+        """Every stored request's id, each once, in no particular order: a SCAN over the
+        records' keys (every node of a cluster), read-only and without an index to keep."""
+        seen: set[str] = set()
+        pattern = keys.request_records_pattern(self._prefix)
+        with store_errors("requests.scan"):
+            async for key in self._redis.scan_iter(match=pattern, count=batch):
+                request_id = keys.request_id_of(self._prefix, _text(key))
+                if request_id is not None and request_id not in seen:  # SCAN may repeat keys
+                    seen.add(request_id)
+                    yield request_id
+
+    async def with_history(
+        self, request_ids: Sequence[str]
+    ) -> list[tuple[CloneRequest, list[dict[str, str]]]]:
+        """The records and audit entries of ``request_ids`` in one round trip (requests gone
+        meanwhile are left out)."""
+        with store_errors("requests.with_history"):
+            pipe = self._redis.pipeline(transaction=False)  # the ids live in many slots
+            for request_id in request_ids:
+                record_key, events_key = self._keys(request_id)[:2]
+                pipe.hget(record_key, "data")
+                pipe.lrange(events_key, 0, -1)
+            answers = await pipe.execute()
+        found = []
+        for number in range(0, len(answers), 2):
+            raw, entries = answers[number], answers[number + 1]
+            if raw is not None:
+                found.append((decode_record(raw), _history(entries)))
+        return found
 
     async def recent(self, team_id: str, user_id: str, limit: int = 10) -> list[CloneRequest]:
         with store_errors("requests.recent"):
@@ -332,6 +358,15 @@ def _effect_args(version: int, effects: Sequence[Effect]) -> list[str]:
     for number, effect in enumerate(effects):
         args += [f"{version:012d}.{number:02d}", effect.model_dump_json(exclude_defaults=True)]
     return args
+
+
+def _history(entries: Sequence[bytes | str] | None) -> list[dict[str, str]]:
+    history = []
+    for number, raw in enumerate(entries or []):
+        entry = json.loads(raw)
+        history.append({name: str(entry.get(short, "")) for short, name in _AUDIT_FIELDS})
+        history[-1]["id"] = str(number)
+    return history
 
 
 def _audit_log(record: CloneRequest, previous: State | None, note: str, actor: str) -> None:

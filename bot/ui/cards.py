@@ -121,6 +121,13 @@ def _because(reason: Because, t: Translate) -> Mrkdwn:
     return t("requested by <@{user}>", user=value)
 
 
+def rule_conditions(rule: AppliedRule, lang: str = "en") -> list[Mrkdwn]:
+    """Each condition the request met, as the card words it (``clone-bot policy explain`` and
+    the audit export print them as plain text)."""
+    t = tr(lang)
+    return [_because(reason, t) for reason in rule.because]
+
+
 def rule_text(rule: AppliedRule, lang: str = "en", *, approvers: bool = False) -> Mrkdwn:
     """Which rule applied and why: ``Rule *large* (64 vCPU ≥ 16): 2 approvals, ZStack login``
     (with ``approvers``, who they are too)."""

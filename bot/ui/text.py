@@ -10,6 +10,7 @@ template unless it is ``Mrkdwn`` already, and the builders' mrkdwn sinks (``part
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TypeVar
 
@@ -105,3 +106,32 @@ def duration(seconds: float) -> str:
     if minutes:
         return f"{minutes} min {secs} s" if secs else f"{minutes} min"
     return f"{secs} s"
+
+
+# The bot's own markup inside mrkdwn: mentions, user groups, dates, links.
+_MARKUP = re.compile(
+    r"""<(?:
+        @(?P<user>[A-Z0-9]+)
+      | \#(?P<channel>[A-Z0-9]+)
+      | !subteam\^(?P<group>[A-Z0-9]+)
+      | !date\^[^|>]*\|(?P<date>[^>]*)
+      | (?P<url>[^|>!@\#][^|>]*)\|(?P<label>[^>]*)
+    )(?:\|[^>]*)?>""",
+    re.VERBOSE,
+)
+
+
+def plain_text(text: Mrkdwn) -> str:
+    """Mrkdwn as a terminal shows it: ids for mentions (``U…``, ``#C…``, ``S…``), a date's
+    fallback, ``label (url)`` for a link, the escaped characters back."""
+
+    def unmark(found: re.Match[str]) -> str:
+        if found["user"] or found["group"]:
+            return found["user"] or found["group"]
+        if found["channel"]:
+            return f"#{found['channel']}"
+        if found["url"]:
+            return f"{found['label']} ({found['url']})"
+        return found["date"] or ""
+
+    return _MARKUP.sub(unmark, text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -1,0 +1,150 @@
+"""``clone-bot audit`` and ``clone-bot policy explain`` on what the running bot stored: requests
+made in the emulator, approved by two people or by a rule, cloned in the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.cli import main
+from bot.requests.model import CloneRequest, State
+from bot.runtime import Runtime
+from bot.sandbox.slack_emulator import SlackEmulator
+from tests.e2e.helpers import (
+    APPROVALS,
+    APPROVER,
+    APPROVER2,
+    EXAMPLE,
+    GENERAL,
+    REQUESTER,
+    login,
+    top_view,
+)
+from tests.fixtures.bot import BotFactory
+from tests.fixtures.slack import BOT_TOKEN
+from tests.support.approval import click, wait_card, wait_state
+
+POLICY = """
+rules:
+  - name: small
+    when: {requestCpu: "<= 1"}
+    auto_approve: true
+  - name: large
+    when: [{requestCpu: ">= 4"}, {gpu: true}]
+    approvers: [S0APPROVERS]
+    approvals: 2
+    approver_login: required
+"""
+ADMIN_LOGIN = {
+    "login_kind": {"kind": "account"},
+    "account_name": {"value": "admin"},
+    "password": {"value": "password"},
+}
+
+
+def run(argv: list[str]) -> tuple[int, str, str]:
+    """``main(argv)`` with its stdout and stderr (run in a thread: the servers use this loop)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+async def submit(emu: SlackEmulator, bot: Runtime, cpu: str) -> CloneRequest:
+    """The requester asks for a clone of the example with ``cpu`` vCPU (sending the form again
+    when the rule it shows changed on the way)."""
+    await emu.slash_command(REQUESTER, GENERAL, "/clone-model", EXAMPLE)
+    view = await top_view(emu, REQUESTER, "clone_model")
+    before = len(emu.state.messages(APPROVALS))
+    values = {"reason": {"value": "eval"}, "request_cpu": {"value": cpu}}
+    delivery = await emu.submit_view(REQUESTER, view.id, values)
+    if delivery.body and delivery.json().get("response_action") == "update":
+        await emu.submit_view(REQUESTER, view.id, values)
+    await emu.wait_for(lambda: len(emu.state.messages(APPROVALS)) > before)
+    record = (await bot.deps.requests.recent("T0CLONE", REQUESTER))[0]
+    return await wait_card(bot, record.id)
+
+
+async def wait_votes(bot: Runtime, request_id: str, count: int, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while len((await bot.deps.requests.require(request_id)).approvals) < count:
+        assert asyncio.get_running_loop().time() < deadline, f"{request_id}: no {count} votes"
+        await asyncio.sleep(0.05)
+
+
+async def test_the_audit_and_explain_agree_with_what_the_bot_stored(
+    slack_emu: SlackEmulator,
+    bot_factory: BotFactory,
+    redis_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY, encoding="utf-8")
+    bot = await bot_factory(approval_channel=APPROVALS, policy_file=policy)
+    await login(slack_emu)
+    await login(slack_emu, APPROVER, ADMIN_LOGIN)
+    await login(slack_emu, APPROVER2)  # alice, who owns the source
+    large = await submit(slack_emu, bot, "8")
+    await click(slack_emu, APPROVER, large, "request_approve")
+    await wait_votes(bot, large.id, 1)
+    await click(slack_emu, APPROVER2, large, "request_approve")
+    large = await wait_state(bot, large.id, State.SUCCEEDED)
+    small = await wait_state(bot, (await submit(slack_emu, bot, "1")).id, State.SUCCEEDED)
+
+    for name, value in {
+        "REDIS_URL": redis_url,
+        "CLONEBOT_POLICY_FILE": str(policy),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_API_URL": slack_emu.api_url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    code, out, _ = await asyncio.to_thread(run, ["audit"])
+    assert code == 0
+    records = {r["id"]: r for r in map(json.loads, out.splitlines())}
+    assert set(records) == {large.id, small.id}
+    two = records[large.id]
+    assert two["decision"] == "approved" and two["rule"]["name"] == "large"
+    assert two["approved_by"] == [
+        {"slack": APPROVER, "zstack": "admin"},
+        {"slack": APPROVER2, "zstack": "alice"},
+    ]
+    assert two["decided_by"] == {"slack": APPROVER2, "zstack": "alice"}
+    assert two["job_uuid"] == large.job_uuid and two["job_uuid"]
+    assert large.result is not None
+    assert two["result"] == {"uuid": large.result.uuid, "name": large.result.name}
+    assert two["params"] == large.body.to_wire() and two["params"]["params"]["requestCpu"] == 8
+    assert two["waiting_s"] > 0 and two["cloning_s"] >= 0
+    approvals = [e for e in two["events"] if e["note"].startswith("approve")]
+    assert [(e["by"], e["by_zstack"], e["to"]) for e in approvals] == [
+        (APPROVER, "admin", "pending"),
+        (APPROVER2, "alice", "approved"),
+    ]
+    assert records[small.id]["decision"] == "auto_approved"
+    assert records[small.id]["decided_by"] == {"slack": "bot", "zstack": None}
+    session = await bot.deps.sessions.peek("T0CLONE", REQUESTER)
+    assert session is not None and session.inventory.uuid.get_secret_value() not in out
+
+    # The stored request, explained: the same rule, for the same reasons.
+    described: dict[str, Any] = {
+        **large.body.to_wire(),
+        "requester": large.requester,
+        "channel": large.origin_channel,
+        "sourceName": large.source_name,
+        "sourceUuid": large.source_uuid,
+    }
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps(described), encoding="utf-8")
+    code, out, err = await asyncio.to_thread(run, ["policy", "explain", str(request)])
+    assert (code, err) == (0, "")
+    assert large.rule is not None and large.rule.because[0].value == 8
+    assert "Rule: large (8 vCPU ≥ 4)" in out.splitlines()
+    assert f"Approvers: S0APPROVERS (user group: {APPROVER}, {APPROVER2})" in out.splitlines()
+    assert "Approvals needed: 2" in out.splitlines()
+    assert any(line.startswith("Approver login: required") for line in out.splitlines())
