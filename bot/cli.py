@@ -12,14 +12,14 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StoreUnavailable
 from bot.logs import configure_logging
 from bot.requests.rules import load_policy
 
 NO_SLACK = (
-    "clone-bot: no Slack credentials (set SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET, or "
-    "SLACK_APP_TOKEN for Socket Mode); to try the bot locally without a Slack app, run "
-    "`clone-bot sandbox` (or `make run`)."
+    "clone-bot: no Slack credentials (set SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET for HTTP "
+    "mode, or with SLACK_APP_TOKEN for Socket Mode); to try the bot locally without a Slack "
+    "app, run `clone-bot sandbox` (or `make run`)."
 )
 
 
@@ -112,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"clone-bot: configuration: {problem}", file=sys.stderr)
         return 2
+    except StoreUnavailable as exc:  # e.g. the embedded Redis cannot start, Redis refuses us
+        print(f"clone-bot: {exc}", file=sys.stderr)
+        return 1
     parser.error(f"unknown command {args.command}")
     return 2
 
@@ -137,7 +140,8 @@ def _since(text: str) -> datetime:
 def _run_bot() -> int:
     settings = Settings.load()
     if not settings.has_slack_credentials:
-        print(NO_SLACK, file=sys.stderr)
+        missing = settings.missing_slack_credentials()
+        print(f"clone-bot: {missing}" if missing else NO_SLACK, file=sys.stderr)
         return 2
     # A bad policy file stops the bot here, one line per problem.
     if groups := load_policy(settings.policy_file).groups() if settings.policy_file else set():

@@ -7,6 +7,7 @@ traceback. Tests build ``Settings(...)`` with keyword arguments (field names).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -26,6 +27,20 @@ LogFormat = Literal["json", "console"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+# Slack user IDs (U…, W… on Enterprise Grid) and user-group IDs (S…).
+SLACK_ID = re.compile(r"[UWS][A-Z0-9]+")
+# The REDIS_URL forms ``bot.store.urls`` parses (its docstring has the grammar of each).
+REDIS_URL_SCHEMES = (
+    "redis",
+    "rediss",
+    "unix",
+    "redis+sentinel",
+    "rediss+sentinel",
+    "redis+cluster",
+    "rediss+cluster",
+)
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,30}")
+_REDIS_URL_FORMS = "redis://, rediss://, unix://, redis+sentinel:// or redis+cluster://"
 
 
 def _env(name: str, field: str) -> Any:
@@ -141,6 +156,32 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("approvers")
+    @classmethod
+    def _slack_ids(cls, value: list[str]) -> list[str]:
+        # A name or an @handle would never match a voter: the policy compares IDs.
+        if not_ids := [entry for entry in value if not SLACK_ID.fullmatch(entry)]:
+            raise ValueError(
+                f"not Slack IDs: {', '.join(not_ids)} (use member IDs U… or W…, from the "
+                "profile's ⋮ → Copy member ID, and user-group IDs S…, not names)"
+            )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        # Only the scheme is checked (and named) here: the rest may hold a password. The full
+        # grammar is bot.store.urls', checked before anything is written at start.
+        if value is None or not value.strip():
+            return None
+        scheme, sep, _ = value.strip().partition("://")
+        if not sep:
+            raise ValueError(f"not a URL: use {_REDIS_URL_FORMS}, e.g. redis://redis:6379/0")
+        if scheme.lower() not in REDIS_URL_SCHEMES:
+            shown = f"{scheme}://" if _SCHEME.fullmatch(scheme) else "the scheme"
+            raise ValueError(f"unknown scheme {shown}: use {_REDIS_URL_FORMS}")
+        return value.strip()
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
@@ -192,6 +233,34 @@ class Settings(BaseSettings):
         """A bot token plus either a signing secret (HTTP mode) or an app token (Socket Mode)."""
         return self.slack_bot_token is not None and (
             self.slack_signing_secret is not None or self.slack_app_token is not None
+        )
+
+    def missing_slack_credentials(self) -> str | None:
+        """What a partial set of Slack credentials lacks, in one line; ``None`` when a mode can
+        run, or when none is set at all (the sandbox needs none: the caller says so)."""
+        bot = self.slack_bot_token is not None
+        secret = self.slack_signing_secret is not None
+        app = self.slack_app_token is not None
+        if self.has_slack_credentials or not (bot or secret or app):
+            return None
+        if bot:
+            return (
+                "SLACK_SIGNING_SECRET is missing: HTTP mode needs it with SLACK_BOT_TOKEN "
+                "(or set SLACK_APP_TOKEN for Socket Mode)"
+            )
+        if secret and app:
+            return (
+                "SLACK_BOT_TOKEN is missing: both Socket Mode (SLACK_APP_TOKEN) and HTTP mode "
+                "(SLACK_SIGNING_SECRET) need the bot token (xoxb-…) too"
+            )
+        if app:
+            return (
+                "SLACK_BOT_TOKEN is missing: Socket Mode needs the bot token (xoxb-…) "
+                "with SLACK_APP_TOKEN"
+            )
+        return (
+            "SLACK_BOT_TOKEN is missing: HTTP mode needs the bot token (xoxb-…) "
+            "with SLACK_SIGNING_SECRET"
         )
 
     @property

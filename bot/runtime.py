@@ -40,6 +40,7 @@ from bot.slack.replays import Deliveries
 from bot.store.connection import connect_redis
 from bot.store.requests import RequestStore
 from bot.store.sessions import SessionStore
+from bot.store.urls import parse_redis_url
 from bot.zstack.client import ZStackClient, default_timeout
 from bot.zstack.webhooks import WebhookSigner
 
@@ -80,6 +81,9 @@ class Runtime:
             if secret is not None:
                 secrets.add(secret.get_secret_value())
         metrics = Metrics()
+        if settings.redis_url:
+            # A bad REDIS_URL is refused before the session key file or any data is written.
+            parse_redis_url(settings.redis_url)
         box = await aload_secret_box(settings)
         redis = await connect_redis(settings)
         zstack = zstack_client_for(settings, metrics)

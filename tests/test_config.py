@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
+from bot.config import REDIS_URL_SCHEMES, Settings
 from bot.errors import ConfigError
+from bot.store.urls import parse_redis_url
 
 
 def test_defaults_need_nothing() -> None:
@@ -84,3 +85,66 @@ def test_token_values_never_appear_in_problems(monkeypatch: pytest.MonkeyPatch) 
 def test_blank_secrets_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "  ")
     assert Settings.load().slack_bot_token is None
+
+
+@pytest.mark.parametrize(
+    ("env", "missing"),
+    [
+        ({}, None),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}, None),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}, None),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is missing: HTTP mode needs it"),
+        ({"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN is missing: HTTP mode needs"),
+        ({"SLACK_APP_TOKEN": "xapp-1"}, "SLACK_BOT_TOKEN is missing: Socket Mode needs"),
+        (
+            {"SLACK_SIGNING_SECRET": "s", "SLACK_APP_TOKEN": "xapp-1"},
+            "SLACK_BOT_TOKEN is missing: both Socket Mode",
+        ),
+    ],
+)
+def test_partial_slack_credentials_name_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], missing: str | None
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    said = Settings.load().missing_slack_credentials()
+    if missing is None:
+        assert said is None
+    else:
+        assert said is not None and said.startswith(missing) and "\n" not in said
+
+
+def test_approvers_that_are_not_slack_ids_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLONEBOT_APPROVERS", "U0APP1, W0GRID, S0GROUP, avery, @jordan, u0low")
+    with pytest.raises(ConfigError) as caught:
+        Settings.load()
+    (problem,) = caught.value.problems
+    assert problem.startswith("CLONEBOT_APPROVERS: not Slack IDs: avery, @jordan, u0low (")
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://:hunter2@cache:6379/0", "REDIS_URL: unknown scheme http://: use redis://"),
+        ("cache:6379", "REDIS_URL: not a URL: use redis://"),
+        ("hunter2@cache://x", "REDIS_URL: unknown scheme the scheme: use redis://"),
+    ],
+)
+def test_a_redis_url_of_an_unknown_scheme_is_refused_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, url: str, problem: str
+) -> None:
+    monkeypatch.setenv("REDIS_URL", url)
+    with pytest.raises(ConfigError) as caught:
+        Settings.load()
+    (said,) = caught.value.problems
+    assert said.startswith(problem)
+    assert "hunter2" not in said
+
+
+def test_every_redis_scheme_the_settings_accept_is_one_the_store_parses() -> None:
+    for scheme in REDIS_URL_SCHEMES:
+        url = f"{scheme}://" + ("/run/redis.sock" if scheme == "unix" else "h:1/svc")
+        if "cluster" in scheme:
+            url = f"{scheme}://h:1"
+        assert Settings(redis_url=url).redis_url == url
+        assert parse_redis_url(url).address

@@ -3,8 +3,6 @@ key, ZStack webhooks, and the approvers."""
 
 from __future__ import annotations
 
-import re
-
 from bot.check.results import CheckResult, fail, ok, warn
 from bot.config import Settings
 from bot.crypto import KEY_FILE_NAME, parse_keys
@@ -13,8 +11,6 @@ from bot.errors import ConfigError
 GENERATE_KEY = (
     "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
 )
-# Slack user IDs (U…/W…) and user-group IDs (S…).
-_SLACK_ID = re.compile(r"[UWS][A-Z0-9]{2,}")
 
 
 def check_settings(settings: Settings) -> list[CheckResult]:
@@ -41,10 +37,13 @@ def _set_or_not(settings: Settings) -> str:
 def _check_mode(settings: Settings) -> CheckResult:
     credentials = _set_or_not(settings)
     if not settings.has_slack_credentials:
+        missing = settings.missing_slack_credentials()
         return fail(
             "settings",
             f"loaded, but Slack credentials are incomplete ({credentials})",
-            "set SLACK_BOT_TOKEN plus SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN "
+            f"{missing}; to try the bot without a Slack app, run `clone-bot sandbox`"
+            if missing
+            else "set SLACK_BOT_TOKEN plus SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN "
             "(Socket Mode); to try the bot without a Slack app, run `clone-bot sandbox`",
         )
     mode = "Socket Mode" if settings.socket_mode else "HTTP mode"
@@ -98,13 +97,7 @@ def _check_approvers(settings: Settings) -> CheckResult:
             f"CLONEBOT_APPROVERS is unset: anyone but the requester may approve ({policy})",
             "set CLONEBOT_APPROVERS to Slack user IDs (U…) and/or user-group IDs (S…)",
         )
-    not_ids = [entry for entry in approvers if not _SLACK_ID.fullmatch(entry)]
-    if not_ids:
-        return fail(
-            "approvers",
-            f"CLONEBOT_APPROVERS has entries that are not Slack IDs: {', '.join(not_ids)}",
-            "use member IDs (U…: profile → ⋮ → Copy member ID) and user-group IDs (S…), not names",
-        )
+    # Entries that are not Slack IDs are refused with the settings (bot.config).
     users = [entry for entry in approvers if not entry.startswith("S")]
     groups = len(approvers) - len(users)
     if not groups and len(users) < settings.approvals_required:
