@@ -86,6 +86,11 @@ class Runtime:
             parse_redis_url(settings.redis_url)
         box = await aload_secret_box(settings)
         redis = await connect_redis(settings)
+        try:
+            await redis.wait_until_reachable()
+        except BaseException:  # refused credentials, or a stop while waiting
+            await redis.aclose()
+            raise
         zstack = zstack_client_for(settings, metrics)
         web_session = aiohttp.ClientSession()
         client = build_web_client(settings, session=web_session)

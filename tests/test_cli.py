@@ -1,13 +1,23 @@
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import IO
 
+import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from bot.cli import NO_SLACK, main
+from tests.fixtures.redis_server import RedisServer, free_port, sync_client
 
 
 def test_run_without_slack_credentials_points_to_the_sandbox(
@@ -135,3 +145,151 @@ def test_a_malformed_redis_url_is_refused_before_the_session_key_is_written(
         CONFIG + "REDIS_URL (redis://:***@cache.example:99999/0): Port out of range 0-65535\n",
     )
     assert list(tmp_path.iterdir()) == []
+
+
+class Lines:
+    """A process's stderr, line by line, read in a thread so the test can wait on a line."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.seen: list[str] = []
+        self._stream = stream
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """After the process ended: the reader has met the end of the stream."""
+        self._thread.join(timeout=10)
+        self._stream.close()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def until(self, text: str, timeout_s: float = 30.0) -> list[str]:
+        """Every line up to and with the first one holding ``text`` (since the last call)."""
+        deadline = time.monotonic() + timeout_s
+        lines: list[str] = []
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no line with {text!r} in time; got {lines}") from None
+            if line is None:
+                raise AssertionError(f"stderr closed before {text!r}; got {lines}")
+            lines.append(line)
+            self.seen.append(line)
+            if text in line:
+                return lines
+
+
+class RefusingListener:
+    """A TCP port that accepts and at once closes every connection (so a Redis client's every
+    try fails) and counts them: the retries can be waited for."""
+
+    def __init__(self, port: int) -> None:
+        self.accepted = 0
+        self._sock = socket.create_server(("127.0.0.1", port))
+        self._sock.settimeout(0.1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            conn.close()
+            self.accepted += 1
+
+    def wait_for(self, connections: int, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.accepted < connections:
+            assert time.monotonic() < deadline, f"only {self.accepted} connections"
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sock.close()
+
+
+@pytest.mark.timeout(90)
+def test_an_unreachable_redis_is_one_line_then_quiet_retries_until_it_answers(
+    tmp_path: Path,
+) -> None:
+    redis_port, http_port = free_port(), free_port()
+    listener = RefusingListener(redis_port)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env=bot_env(
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SECRET,
+            CLONEBOT_SESSION_KEY=Fernet.generate_key().decode(),
+            REDIS_URL=f"redis://:hunter2@127.0.0.1:{redis_port}/0",
+            CLONEBOT_PORT=str(http_port),
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    server = RedisServer(tmp_path / "redis", port=redis_port)
+    assert proc.stderr is not None
+    lines = Lines(proc.stderr)
+    try:
+        first = lines.until("Redis at")
+        assert len(first) == 1
+        assert first[0].endswith(
+            f"Redis at 127.0.0.1:{redis_port} cannot be reached; the bot starts when it "
+            "answers (retrying quietly) [bot.store.handle]"
+        )
+        # Several tries, each of them failing (redis-py reconnects a few times per try).
+        listener.wait_for(connections=12)
+        listener.close()
+        server.start()
+        # Not a line between the warning and the one saying Redis answers.
+        assert lines.until("answers now") == [
+            line for line in lines.seen[1:] if "answers now" in line
+        ]
+        lines.until("listening")
+        ready = httpx.get(f"http://127.0.0.1:{http_port}/readyz", timeout=5).json()
+        assert ready["checks"]["redis"] is True  # (no ZStack here: the bot is not ready)
+        assert not any("hunter2" in line or "Traceback" in line for line in lines.seen)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            lines.close()
+            server.stop()
+            with contextlib.suppress(OSError):
+                listener.close()
+
+
+def test_a_redis_that_refuses_the_password_is_one_line_at_once(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        with sync_client(server.port) as admin:
+            admin.config_set("requirepass", "the-right-one")
+        done = run_bot(
+            tmp_path / "bot",
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SECRET,
+            CLONEBOT_SESSION_KEY=Fernet.generate_key().decode(),
+            REDIS_URL=f"redis://:hunter2@127.0.0.1:{server.port}/0",
+        )
+    finally:
+        server.stop()
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        f"clone-bot: Redis at 127.0.0.1:{server.port} refused the credentials in REDIS_URL\n",
+    )

@@ -90,6 +90,7 @@ async def connect_redis(settings: Settings) -> RedisHandle:
             kind="embedded",
             prefix=prefix,
             description=f"embedded:{embedded.data_dir}",
+            address=embedded.socket_path,
             embedded=embedded,
         )
     target = parse_redis_url(settings.redis_url)
@@ -104,7 +105,13 @@ def build_handle(target: RedisTarget, *, prefix: str) -> RedisHandle:
             target.url, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT_S, **common
         )
         client = Redis.from_pool(pool)  # the client owns (and closes) its pool
-        return RedisHandle(client, kind=target.kind, prefix=prefix, description=target.redacted)
+        return RedisHandle(
+            client,
+            kind=target.kind,
+            prefix=prefix,
+            description=target.redacted,
+            address=target.address,
+        )
     if target.kind == "sentinel":
         assert target.service_name is not None
         sentinel_kwargs: dict[str, Any] = {
@@ -132,6 +139,7 @@ def build_handle(target: RedisTarget, *, prefix: str) -> RedisHandle:
             kind="sentinel",
             prefix=prefix,
             description=target.redacted,
+            address=target.address,
             sentinel=sentinel,
         )
     cluster = RedisCluster(
@@ -141,4 +149,10 @@ def build_handle(target: RedisTarget, *, prefix: str) -> RedisHandle:
         ssl=target.ssl,
         **common,
     )
-    return RedisHandle(cluster, kind="cluster", prefix=prefix, description=target.redacted)
+    return RedisHandle(
+        cluster,
+        kind="cluster",
+        prefix=prefix,
+        description=target.redacted,
+        address=target.address,
+    )

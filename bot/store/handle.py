@@ -1,6 +1,6 @@
 """``RedisHandle``, what ``connect_redis`` hands out: the bot's one Redis client, a readiness
-ping that never raises, and one ``aclose()`` for the client, the Sentinel clients and the
-embedded server."""
+ping that never raises, the start-up wait for a Redis that does not answer yet, and one
+``aclose()`` for the client, the Sentinel clients and the embedded server."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import asyncio
 import logging
 from typing import Literal, TypeAlias
 
+import redis.exceptions as redis_exceptions
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.sentinel import Sentinel
 
+from bot.errors import StoreUnavailable
+from bot.retry import RetryPolicy
 from bot.store.embedded import EmbeddedRedis
 from bot.store.errors import REDIS_EXCEPTIONS
 
@@ -23,6 +26,10 @@ AsyncRedis: TypeAlias = Redis | RedisCluster
 RedisKind = Literal["redis", "unix", "sentinel", "cluster", "embedded"]
 
 _PING_ERRORS: tuple[type[Exception], ...] = (TimeoutError, *REDIS_EXCEPTIONS)
+_REFUSED = (redis_exceptions.AuthenticationError, redis_exceptions.AuthorizationError)
+# At start, a Redis that does not answer yet (it starts after the bot, it restarts) is asked again
+# at these intervals until it does.
+START_RETRY = RetryPolicy(base_s=0.5, cap_s=5.0)
 
 
 class RedisHandle:
@@ -39,6 +46,7 @@ class RedisHandle:
         kind: RedisKind,
         prefix: str,
         description: str,
+        address: str | None = None,
         sentinel: Sentinel | None = None,
         embedded: EmbeddedRedis | None = None,
     ) -> None:
@@ -46,6 +54,7 @@ class RedisHandle:
         self.kind: RedisKind = kind
         self.prefix = prefix
         self.description = description  # safe for logs: no password
+        self.address = address or description  # where it connects: no user, no password
         self._sentinel = sentinel
         self._embedded = embedded
         self._closed = False
@@ -66,6 +75,36 @@ class RedisHandle:
         except _PING_ERRORS as exc:
             logger.debug("Redis ping failed: %s", type(exc).__name__)
             return False
+
+    async def wait_until_reachable(self, retry: RetryPolicy = START_RETRY) -> None:
+        """Return once Redis answers PING. If it does not at first: one warning that says where,
+        then quiet retries, and one line when it answers. ``StoreUnavailable`` at once when Redis
+        refuses the credentials: waiting would not change that."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with asyncio.timeout(PING_TIMEOUT_S):
+                    await self.client.ping()
+            except _REFUSED as exc:
+                raise StoreUnavailable(
+                    f"Redis at {self.address} refused the credentials in REDIS_URL"
+                ) from exc
+            except _PING_ERRORS as exc:
+                if attempt == 1:
+                    logger.warning(
+                        "Redis at %s %s; the bot starts when it answers (retrying quietly)",
+                        self.address,
+                        "did not answer in time"
+                        if isinstance(exc, TimeoutError | redis_exceptions.TimeoutError)
+                        else "cannot be reached",
+                    )
+                logger.debug("Redis still unreachable", extra={"attempt": attempt})
+                await asyncio.sleep(retry.delay(attempt))
+                continue
+            if attempt > 1:
+                logger.info("Redis at %s answers now", self.address)
+            return
 
     async def aclose(self) -> None:
         """Close the client and its pool, the Sentinel clients, and stop the embedded server."""

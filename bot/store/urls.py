@@ -40,7 +40,7 @@ class RedisTarget:
 
     kind: Literal["redis", "unix", "sentinel", "cluster"]
     url: str = field(repr=False)  # the original URL (may hold a password)
-    hosts: tuple[tuple[str, int], ...] = ()  # sentinels or cluster startup nodes
+    hosts: tuple[tuple[str, int], ...] = ()  # the server, the sentinels or the cluster nodes
     service_name: str | None = None  # Sentinel master name
     db: int = 0
     username: str | None = None
@@ -48,6 +48,19 @@ class RedisTarget:
     ssl: bool = False
     sentinel_username: str | None = None
     sentinel_password: str | None = field(default=None, repr=False)
+
+    @property
+    def address(self) -> str:
+        """Where the bot connects, without user or password: ``host:port``, a socket path, or
+        the sentinels (and the service) or cluster nodes."""
+        hosts = ", ".join(_host_port(host, port) for host, port in self.hosts)
+        if self.kind == "sentinel":
+            return f"{hosts} (Sentinel, service {self.service_name})"
+        if self.kind == "cluster":
+            return f"{hosts} (Cluster)"
+        if self.kind == "unix":
+            return str(parse_url(self.url).get("path") or "?")
+        return hosts
 
     @property
     def redacted(self) -> str:
@@ -68,6 +81,10 @@ def redact_url(url: str) -> str:
         for name, value in parse_qsl(parts.query, keep_blank_values=True)
     )
     return parts._replace(netloc=netloc, query=query).geturl()
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _bad(url: str, problem: str) -> ConfigError:
@@ -170,9 +187,11 @@ def parse_redis_url(url: str) -> RedisTarget:
             raise _bad(url, "no host")
         if scheme == "unix" and not kwargs.get("path"):
             raise _bad(url, "no socket path")
+        host = kwargs.get("host")
         return RedisTarget(
             kind="unix" if scheme == "unix" else "redis",
             url=url,
+            hosts=((str(host), int(kwargs.get("port") or DEFAULT_REDIS_PORT)),) if host else (),
             db=int(kwargs.get("db") or 0),
             username=kwargs.get("username"),
             password=kwargs.get("password"),
