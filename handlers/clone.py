@@ -328,7 +328,8 @@ class CloneHandlers:
             logger.info("no suggestions", extra={"user_id": user, "reason": type(exc).__name__})
             await ack(options=[])
             return
-        options: list[Option] = [ui.source_option(inv) for inv in found]
+        lang = self.deps.locales.cached(user)
+        options: list[Option] = [ui.source_option(inv, lang) for inv in found]
         await ack(options=[o.to_dict() for o in options])
 
     async def source_changed(
@@ -384,14 +385,14 @@ class CloneHandlers:
         else:
             typed = {**(await self.deps.requests.load_draft(view["id"])), **typed}
         meta = meta.model_copy(update={"advanced": not meta.advanced})
+        lang = self.deps.locales.cached(acting_user(context))
         source = None
         if typed.get("source") and meta.source_name:
             source = Option(
                 value=str(typed["source"]),
-                text=ui.source_label(meta.source_name, str(typed["source"])),
+                text=ui.source_label(meta.source_name, str(typed["source"]), lang),
             )
         user = acting_user(context)
-        lang = self.deps.locales.cached(user)
         known = await self.deps.clone.source_values(view["id"], str(typed.get("source") or ""))
         form = await self.deps.clone.view(
             typed, meta, user, source=source, source_values=known, lang=lang

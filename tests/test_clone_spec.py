@@ -158,7 +158,8 @@ def test_the_form_takes_numbers_exactly_within_the_spec_bounds(spec: Param) -> N
         assert getattr(form.to_request().params, spec.field) == inside
     for outside in (low - 1, high + 1):
         _form, errors = validate_form({**VALID, spec.key: str(outside)})
-        assert f"from {low:,} to {high:,}{spec.unit}" in errors[spec.key]
+        unit = f" {spec.unit}" if spec.unit else ""
+        assert f"from {low:,} to {high:,}{unit}." in errors[spec.key]
 
 
 @pytest.mark.parametrize("spec", [p for p in PARAMETERS if p.shown is Shown.SELECT], ids=str)

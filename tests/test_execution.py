@@ -19,6 +19,7 @@ import pytest
 
 from bot.config import Settings
 from bot.crypto import SecretBox, generate_key
+from bot.i18n import Msg
 from bot.metrics import Metrics
 from bot.requests import following
 from bot.requests.executor import MAX_SEND_ATTEMPTS, Executor
@@ -127,7 +128,7 @@ async def test_a_finished_job_ends_the_request_once_with_its_notices_recorded(
     assert [e.kind for _slot, e in await executor.store.effects(record.id)] == ["completion"]
     assert await executor.store.score("jobs", record.id) is None
     # A second ending (a webhook racing the poll) changes nothing and records nothing.
-    again = await executor.finish(record.id, "b" * 32, JobOutcome(error_text="late"))
+    again = await executor.finish(record.id, "b" * 32, JobOutcome(note=Msg.of("late")))
     assert not again
     assert len(await executor.store.effects(record.id)) == 1
 

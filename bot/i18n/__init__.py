@@ -8,6 +8,10 @@ number takes both English forms and the number: ``t.n("one approval", "{count} a
 (``t.plain_n`` for plain text); the language's plural rule picks the form and ``{count}`` is the
 number. A template that is kept in a table and translated when shown is marked ``N_("...")``.
 
+A ``datetime`` value becomes a Slack date token (``<!date^…>``: every reader sees it in their own
+time zone, with Slack's words for today and yesterday), laid out and with a fallback in the
+translator's language; ``t.duration(seconds)`` spells a duration in it.
+
 Chinese comes from the gettext catalog ``locales/zh_CN/LC_MESSAGES/messages.po`` (msgid = the
 English template; ``bot.i18n.catalog`` loads it). A missing, fuzzy or empty entry falls back to
 English, and a test checks that every template the code uses has one: templates are found by
@@ -28,6 +32,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -35,7 +40,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import SlackError
 from bot.i18n.catalog import translations
 from bot.slack.client import slack_errors
-from bot.ui.text import Mrkdwn, fmt
+from bot.ui.text import Mrkdwn, date_token, fmt
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +84,10 @@ class Msg:
         text = tr(lang)(self.template, **self.values)
         return Mrkdwn(f"{self.emoji} {text}") if self.emoji else text
 
+    def as_plain(self, lang: str) -> str:
+        """As plain text (logs, the record's English summary): values as they are."""
+        return tr(lang).plain(self.template, **self.values)
+
 
 Text = Mrkdwn | Msg
 
@@ -104,19 +113,53 @@ class Translate:
         self._translations = translations(lang)
 
     def __call__(self, template: str, /, **values: Any) -> Mrkdwn:
-        """For mrkdwn: text values are escaped unless they are ``Mrkdwn`` already."""
+        """For mrkdwn: text values are escaped unless they are ``Mrkdwn`` already; datetimes
+        become Slack date tokens."""
         text = self._translations.gettext(template)
-        return fmt(text, **values) if values else Mrkdwn(text)
+        return fmt(text, **self._dates(values)) if values else Mrkdwn(text)
+
+    def _dates(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {k: self.date(v) if isinstance(v, datetime) else v for k, v in values.items()}
+
+    def date(self, moment: datetime) -> Mrkdwn:
+        """A Slack date token (``today at 3:04 PM`` in the reader's time zone) laid out in this
+        language, with a UTC fallback for clients that cannot show it."""
+        utc = moment.astimezone(UTC)
+        layout = self.plain("{date} at {time}", date="{date_short_pretty}", time="{time}")
+        fallback = self.plain(
+            "{date} at {time}", date=utc.strftime("%Y-%m-%d"), time=utc.strftime("%H:%M UTC")
+        )
+        return date_token(int(moment.timestamp()), layout, fallback)
+
+    def duration(self, seconds: float) -> str:
+        """``2 h 5 min``, ``3 min 10 s``, ``42 s``; ``<1 s`` rather than ``0 s``."""
+        total = max(0, round(seconds))
+        if total == 0:
+            return self.plain("<1 s")
+        hours, rest = divmod(total, 3600)
+        minutes, secs = divmod(rest, 60)
+        if hours:
+            if minutes:
+                return self.plain("{hours} h {minutes} min", hours=hours, minutes=minutes)
+            return self.plain("{hours} h", hours=hours)
+        if minutes:
+            if secs:
+                return self.plain("{minutes} min {seconds} s", minutes=minutes, seconds=secs)
+            return self.plain("{minutes} min", minutes=minutes)
+        return self.plain("{seconds} s", seconds=secs)
 
     def plain(self, template: str, /, **values: Any) -> str:
         """For plain_text fields (titles, labels, buttons): values as they are."""
+        if any(isinstance(v, datetime) for v in values.values()):
+            raise TypeError("plain text cannot show a Slack date token: use t(...)")
         text = self._translations.gettext(template)
         return text.format(**values) if values else text
 
     def n(self, singular: str, plural: str, count: int, /, **values: Any) -> Mrkdwn:
         """``singular`` or ``plural`` by ``count`` (the language's rule), for mrkdwn like ``t``;
         ``{count}`` in either is the number."""
-        return fmt(self._translations.ngettext(singular, plural, count), count=count, **values)
+        text = self._translations.ngettext(singular, plural, count)
+        return fmt(text, count=count, **self._dates(values))
 
     def plain_n(self, singular: str, plural: str, count: int, /, **values: Any) -> str:
         """``n`` for plain_text fields: values as they are."""

@@ -230,6 +230,7 @@ class Decisions:
                     "finished_at": None,
                     "error": None,
                     "error_text": None,
+                    "failure": None,
                     "result": None,
                     "notified": [],
                     "approved_at": utc_now(),

@@ -14,6 +14,7 @@ reads in the order things happened.
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -30,26 +31,38 @@ ZSTACK_LANE: frozenset[Kind] = frozenset({"submit", "preflight"})
 
 
 class StoredMsg(BaseModel):
-    """A ``Msg`` as JSON: which values are mrkdwn already (not to be escaped again) is kept."""
+    """A ``Msg`` as JSON: which values are mrkdwn already (not to be escaped again) and which
+    are dates (shown in the reader's language when rendered) is kept."""
 
     template: str
     emoji: str = ""
     values: dict[str, str | int | float] = Field(default_factory=dict)
     mrkdwn: list[str] = Field(default_factory=list)
+    dates: list[str] = Field(default_factory=list)
 
     @classmethod
     def of(cls, msg: Msg) -> StoredMsg:
         values: dict[str, str | int | float] = {}
         for name, value in msg.values.items():
-            values[name] = value if isinstance(value, int | float | str) else str(value)
+            if isinstance(value, datetime):
+                values[name] = value.isoformat()
+            else:
+                values[name] = value if isinstance(value, int | float | str) else str(value)
         marked = [name for name, value in msg.values.items() if isinstance(value, Mrkdwn)]
-        return cls(template=msg.template, emoji=msg.emoji, values=values, mrkdwn=marked)
+        dates = [name for name, value in msg.values.items() if isinstance(value, datetime)]
+        return cls(
+            template=msg.template, emoji=msg.emoji, values=values, mrkdwn=marked, dates=dates
+        )
 
     def msg(self) -> Msg:
-        values: dict[str, Any] = {
-            name: Mrkdwn(str(value)) if name in self.mrkdwn else value
-            for name, value in self.values.items()
-        }
+        values: dict[str, Any] = {}
+        for name, value in self.values.items():
+            if name in self.mrkdwn:
+                values[name] = Mrkdwn(str(value))
+            elif name in self.dates:
+                values[name] = datetime.fromisoformat(str(value))
+            else:
+                values[name] = value
         return Msg(self.template, values, self.emoji)
 
 

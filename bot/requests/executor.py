@@ -29,6 +29,7 @@ from bot.errors import (
 from bot.i18n import Msg
 from bot.metrics import Metrics
 from bot.requests import effects
+from bot.requests.effects import StoredMsg
 from bot.requests.following import JobFollower
 from bot.requests.lifecycle import Event
 from bot.requests.model import CloneRequest, State, utc_now
@@ -136,7 +137,7 @@ class Executor:
             await self.finish(
                 request_id,
                 record.job_uuid,
-                JobOutcome(error_text=refused),
+                JobOutcome(note=refused),
                 allowed=(State.APPROVED,),
             )
             return
@@ -145,7 +146,10 @@ class Executor:
                 request_id,
                 record.job_uuid,
                 JobOutcome(
-                    error_text=f"ZStack did not take the request after {record.attempts} tries."
+                    note=Msg.of(
+                        "ZStack did not take the request after {count} tries.",
+                        count=record.attempts,
+                    )
                 ),
                 allowed=(State.APPROVED,),
             )
@@ -172,7 +176,7 @@ class Executor:
         if written.changed:
             await self._send(written.record, session, job_uuid)
 
-    async def _checks_refuse(self, record: CloneRequest, session: StoredSession) -> str | None:
+    async def _checks_refuse(self, record: CloneRequest, session: StoredSession) -> Msg | None:
         """The pre-flight checks run again right before the first send: why the clone is
         certain to fail now (a service of that name appeared, the source is gone), or None."""
         if self.preflight is None:
@@ -180,9 +184,14 @@ class Executor:
         checks = await self.preflight.evaluate(record, session)
         failed = {check.kind for check in blocking(checks or [])}
         if "name" in failed:
-            return f"A model service named {record.new_name} already exists; choose another name."
+            return Msg.of(
+                "A model service named {name} already exists; choose another name.",
+                name=record.new_name,
+            )
         if "source" in failed:
-            return "The source model service no longer exists, or the requester cannot see it."
+            return Msg.of(
+                "The source model service no longer exists, or the requester cannot see it."
+            )
         return None
 
     async def _send(self, record: CloneRequest, session: StoredSession, job_uuid: str) -> None:
@@ -207,8 +216,12 @@ class Executor:
             await self.finish(request_id, job_uuid, JobOutcome(error=exc.error))
             return
         except ZStackRESTError as exc:
-            text = f"ZStack refused the request (HTTP {exc.status}): {exc.text}"
-            await self.finish(request_id, job_uuid, JobOutcome(error_text=text))
+            refused = Msg.of(
+                "ZStack refused the request (HTTP {status}): {text}",
+                status=exc.status,
+                text=exc.text,
+            )
+            await self.finish(request_id, job_uuid, JobOutcome(note=refused))
             return
         except ZStackUnavailable as exc:
             if not exc.maybe_received:
@@ -287,6 +300,9 @@ class Executor:
                     "result": outcome.inventory,
                     "error": outcome.error,
                     "error_text": None if succeeded else outcome.describe(),
+                    "failure": (
+                        StoredMsg.of(outcome.note) if outcome.note and not succeeded else None
+                    ),
                     "notified": [],
                 }
             )

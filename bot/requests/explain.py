@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.errors import SlackError
+from bot.i18n import tr
 from bot.requests.intake import facts_of
 from bot.requests.rules import (
     DEFAULT_RULE,
@@ -37,7 +38,7 @@ from bot.requests.rules import (
 from bot.slack.client import build_web_client, slack_errors
 from bot.ui.cards import rule_conditions
 from bot.ui.clone_inputs import values_of_request
-from bot.ui.text import duration, plain_text
+from bot.ui.text import plain_text
 from bot.zstack.models import CloneParams, CloneRequestBody
 
 # Seconds allowed for one user group's lookup.
@@ -184,7 +185,7 @@ def explanation_lines(found: Explanation) -> list[str]:
         lines += [
             f"Approvers: {_approvers(rule.approvers, found.groups)}",
             f"Approvals needed: {rule.approvals}",
-            f"Expires: {duration(rule.ttl_s)} after the request if nobody decides",
+            f"Expires: {tr('en').duration(rule.ttl_s)} after the request if nobody decides",
             "Self-approval: " + ("allowed" if rule.self_approval else "not allowed"),
             "Approver login: "
             + (

@@ -23,6 +23,7 @@ from bot.errors import (
     ZStackSessionInvalid,
     ZStackUnavailable,
 )
+from bot.i18n import Msg
 from bot.requests.model import IN_FLIGHT, CloneRequest, State
 from bot.zstack.jobs import CloneAccepted, JobOutcome, JobRunning
 
@@ -106,11 +107,13 @@ class JobFollower:
         except (ZStackProtocolError, ZStackRESTError) as exc:
             # ZStack answers, but not readably: give up at the job's deadline, not never.
             if self._timed_out(record):
-                text = (
-                    f"ZStack's answers about job {job_uuid} could not be read for"
-                    f" {self._deadline_s(record):g} s: {exc}"
+                unreadable = Msg.of(
+                    "ZStack's answers about job {job} could not be read for {seconds} s: {error}",
+                    job=job_uuid,
+                    seconds=f"{self._deadline_s(record):g}",
+                    error=str(exc),
                 )
-                await self.executor.finish(request_id, job_uuid, JobOutcome(error_text=text))
+                await self.executor.finish(request_id, job_uuid, JobOutcome(note=unreadable))
                 return
             await self.reschedule(record)
             return
@@ -129,8 +132,12 @@ class JobFollower:
             )
             return
         if self._timed_out(record):
-            text = f"ZStack's job {job_uuid} did not finish within {self._deadline_s(record):g} s."
-            await self.executor.finish(record.id, job_uuid, JobOutcome(error_text=text))
+            late = Msg.of(
+                "ZStack's job {job} did not finish within {seconds} s.",
+                job=job_uuid,
+                seconds=f"{self._deadline_s(record):g}",
+            )
+            await self.executor.finish(record.id, job_uuid, JobOutcome(note=late))
             return
         await self.reschedule(record)
 
@@ -143,8 +150,8 @@ class JobFollower:
                 return
             await self.executor.back_to_approved(record.id, job_uuid, "ZStack never took the job")
             return
-        text = f"ZStack no longer knows job {job_uuid} (results are kept 3 hours)."
-        await self.executor.finish(record.id, job_uuid, JobOutcome(error_text=text))
+        gone = Msg.of("ZStack no longer knows job {job} (results are kept 3 hours).", job=job_uuid)
+        await self.executor.finish(record.id, job_uuid, JobOutcome(note=gone))
 
     def _deadline_s(self, record: CloneRequest) -> float:
         api = record.job_api_timeout_s or self.settings.job_timeout_cap_s

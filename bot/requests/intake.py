@@ -34,6 +34,7 @@ from bot.requests.rules import AppliedRule, Facts, default_rule
 from bot.requests.sessions import SessionService
 from bot.store.requests import RequestStore
 from bot.ui import login as login_ui
+from bot.ui.cards import zstack_error
 from bot.ui.clone import (
     ADVANCED,
     CloneViewMeta,
@@ -261,13 +262,13 @@ class CloneFlow:
         if lookup.found is not None:
             raw = defaults_from_source(lookup.found)
             raw["name"] = lookup.name or raw["name"]
-            source = source_option(lookup.found)
+            source = source_option(lookup.found, lang)
             meta = CloneViewMeta(**{**meta.model_dump(), "source_name": lookup.found.name})
         if keep:
             raw.update({k: v for k, v in keep.items() if v not in (None, "", [])})
         if values:
             raw.update(values)
-        choices = [source_option(c) for c in lookup.choices]
+        choices = [source_option(c, lang) for c in lookup.choices]
         return await self.view(
             raw,
             meta,
@@ -457,7 +458,10 @@ def _not_found(text: str, lang: str) -> Mrkdwn:
 
 def describe_lookup_error(error: ZStackAPIError, lang: str = "en") -> Mrkdwn:
     t = tr(lang)
-    text = t("ZStack could not look up the model service: {error}", error=error.error.summary())
+    text = t(
+        "ZStack could not look up the model service: {error}",
+        error=zstack_error(error.error, lang),
+    )
     return truncate(text, 2000)
 
 

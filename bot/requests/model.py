@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from bot.requests.effects import StoredMsg
 from bot.requests.rules import AppliedRule
 from bot.zstack.models import CloneRequestBody, ErrorCode, ModelServiceInventory
 
@@ -118,7 +119,9 @@ class CloneRequest(BaseModel):
     finished_at: AwareDatetime | None = None
     result: ModelServiceInventory | None = None  # the new model service
     error: ErrorCode | None = None  # ZStack's error with its cause chain
-    error_text: str | None = None
+    error_text: str | None = None  # the error in one English line (logs, metrics)
+    # What the bot found wrong (not ZStack's error), kept as a template: each reader's language.
+    failure: StoredMsg | None = None
     notified: list[str] = Field(default_factory=list)
     # What the clone changes against the source; None when the source's values were not known.
     changes: list[ParamChange] | None = None

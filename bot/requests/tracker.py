@@ -26,7 +26,6 @@ from bot.requests.outbox import Outbox
 from bot.store.indexes import Schedule
 from bot.store.requests import RequestStore
 from bot.tasks import TaskSet, cancel_all
-from bot.ui.text import slack_date
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +131,7 @@ class Tracker:
             ":alarm_clock:",
             "{id} expired {when}: nobody decided in time.",
             id=record.id,
-            when=slack_date(record.expires_at),
+            when=record.expires_at,
         )
         outcome = await self.store.transition(
             request_id,

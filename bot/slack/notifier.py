@@ -209,7 +209,7 @@ class Notifier:
             )
         else:
             error = record.error
-            reason = record.error_text or t("unknown error")
+            reason = cards.failure_text(record, lang)
             blocks = results.failure_blocks(record, error, reason, lang)
             text = t("{id} failed: {reason}", id=record.id, reason=reason)
         return list(blocks), truncate(text, 3000)

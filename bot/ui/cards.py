@@ -24,17 +24,16 @@ from bot.ui.parts import labelled, md, param_label
 from bot.ui.text import (
     Mrkdwn,
     code,
-    duration,
     escape,
     fmt,
     join,
     link,
     mention,
     one_line,
-    slack_date,
     truncate,
 )
 from bot.zstack.clone_spec import PARAMETERS
+from bot.zstack.models import ErrorCode
 
 ACTION_APPROVE = "request_approve"
 ACTION_REJECT = "request_reject"
@@ -298,7 +297,7 @@ def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]
         overridden = t(
             ":rotating_light: Break-glass override by <@{user}> {when}: {reason}",
             user=record.override.by,
-            when=slack_date(record.override.at),
+            when=record.override.at,
             reason=one_line(record.override.reason),
         )
         blocks.append(ContextBlock(elements=[md(truncate(overridden, 2000))]))
@@ -317,11 +316,15 @@ def _state_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]:
     label = state_label(record.state, lang)
     blocks: list[Block] = [DividerBlock()]
     if record.state == State.PENDING:
-        votes = _voters(record) if record.approvals else None
-        count = f"{len(record.approvals)}/{record.approvals_required}"
-        extra = fmt(" ({count}: {votes})", count=count, votes=votes) if votes else ""
-        expires = t("expires {when}", when=slack_date(record.expires_at))
-        text = fmt("{label}{extra} · {expires}", label=label, extra=Mrkdwn(extra), expires=expires)
+        if record.approvals:
+            label = t(
+                "{state} ({count}: {votes})",
+                state=label,
+                count=f"{len(record.approvals)}/{record.approvals_required}",
+                votes=_voters(record),
+            )
+        expires = t("expires {when}", when=record.expires_at)
+        text = fmt("{label} · {expires}", label=label, expires=expires)
         blocks += [
             ContextBlock(elements=[md(text)]),
             decision_buttons(record, with_cancel=True, lang=lang),
@@ -329,7 +332,7 @@ def _state_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]:
     elif record.state == State.AWAITING_LOGIN:
         waiting = t("<@{requester}> runs `/zstack login`.", requester=record.requester)
         blocks += [
-            ContextBlock(elements=[md(fmt("{label}: {waiting}", label=label, waiting=waiting))]),
+            ContextBlock(elements=[md(t("{state}: {text}", state=label, text=waiting))]),
             ActionsBlock(block_id=f"parked:{record.id}", elements=[cancel_button(record, lang)]),
         ]
     elif record.state in (State.APPROVED, State.SUBMITTING, State.RUNNING):
@@ -347,38 +350,41 @@ def _state_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]:
             "created *{name}* {uuid} in {took}.",
             name=truncate(one_line((inventory and inventory.name) or record.new_name), 200),
             uuid=code((inventory and inventory.uuid) or "?"),
-            took=duration(record.elapsed_s() or 0),
+            took=t.duration(record.elapsed_s() or 0),
         )
-        line = fmt("{label}: {created}", label=label, created=created)
+        line = t("{state}: {text}", state=label, text=created)
         blocks.append(SectionBlock(text=md(truncate(line, 2900))))
         blocks.append(ContextBlock(elements=[md(_approved_by(record, t))]))
     elif record.state == State.FAILED:
-        error = record.error_text or t("unknown error")
+        error = failure_text(record, t.lang)
         if (root := _root_cause(record)) is not None:
             error = fmt("{error}\n{root}", error=error, root=t("Root cause: {root}", root=root))
         blocks.append(
-            SectionBlock(text=md(truncate(fmt("{label}: {error}", label=label, error=error), 2900)))
+            SectionBlock(text=md(truncate(t("{state}: {text}", state=label, text=error), 2900)))
         )
         if not record.superseded_by:
             retry = ButtonElement(text=t.plain("Retry"), action_id=ACTION_RETRY, value=record.id)
             actions = [retry, resubmit_button(record, lang)]
             blocks.append(ActionsBlock(block_id=f"retry:{record.id}", elements=actions))
     elif record.state == State.REJECTED:
-        why = (
-            fmt(": {why}", why=one_line(record.decision_reason or ""))
+        line = (
+            t(
+                "{state} by <@{who}>: {why}",
+                state=label,
+                who=record.decided_by,
+                why=one_line(record.decision_reason),
+            )
             if record.decision_reason
-            else ""
+            else t("{state} by <@{who}>", state=label, who=record.decided_by)
         )
-        by = t("by <@{who}>", who=record.decided_by)
-        line = fmt("{label} {by}{why}", label=label, by=by, why=Mrkdwn(why))
         blocks.append(ContextBlock(elements=[md(truncate(line, 2000))]))
     elif record.state == State.CANCELLED and record.superseded_by:
         blocks.append(ContextBlock(elements=[md(label)]))
     elif record.state == State.CANCELLED:
-        by = t("by <@{who}>", who=record.decided_by)
-        blocks.append(ContextBlock(elements=[md(fmt("{label} {by}", label=label, by=by))]))
+        line = t("{state} by <@{who}>", state=label, who=record.decided_by)
+        blocks.append(ContextBlock(elements=[md(line)]))
     else:
-        late = fmt("{label}: {why}", label=label, why=t("nobody decided in time"))
+        late = t("{state}: {text}", state=label, text=t("nobody decided in time"))
         blocks.append(ContextBlock(elements=[md(late)]))
     return blocks
 
@@ -439,7 +445,7 @@ def _check_blocks(record: CloneRequest, t: Translate) -> list[Block]:
                 t(
                     ":white_check_mark: <@{requester}>'s ZStack session is valid until {when}.",
                     requester=record.requester,
-                    when=slack_date(check.until),
+                    when=check.until,
                 )
             )
         else:
@@ -460,11 +466,11 @@ def _approved_by(record: CloneRequest, t: Translate) -> Mrkdwn:
         return t(
             "approved automatically by rule *{rule}* {when}",
             rule=record.rule.name,
-            when=slack_date(record.approved_at),
+            when=record.approved_at,
         )
     if record.approved_at is None:
         return t("approved by {who}", who=_voters(record))
-    return t("approved by {who} {when}", who=_voters(record), when=slack_date(record.approved_at))
+    return t("approved by {who} {when}", who=_voters(record), when=record.approved_at)
 
 
 def _auto_approved(record: CloneRequest) -> bool:
@@ -481,6 +487,27 @@ def _root_cause(record: CloneRequest) -> Mrkdwn | None:
     root = chain[0]
     text = one_line(root.details or root.description or "")
     return fmt("{code} {text}", code=code(root.code or "?"), text=truncate(text, 300))
+
+
+def failure_text(record: CloneRequest, lang: str = "en") -> Mrkdwn:
+    """Why the request failed, in ``lang``: what the bot found is translated, ZStack's own error
+    stays as ZStack wrote it."""
+    if record.failure is not None:
+        return record.failure.msg().render(lang)
+    if record.error is not None:
+        return zstack_error(record.error, lang)
+    t = tr(lang)
+    return escape(record.error_text) if record.error_text else t("unknown error")
+
+
+def zstack_error(error: ErrorCode, lang: str = "en") -> Mrkdwn:
+    """ZStack's error in one line (``CODE description: details``), its words as ZStack wrote
+    them, laid out in ``lang``."""
+    t = tr(lang)
+    head = " ".join(part for part in (error.code, error.description) if part)
+    if head and error.details:
+        return t("{error}: {details}", error=one_line(head), details=one_line(error.details))
+    return escape(one_line(head or error.details or "")) or t("unknown error")
 
 
 def request_names(record: CloneRequest) -> Mrkdwn:
@@ -530,7 +557,7 @@ def card_fallback_text(record: CloneRequest, lang: str = "en") -> Mrkdwn:
             requester=record.requester,
             source=one_line(record.source_name or record.source_uuid),
             target=one_line(record.new_name),
-            state=state_name(record.state, lang).lower(),
+            state=state_name(record.state, lang),
         ),
         3000,
     )

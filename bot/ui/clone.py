@@ -79,14 +79,15 @@ class CloneViewMeta(ViewMetadata):
         return truncate(one_line(value), 200) if value else value
 
 
-def source_label(name: str, uuid: str) -> str:
+def source_label(name: str, uuid: str, lang: str = "en") -> str:
     """``name · 90d425a8``: readable and still unambiguous, within Slack's 75 characters."""
     tail = f" · {uuid[:8]}"
-    return truncate(one_line(name or "(unnamed)"), OPTION_TEXT_MAX - len(tail)) + tail
+    shown = one_line(name) or tr(lang).plain("(unnamed)")
+    return truncate(shown, OPTION_TEXT_MAX - len(tail)) + tail
 
 
-def source_option(inv: ModelServiceInventory) -> Option:
-    return Option(value=inv.uuid or "", text=source_label(inv.name or "", inv.uuid or ""))
+def source_option(inv: ModelServiceInventory, lang: str = "en") -> Option:
+    return Option(value=inv.uuid or "", text=source_label(inv.name or "", inv.uuid or "", lang))
 
 
 def _source_input(

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BeforeValidator
 
-from bot.i18n import tr
+from bot.i18n import Msg, tr
 from bot.zstack.clone_spec import CPU_ARCHITECTURES, LONG_TEXT_MAX, TEXT_MAX, UUID_RE, Param, Shown
 from bot.zstack.models import ArchitectureImage
 
@@ -34,7 +34,8 @@ class Problem(ValueError):
         super().__init__(template.format(**values) if values else template)
 
     def text(self, lang: str) -> str:
-        return tr(lang)(self.template, **self.values)
+        values = {k: v.render(lang) if isinstance(v, Msg) else v for k, v in self.values.items()}
+        return tr(lang)(self.template, **values)
 
 
 # YAML typed into the form is parsed to check it, never trusted: nesting, anchors and size are
@@ -172,13 +173,15 @@ def _integer(spec: Param, value: Any) -> int | None:
     if not number.is_integer():
         raise Problem("Enter a whole number.")
     low, high = spec.bounds
-    if not low <= number <= high:
+    if not low <= number <= high and spec.unit:
         raise Problem(
-            "Enter a number from {low} to {high}{unit}.",
+            "Enter a number from {low} to {high} {unit}.",
             low=f"{low:,}",
             high=f"{high:,}",
-            unit=spec.unit,
+            unit=Msg.of(spec.unit),
         )
+    if not low <= number <= high:
+        raise Problem("Enter a number from {low} to {high}.", low=f"{low:,}", high=f"{high:,}")
     return int(number)
 
 

@@ -18,9 +18,9 @@ from bot.i18n import Translate, tr
 from bot.requests.model import CloneRequest
 from bot.store.sessions import StoredSession
 from bot.ui import cards
-from bot.ui.login import kind_label
+from bot.ui.login import kind_in_text
 from bot.ui.parts import md
-from bot.ui.text import Mrkdwn, fmt, link, one_line, slack_date, truncate
+from bot.ui.text import Mrkdwn, fmt, link, one_line, truncate
 
 ACTION_HOME_LOGIN = "home_login"
 ACTION_HOME_LOGOUT = "home_logout"
@@ -60,8 +60,8 @@ def _login_block(
                     "Session expires {when}.",
                     endpoint=login.zstack_url,
                     who=one_line(login.identity),
-                    kind=kind_label(login.login_kind, lang).lower(),
-                    when=slack_date(login.expires_at),
+                    kind=kind_in_text(login.login_kind, lang),
+                    when=login.expires_at,
                 ),
             )
         ),
@@ -109,7 +109,7 @@ def home_view(
             record.approvals_required,
             requester=record.requester,
             have=len(record.approvals),
-            when=slack_date(record.expires_at),
+            when=record.expires_at,
         )
         text = fmt(
             "{line}\n{status}\n>{reason}",
@@ -132,7 +132,7 @@ def home_view(
             "{line}\n{state} · {when}",
             line=_request_line(record),
             state=state,
-            when=slack_date(record.created_at),
+            when=t.date(record.created_at),
         )
         blocks.append(SectionBlock(text=_md(text)))
     help_line = t("`/clone-model help` lists every command.")

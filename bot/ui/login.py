@@ -19,7 +19,7 @@ from slack_sdk.models.views import View
 
 from bot.i18n import N_, tr
 from bot.ui.parts import md
-from bot.ui.text import Mrkdwn, fmt, join, slack_date, truncate
+from bot.ui.text import Mrkdwn, fmt, join, truncate
 
 LOGIN_CALLBACK = "zstack_login"
 BLOCK_KIND, ACTION_KIND = "login_kind", "kind"
@@ -31,6 +31,12 @@ KIND_LABELS = {
     "account": N_("Account"),
     "user": N_("IAM user of an account"),
     "iam2": N_("Project user (IAM2)"),
+}
+# The same inside a sentence, in parentheses already: "as *alice* (account)".
+KIND_IN_TEXT = {
+    "account": N_("account"),
+    "user": N_("IAM user of an account"),
+    "iam2": N_("IAM2 project user"),
 }
 
 
@@ -83,6 +89,11 @@ def _text_input(
 
 def kind_label(kind: str, lang: str = "en") -> str:
     return tr(lang).plain(KIND_LABELS.get(kind, kind))
+
+
+def kind_in_text(kind: str, lang: str = "en") -> str:
+    """The login kind as a sentence names it (``account``, ``IAM2 project user``)."""
+    return tr(lang).plain(KIND_IN_TEXT.get(kind, kind))
 
 
 def login_modal(
@@ -186,8 +197,8 @@ def login_success_modal(
             "Logged in to ZStack as *{who}* ({kind}).\nYour session expires {when} unless you "
             "use it; `/zstack logout` ends it now.",
             who=identity,
-            kind=kind_label(kind, lang).lower(),
-            when=slack_date(expires_at),
+            kind=kind_in_text(kind, lang),
+            when=expires_at,
         ),
     )
     if then is not None:
@@ -213,8 +224,8 @@ def whoami_text(
         "You are logged in to ZStack at `{endpoint}` as *{who}* ({kind}). Session expires {when}.",
         endpoint=endpoint,
         who=identity,
-        kind=kind_label(kind, lang).lower(),
-        when=slack_date(expires_at),
+        kind=kind_in_text(kind, lang),
+        when=expires_at,
     )
 
 

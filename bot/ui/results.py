@@ -23,13 +23,11 @@ from bot.ui.parts import is_long_value, labelled, md, param_label
 from bot.ui.text import (
     Mrkdwn,
     code,
-    duration,
     escape,
     fmt,
     join,
     link,
     one_line,
-    slack_date,
     truncate,
 )
 from bot.zstack.clone_spec import param
@@ -40,7 +38,9 @@ MAX_CHAIN_SHOWN = 12
 
 
 def _date(moment: Any, t: Translate) -> str | None:
-    return moment.strftime("%Y-%m-%d %H:%M:%S") + " " + t.plain("(ZStack time)") if moment else None
+    if not moment:
+        return None
+    return t.plain("{time} (ZStack time)", time=moment.strftime("%Y-%m-%d %H:%M:%S"))
 
 
 def success_blocks(
@@ -50,7 +50,7 @@ def success_blocks(
     lang: str = "en",
 ) -> list[Block]:
     t = tr(lang)
-    took = duration(record.elapsed_s() or 0)
+    took = t.duration(record.elapsed_s() or 0)
     name = truncate(one_line(inventory.name or record.new_name), 200)
     title = t.plain("Cloned: {name}", name=one_line(inventory.name or record.new_name))
     ready = t(
@@ -118,7 +118,7 @@ def failure_blocks(
     record: CloneRequest, error: ErrorCode | None, text: str, lang: str = "en"
 ) -> list[Block]:
     t = tr(lang)
-    took = duration(record.elapsed_s() or 0)
+    took = t.duration(record.elapsed_s() or 0)
     failed = t(
         "<@{requester}>, ZStack could not clone *{source}* ({id}, after {took}).",
         requester=record.requester,
@@ -150,7 +150,7 @@ def failure_blocks(
     if chain:
         lines = []
         for step, (depth, cause) in enumerate(chain[:MAX_CHAIN_SHOWN], start=1):
-            root = fmt(" _({root})_", root=t("root cause")) if step == 1 else ""
+            root = fmt(" {root}", root=t("_(root cause)_")) if step == 1 else ""
             level = "" if depth == 1 else fmt(" · {level}", level=t("level {n}", n=depth))
             line = fmt(
                 "{step}. {code} {text}{root}{level}",
@@ -266,7 +266,7 @@ def _yes_no(value: bool | None, t: Translate) -> str | None:
 
 
 def expiry_note(record: CloneRequest, lang: str = "en") -> Mrkdwn:
-    when = slack_date(record.expires_at)
+    when = record.expires_at
     t = tr(lang)
     expired = t("{id} expired {when}: nobody decided in time.", id=record.id, when=when)
     return fmt(":alarm_clock: {expired}", expired=expired)

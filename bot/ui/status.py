@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from bot.i18n import tr
 from bot.requests.model import CloneRequest, State
-from bot.ui.cards import request_names, state_label
+from bot.ui.cards import failure_text, request_names, state_label
 from bot.ui.text import (
     Mrkdwn,
     code,
     fmt,
     join,
     link,
-    slack_date,
     truncate,
 )
 
@@ -38,7 +37,7 @@ def status_text(record: CloneRequest, lang: str = "en") -> Mrkdwn:
     requested = t(
         "requested by <@{requester}> {when}",
         requester=record.requester,
-        when=slack_date(record.created_at),
+        when=record.created_at,
     )
     lines = [
         fmt("*{id}*: {names}", id=record.id, names=request_names(record)),
@@ -56,13 +55,13 @@ def status_text(record: CloneRequest, lang: str = "en") -> Mrkdwn:
                 "Approvals: {have}/{need} · expires {when}",
                 have=len(record.approvals),
                 need=record.approvals_required,
-                when=slack_date(record.expires_at),
+                when=record.expires_at,
             )
         )
     if record.job_uuid:
         lines.append(t("ZStack job: {job}", job=code(record.job_uuid)))
-    if record.state == State.FAILED and record.error_text:
-        lines.append(t("Error: {error}", error=truncate(record.error_text, 1000)))
+    if record.state == State.FAILED and (record.error_text or record.failure):
+        lines.append(t("Error: {error}", error=truncate(failure_text(record, lang), 1000)))
     if record.state == State.SUCCEEDED and record.result:
         lines.append(t("Created {uuid}", uuid=code(record.result.uuid or "?")))
     return truncate(join("\n", lines), 3000)

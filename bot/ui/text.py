@@ -47,6 +47,9 @@ def escape(text: str) -> Mrkdwn:
 def fmt(template: str, /, **values: object) -> Mrkdwn:
     """``template.format(**values)`` for mrkdwn: text values are escaped unless ``Mrkdwn``; the
     template is the bot's own markup."""
+    if any(isinstance(v, datetime) for v in values.values()):
+        # str(datetime) is not for people: the translator makes it a date token in a language.
+        raise TypeError("a datetime goes through the translator: t(...) or t.date(...)")
     return Mrkdwn(
         template.format(**{k: escape(v) if isinstance(v, str) else v for k, v in values.items()})
     )
@@ -71,6 +74,18 @@ def join(separator: str, parts: list[Mrkdwn] | list[str]) -> Mrkdwn:
     return Mrkdwn(escape(separator).join(escape(part) for part in parts))
 
 
+# Full-width punctuation carries its own space: none is put beside it.
+_FULL_WIDTH = frozenset("，。：；！？、（）「」『』【】《》“”")
+
+
+def beside(left: Mrkdwn, right: Mrkdwn) -> Mrkdwn:
+    """``left right``, without the space where one side is full-width punctuation
+    (``内存（MiB）`requestMemory```)."""
+    if left[-1:] in _FULL_WIDTH or right[:1] in _FULL_WIDTH:
+        return Mrkdwn(left + right)
+    return Mrkdwn(f"{left} {right}")
+
+
 def code(text: str, limit: int = SECTION_TEXT_MAX - 8) -> Mrkdwn:
     """Inline code; backticks inside cannot close the span."""
     return Mrkdwn(f"`{truncate(escape(one_line(text)).replace('`', 'ˋ'), limit)}`")
@@ -87,25 +102,12 @@ def link(url: str, label: str) -> Mrkdwn:
     return Mrkdwn(f"<{target}|{escape(one_line(label)).replace('|', '¦')}>")
 
 
-def slack_date(moment: datetime) -> Mrkdwn:
-    """A date token every reader sees in their own time zone, with a UTC fallback."""
-    epoch = int(moment.timestamp())
-    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
-    return Mrkdwn(f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>")
-
-
-def duration(seconds: float) -> str:
-    """``2 h 5 min``, ``3 min 10 s``, ``42 s``; ``<1 s`` rather than ``0 s``."""
-    total = max(0, round(seconds))
-    if total == 0:
-        return "<1 s"
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    if minutes:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    return f"{secs} s"
+def date_token(epoch: int, layout: str, fallback: str) -> Mrkdwn:
+    """``<!date^epoch^layout|fallback>``: Slack shows ``layout`` (``{date_short_pretty}``,
+    ``{time}``…) in each reader's time zone, and ``fallback`` where it cannot. The translator
+    builds these from datetimes (``bot.i18n.Translate.date``)."""
+    clean = escape(one_line(fallback)).replace("|", "¦")
+    return Mrkdwn(f"<!date^{epoch}^{one_line(layout).replace('|', '¦')}|{clean}>")
 
 
 # The bot's own markup inside mrkdwn: mentions, user groups, dates, links.

@@ -24,6 +24,7 @@ from bot.ui.cards import ACTION_SHOW_FULL, PREVIEW_CHARS, decision_buttons, requ
 from bot.ui.parts import is_long_value, labelled, md
 from bot.ui.text import (
     Mrkdwn,
+    beside,
     code,
     escape,
     fmt,
@@ -40,7 +41,10 @@ def parameter_reply(record: CloneRequest, lang: str = "en") -> list[Block]:
     shown: list[MarkdownTextObject] = []
     long_values: list[tuple[str, str]] = []
     for key, value in params.items():
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if isinstance(value, bool):  # a flag reads as yes / no, not as JSON's true / false
+            text = t.plain("yes") if value else t.plain("no")
+        else:
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         if is_long_value(key, text):
             long_values.append((key, text))
         else:
@@ -59,10 +63,8 @@ def parameter_reply(record: CloneRequest, lang: str = "en") -> list[Block]:
         blocks.append(SectionBlock(fields=shown[start : start + 10]))
     for key, text in long_values[:10]:
         preview = truncate(text, PREVIEW_CHARS).replace("```", "ˋˋˋ")
-        size = t("{count} characters", count=f"{len(text):,}")
-        block = fmt(
-            "*{key}* ({size})\n```{preview}```", key=_named(key, t), size=size, preview=preview
-        )
+        head = t("*{name}* ({count} characters)", name=_named(key, t), count=f"{len(text):,}")
+        block = fmt("{head}\n```{preview}```", head=head, preview=preview)
         blocks.append(SectionBlock(text=md(block)))
     if any(len(text) > PREVIEW_CHARS for _key, text in long_values):
         blocks.append(
@@ -98,7 +100,7 @@ def _named(wire: str, t: Translate) -> Mrkdwn:
     spec = _BY_WIRE.get(wire)
     if spec is None:
         return escape(wire)
-    return fmt("{label} {wire}", label=t(spec.card_label), wire=code(wire))
+    return beside(t(spec.card_label), code(wire))
 
 
 _BY_WIRE = {spec.wire: spec for spec in PARAMETERS}

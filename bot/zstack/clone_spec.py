@@ -100,7 +100,7 @@ class Param:
     required: str | None = None
     min_value: int | None = None
     max_value: int | None = None
-    unit: str = ""  # after the bounds in "Enter a number from 1 to 1,024 cores."
+    unit: str = ""  # after the bounds in "Enter a number from 1 to 1,024 cores." (translated)
     max_length: int | None = None  # of the typed text
     item_max_length: int | None = None  # of each item of a list
     pattern: re.Pattern[str] | None = None  # of the value, or of each item of a list
@@ -173,7 +173,7 @@ PARAMETERS: tuple[Param, ...] = (
         shown=Shown.NUMBER,
         min_value=1,
         max_value=1024,
-        unit=" cores",
+        unit=N_("cores"),
     ),
     Param(
         "requestMemory",
@@ -181,7 +181,7 @@ PARAMETERS: tuple[Param, ...] = (
         shown=Shown.NUMBER,
         min_value=1,
         max_value=16 * 1024 * 1024,
-        unit=" MiB",
+        unit="MiB",
     ),
     Param(
         "gpuComputeCapability",

@@ -17,6 +17,7 @@ import httpx
 from pydantic import ValidationError
 
 from bot.errors import ZStackProtocolError
+from bot.i18n import Msg
 from bot.zstack.models import UUID_RE, ErrorCode, ModelServiceInventory
 from bot.zstack.responses import json_or_none, parse_clone_result, parse_job_error
 
@@ -48,11 +49,12 @@ JobStatus = JobRunning | JobDone
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """How a clone job ended: the new inventory, or the error (ZStack's ErrorCode or our text)."""
+    """How a clone job ended: the new inventory, or the error: ZStack's ErrorCode, or what the
+    bot found (``note``: a template, so each reader gets it in their language)."""
 
     inventory: ModelServiceInventory | None = None
     error: ErrorCode | None = None
-    error_text: str | None = None
+    note: Msg | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -61,7 +63,7 @@ class JobOutcome:
     def describe(self) -> str:
         if self.error is not None:
             return self.error.summary()
-        return self.error_text or "unknown error"
+        return self.note.as_plain("en") if self.note is not None else "unknown error"
 
 
 def clone_job_outcome(body: dict[str, Any]) -> JobOutcome:
@@ -72,7 +74,7 @@ def clone_job_outcome(body: dict[str, Any]) -> JobOutcome:
     try:
         return JobOutcome(inventory=parse_clone_result(body))
     except (ZStackProtocolError, ValidationError):
-        return JobOutcome(error_text="ZStack reported success without a readable new inventory.")
+        return JobOutcome(note=Msg.of("ZStack reported success without a readable new inventory."))
 
 
 @dataclass(frozen=True)
