@@ -3,8 +3,9 @@ slips (a space inside Chinese or beside full-width punctuation, brackets in brac
 
 Allowed in Chinese text: product and technology names, units, acronyms (``CPU``, ``SHA-512``),
 camel-case wire and API names (``requestCpu``, ``CloneModelService``), setting names
-(``CLONEBOT_APPROVAL_CHANNEL``), the spec's wire names and option values, and whatever is in code
-(`` `…` ``), a link target, a mention, an emoji code or a placeholder.
+(``CLONEBOT_APPROVAL_CHANNEL``), the spec's wire names and option values, slash commands and
+paths (``/clone-model``), and whatever is in code (`` `…` ``), a link target, a mention, an emoji
+code or a placeholder.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ NAMES = frozenset(
         "MiB",
     }
 )
-PRODUCT = "ZStack Clone Bot"
+# Names of more than one word: the product (and the sandbox's short name for it), Slack's mode.
+PHRASES = ("ZStack Clone Bot", "Clone Bot", "Socket Mode")
 WIRE = frozenset(p.wire for p in PARAMETERS) | frozenset(o for p in PARAMETERS for o in p.options)
 _WORD = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z][A-Za-z0-9_]*(?:[.'’-][A-Za-z0-9_]+)*")
 _HEX = re.compile(r"[0-9a-f]{8,}")
@@ -42,6 +44,7 @@ _HIDDEN = (
     re.compile(r":[a-z0-9_+-]+:"),  # emoji codes
     re.compile(r"\{[^{}]*\}"),  # placeholders of a template (and of a date token's layout)
     re.compile(r"https?://\S+"),
+    re.compile(r"(?<![\w/])/[\w][\w/.-]*"),  # a command or a path: /clone-model, /_emu/state
     re.compile(r"&(amp|lt|gt);"),
 )
 # What a reader sees of a date token (its layout and its fallback) and of a link (its label).
@@ -51,7 +54,8 @@ _LABELLED = re.compile(r"<[^<>|]*\|([^<>]*)>")
 
 def _shown(text: str, filler: str) -> str:
     """``text`` as read: markup and code replaced by ``filler``, labels and layouts kept."""
-    text = text.replace(PRODUCT, filler)
+    for phrase in PHRASES:
+        text = text.replace(phrase, filler)
     text = _DATE.sub(r"\1 \2", text)
     text = _LABELLED.sub(r"\1", text)
     for pattern in _HIDDEN:
