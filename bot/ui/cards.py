@@ -149,7 +149,7 @@ def rule_text(rule: AppliedRule, lang: str = "en", *, approvers: bool = False) -
         terms.append(t("approvers log in to ZStack"))
     if rule.self_approval:
         terms.append(t("self-approval allowed"))
-    return fmt("{head}: {terms}", head=head, terms=join(", ", terms))
+    return t("{rule}: {terms}", rule=head, terms=join(", ", terms))
 
 
 def decision_buttons(record: CloneRequest, *, with_cancel: bool, lang: str = "en") -> ActionsBlock:

@@ -163,3 +163,14 @@ def test_client_side_checks(element: dict[str, Any], value: Any, problem: str) -
         client_side_error({"type": "input", "optional": True}, element, typed_state(element, None))
         is None
     )
+
+
+def test_the_client_refuses_in_the_readers_language() -> None:
+    element = {"type": "plain_text_input", "action_id": "a", "min_length": 10}
+    empty = typed_state(element, None)
+    assert client_side_error({"type": "input"}, element, empty, "zh") == "此字段必填。"
+    short = typed_state(element, "abc")
+    assert client_side_error({"type": "input"}, element, short) == (
+        "Please use at least 10 characters."
+    )
+    assert client_side_error({"type": "input"}, element, short, "zh") == "请至少输入 10 个字符。"

@@ -13,6 +13,8 @@ import secrets
 import uuid
 from typing import Any
 
+from bot.i18n import lang_of_locale
+
 from .elements import (
     ElementError,
     action_payload,
@@ -388,14 +390,18 @@ class Actor:
                     raise UserActionError(str(exc)) from exc
         return state_values(view.blocks, touched)
 
-    def _client_errors(self, view: OpenView, full: dict[str, dict[str, JSON]]) -> dict[str, str]:
+    def _client_errors(
+        self, view: OpenView, full: dict[str, dict[str, JSON]], user: User
+    ) -> dict[str, str]:
+        """What Slack's client refuses to send, said in the user's language as Slack says it."""
+        lang = lang_of_locale(user.locale)
         errors: dict[str, str] = {}
         for block in view.blocks:
             if block.get("type") != "input":
                 continue
             for element in element_slots(block):
                 block_id, action_id = str(block["block_id"]), str(element.get("action_id"))
-                problem = client_side_error(block, element, full[block_id][action_id])
+                problem = client_side_error(block, element, full[block_id][action_id], lang)
                 if problem:
                     errors[block_id] = problem
         return errors
@@ -436,7 +442,7 @@ class Actor:
         if not view.definition.get("submit") and view.definition.get("type") == "modal":
             raise UserActionError(f"view {view_id!r} has no submit button")
         full = self._submission_values(view, values or {})
-        errors = self._client_errors(view, full)
+        errors = self._client_errors(view, full, who)
         if errors:
             view.errors = errors
             self.state.notify()

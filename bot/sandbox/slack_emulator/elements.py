@@ -15,6 +15,8 @@ import string
 from collections.abc import Iterator
 from typing import Any
 
+from bot.i18n import Translate, tr
+
 from .records import JSON
 
 TEXT_INPUTS = frozenset({"plain_text_input", "number_input", "email_text_input", "url_text_input"})
@@ -212,37 +214,41 @@ def _is_empty(state: JSON) -> bool:
     return all(v in (None, "", []) for k, v in state.items() if k != "type")
 
 
-def client_side_error(block: JSON, element: JSON, state: JSON) -> str | None:
-    """What Slack's client says before sending anything (required fields, lengths, numbers)."""
+def client_side_error(block: JSON, element: JSON, state: JSON, lang: str = "en") -> str | None:
+    """What Slack's client says before sending anything (required fields, lengths, numbers),
+    in the reader's language as Slack's client speaks it."""
+    t = tr(lang)
     if _is_empty(state):
-        return None if block.get("optional") else "This field is required."
+        return None if block.get("optional") else t.plain("This field is required.")
     value = state.get("value")
     etype = element["type"]
     if not isinstance(value, str):
         return None
     if etype == "plain_text_input":
         if "min_length" in element and len(value) < int(element["min_length"]):
-            return f"Please use at least {element['min_length']} characters."
+            return t.plain("Please use at least {count} characters.", count=element["min_length"])
         if "max_length" in element and len(value) > int(element["max_length"]):
-            return f"Please use no more than {element['max_length']} characters."
+            return t.plain(
+                "Please use no more than {count} characters.", count=element["max_length"]
+            )
     elif etype == "number_input":
-        return _number_error(element, value)
+        return _number_error(element, value, t)
     elif etype == "email_text_input" and not _EMAIL.match(value):
-        return "Please enter a valid email address."
+        return t.plain("Please enter a valid email address.")
     elif etype == "url_text_input" and not value.startswith(("http://", "https://")):
-        return "Please enter a valid URL."
+        return t.plain("Please enter a valid URL.")
     return None
 
 
-def _number_error(element: JSON, value: str) -> str | None:
+def _number_error(element: JSON, value: str, t: Translate) -> str | None:
     try:
         number = float(value)
     except ValueError:
-        return "Please enter a number."
+        return t.plain("Please enter a number.")
     if not element.get("is_decimal_allowed") and not re.fullmatch(r"-?\d+", value):
-        return "Please enter a whole number."
+        return t.plain("Please enter a whole number.")
     if "min_value" in element and number < float(element["min_value"]):
-        return f"Please enter a number of at least {element['min_value']}."
+        return t.plain("Please enter a number of at least {low}.", low=element["min_value"])
     if "max_value" in element and number > float(element["max_value"]):
-        return f"Please enter a number no greater than {element['max_value']}."
+        return t.plain("Please enter a number no greater than {high}.", high=element["max_value"])
     return None
