@@ -28,6 +28,7 @@ from bot.ui.text import (
     code,
     escape,
     fmt,
+    join,
     truncate,
 )
 from bot.zstack.clone_spec import PARAMETERS, TOP_LEVEL
@@ -40,11 +41,12 @@ def parameter_reply(record: CloneRequest, lang: str = "en") -> list[Block]:
     params: dict[str, Any] = wire["params"]
     shown: list[MarkdownTextObject] = []
     long_values: list[tuple[str, str]] = []
+    images: list[Mrkdwn] = []
     for key, value in params.items():
-        if isinstance(value, bool):  # a flag reads as yes / no, not as JSON's true / false
-            text = t.plain("yes") if value else t.plain("no")
-        else:
-            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if key == "architectureImages" and isinstance(value, list):
+            images = [_image_line(entry, t) for entry in value if isinstance(entry, dict)]
+            continue
+        text = _readable(value, t)
         if is_long_value(key, text):
             long_values.append((key, text))
         else:
@@ -61,6 +63,11 @@ def parameter_reply(record: CloneRequest, lang: str = "en") -> list[Block]:
     ]
     for start in range(0, len(shown), 10):
         blocks.append(SectionBlock(fields=shown[start : start + 10]))
+    if images:  # one line per architecture, not a JSON list
+        listed = fmt(
+            "*{name}*\n{lines}", name=_named("architectureImages", t), lines=join("\n", images[:20])
+        )
+        blocks.append(SectionBlock(text=md(truncate(listed, 2900))))
     for key, text in long_values[:10]:
         preview = truncate(text, PREVIEW_CHARS).replace("```", "ˋˋˋ")
         head = t("*{name}* ({count} characters)", name=_named(key, t), count=f"{len(text):,}")
@@ -82,6 +89,37 @@ def parameter_reply(record: CloneRequest, lang: str = "en") -> list[Block]:
     if record.state == State.PENDING:
         blocks.append(decision_buttons(record, with_cancel=False, lang=lang))
     return blocks[:50]
+
+
+def _readable(value: Any, t: Translate) -> str:
+    """A wire value as people read it: yes / no for flags (not JSON's true / false), lists one
+    item after another, maps one ``key: values`` per line; anything else as JSON."""
+    if isinstance(value, bool):
+        return t.plain("yes") if value else t.plain("no")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict) and all(isinstance(v, list) for v in value.values()):
+        return "\n".join(f"{k}: {', '.join(str(i) for i in v)}" for k, v in value.items())
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _image_line(entry: dict[str, Any], t: Translate) -> Mrkdwn:
+    """``• x86_64: container registry/x:1, VM image b31b…``."""
+    kinds = [
+        t("container {image}", image=code(str(entry["dockerImage"])))
+        if entry.get("dockerImage")
+        else None,
+        t("VM image {image}", image=code(str(entry["vmImageUuid"])))
+        if entry.get("vmImageUuid")
+        else None,
+    ]
+    return fmt(
+        "• {arch} {kinds}",
+        arch=code(str(entry.get("cpuArchitecture") or "?")),
+        kinds=join(", ", [k for k in kinds if k]),
+    )
 
 
 REJECT_CALLBACK = "reject_request"

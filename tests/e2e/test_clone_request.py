@@ -226,7 +226,11 @@ async def test_valid_submission_creates_one_request_card_thread_and_notice(
         e.get("action_id") for b in card.blocks if b["type"] == "actions" for e in b["elements"]
     }
     replies = await slack_emu.wait_for(lambda: slack_emu.state.thread(APPROVALS, card.ts))
-    assert "requestCpu" in blocks_text(replies[0].blocks)
+    parameters = blocks_text(replies[0].blocks)
+    assert "requestCpu" in parameters
+    # Images one line per architecture, lists as lists: no JSON for people to read.
+    assert "• `x86_64` container `registry.example.com/x86_64/myimage:latest`" in parameters
+    assert "vmImageUuid" not in parameters and "x86_64, aarch64" in parameters
     notice = await slack_emu.wait_for(lambda: slack_emu.state.dms(REQUESTER))
     assert "waiting for approval" in notice[-1].text and "/archives/" in notice[-1].text
     keys = [k async for k in approval_bot.deps.redis.client.scan_iter("*:record")]
