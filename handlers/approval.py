@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -13,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.errors import SlackError
-from bot.i18n import Msg, tr
+from bot.i18n import N_, Msg, tr
 from bot.logs import request_context
 from bot.requests.approvers import LoginNeeded
 from bot.requests.decisions import Decisions
@@ -54,6 +55,26 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.event("message")(handlers.thread_reply)
 
 
+ReasonedDecision = Callable[
+    [Decisions, str, Actor, str], Coroutine[Any, Any, Msg | LoginNeeded | None]
+]
+
+
+@dataclass(frozen=True)
+class ReasonAsked:
+    """The reason a dialog asks for: its input, how long at least, what to say when short."""
+
+    block: str
+    minimum: int
+    prompt: str
+
+
+REJECT_REASON = ReasonAsked(
+    thread.BLOCK_REJECT_REASON, 1, N_("Say why, so the requester can fix it.")
+)
+BREAK_GLASS_REASON = ReasonAsked(
+    thread.BLOCK_BREAK_GLASS_REASON, 10, N_("Write why, in a sentence: it is shown on the card.")
+)
 ButtonDecision = Callable[[Decisions, str, Actor], Coroutine[Any, Any, Msg | LoginNeeded | None]]
 Listener = Callable[..., Awaitable[None]]
 
@@ -209,24 +230,37 @@ class ApprovalHandlers:
         context: AsyncBoltContext,
         client: AsyncWebClient,
     ) -> None:
-        typed = ViewState.of(view).text(thread.BLOCK_REJECT_REASON, thread.ACTION_REJECT_REASON)
+        await self._reasoned(ack, body, view, context, client, REJECT_REASON, Decisions.reject)
+
+    async def _reasoned(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        asks: ReasonAsked,
+        decide: ReasonedDecision,
+    ) -> None:
+        """A dialog that takes a decision with a written reason (reject, break-glass): the
+        reason checked in the ack, the decision taken off its path, once per dialog."""
+        typed = ViewState.of(view).text(asks.block, thread.ACTION_REJECT_REASON)
         reason = (typed or "").strip()
-        if not reason:
+        if len(reason) < asks.minimum:
             lang = self.deps.locales.cached(acting_user(context))
-            message = tr(lang).plain("Say why, so the requester can fix it.")
-            await ack(response_action="errors", errors={thread.BLOCK_REJECT_REASON: message})
+            message = tr(lang).plain(asks.prompt)
+            await ack(response_action="errors", errors={asks.block: message})
             return
         if await self.deps.deliveries.repeated("view", view["id"]):
             await ack()  # already decided by this very dialog
             return
         meta = thread.RejectMeta.model_validate_json(view.get("private_metadata") or "{}")
         actor = interaction_actor(body, context)
-        user = actor.user_id
-        decision = self.deps.decisions.reject(meta.request_id, actor, reason)
+        decision = decide(self.deps.decisions, meta.request_id, actor, reason)
         work = self._decide(actor, meta.channel_id, decision)
         if meta.from_home:
             team = installing_workspace(context)
-            work = self._then_publish(work, client, team, user)
+            work = self._then_publish(work, client, team, actor.user_id)
         with request_context(meta.request_id):
             self.deps.background.spawn(work, body=body, client=client)
         await ack()
@@ -269,25 +303,9 @@ class ApprovalHandlers:
         context: AsyncBoltContext,
         client: AsyncWebClient,
     ) -> None:
-        typed = ViewState.of(view).text(
-            thread.BLOCK_BREAK_GLASS_REASON, thread.ACTION_REJECT_REASON
+        await self._reasoned(
+            ack, body, view, context, client, BREAK_GLASS_REASON, Decisions.override
         )
-        reason = (typed or "").strip()
-        if len(reason) < 10:
-            lang = self.deps.locales.cached(acting_user(context))
-            message = tr(lang).plain("Write why, in a sentence: it is shown on the card.")
-            await ack(response_action="errors", errors={thread.BLOCK_BREAK_GLASS_REASON: message})
-            return
-        if await self.deps.deliveries.repeated("view", view["id"]):
-            await ack()
-            return
-        meta = thread.RejectMeta.model_validate_json(view.get("private_metadata") or "{}")
-        actor = interaction_actor(body, context)
-        decision = self.deps.decisions.override(meta.request_id, actor, reason)
-        work = self._decide(actor, meta.channel_id, decision)
-        with request_context(meta.request_id):
-            self.deps.background.spawn(work, body=body, client=client)
-        await ack()
 
     async def _then_publish(
         self, work: Coroutine[Any, Any, None], client: AsyncWebClient, team: str, user: str
