@@ -7,9 +7,10 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
@@ -18,7 +19,8 @@ from bot.i18n import N_, Msg, tr
 from bot.logs import request_context
 from bot.requests.approvers import LoginNeeded
 from bot.requests.decisions import Decisions
-from bot.requests.policy import Actor
+from bot.requests.model import CloneRequest
+from bot.requests.policy import Actor, ApprovalPolicy
 from bot.slack.client import slack_errors
 from bot.slack.payloads import (
     acting_user,
@@ -43,16 +45,29 @@ _REJECT_WORDS = re.compile(
 def register(app: AsyncApp, deps: Deps) -> None:
     handlers = ApprovalHandlers(deps)
     app.action(cards.ACTION_APPROVE)(handlers.button(Decisions.approve))
-    app.action(cards.ACTION_REJECT)(handlers.reject_clicked)
+    app.action(cards.ACTION_REJECT)(
+        handlers.dialog(ApprovalPolicy.why_not_reject, thread.reject_modal)
+    )
     app.action(cards.ACTION_CANCEL)(handlers.button(Decisions.cancel))
     app.action(cards.ACTION_RETRY)(handlers.button(Decisions.retry))
     app.action(cards.ACTION_SHOW_FULL)(handlers.show_full)
     app.action(results.ACTION_RAW_ERROR)(handlers.show_raw_error)
     app.action("open_console")(handlers.link_opened)
     app.view(thread.REJECT_CALLBACK)(handlers.reject_submitted)
-    app.action(cards.ACTION_BREAK_GLASS)(handlers.break_glass_clicked)
+    app.action(cards.ACTION_BREAK_GLASS)(
+        handlers.dialog(ApprovalPolicy.why_not_override, thread.break_glass_modal)
+    )
     app.view(thread.BREAK_GLASS_CALLBACK)(handlers.break_glass_submitted)
     app.event("message")(handlers.thread_reply)
+
+
+WhyNot = Callable[[ApprovalPolicy, Actor, CloneRequest], Awaitable[Msg | None]]
+
+
+class ReasonModal(Protocol):
+    def __call__(
+        self, record: CloneRequest, channel_id: str | None, *, from_home: bool, lang: str
+    ) -> View: ...
 
 
 ReasonedDecision = Callable[
@@ -191,36 +206,41 @@ class ApprovalHandlers:
             team = installing_workspace(context)
             await self.deps.home.publish(client, team, acting_user(context))
 
-    async def reject_clicked(
+    def dialog(self, why_not: WhyNot, modal: ReasonModal) -> Listener:
+        """The listener of a button that opens a reason dialog (Reject, Break glass): the
+        dialog for those the policy lets decide, the reason why not for anyone else."""
+
+        async def clicked(
+            ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+        ) -> None:
+            work = self._open_dialog(body, context, client, why_not, modal)
+            self.deps.background.spawn(work, body=body, client=client)
+            await ack()
+
+        return clicked
+
+    async def _open_dialog(
         self,
-        ack: AsyncAck,
         body: dict[str, Any],
         context: AsyncBoltContext,
         client: AsyncWebClient,
-    ) -> None:
-        work = self._open_reject(body, context, client)
-        self.deps.background.spawn(work, body=body, client=client)
-        await ack()
-
-    async def _open_reject(
-        self, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+        why_not: WhyNot,
+        modal: ReasonModal,
     ) -> None:
         actor, channel, request_id = _who(body, context)
-        user = actor.user_id
+        answer = self.deps.notifier.tell
         record = await self.deps.requests.get(request_id)
         if record is None:
-            await self.deps.notifier.tell(
-                user, channel, Msg.of("There is no request {id}.", id=request_id)
-            )
+            missing = Msg.of("There is no request {id}.", id=request_id)
+            await answer(actor.user_id, channel, missing, thread_ts=_thread_of(body))
             return
-        refusal = await self.deps.policy.why_not_reject(actor, record)
-        if refusal:
-            await self.deps.notifier.tell(user, channel, refusal)
+        if refusal := await why_not(self.deps.policy, actor, record):
+            await answer(actor.user_id, channel, refusal, thread_ts=_thread_of(body))
             return
         from_home = (body.get("view") or {}).get("type") == "home"
-        lang = await self.deps.locales.quick(client, user)
-        modal = thread.reject_modal(record, channel, from_home=from_home, lang=lang)
-        await client.views_open(trigger_id=body["trigger_id"], view=modal)
+        lang = await self.deps.locales.quick(client, actor.user_id)
+        shown = modal(record, channel, from_home=from_home, lang=lang)
+        await client.views_open(trigger_id=body["trigger_id"], view=shown)
 
     async def reject_submitted(
         self,
@@ -264,36 +284,6 @@ class ApprovalHandlers:
         with request_context(meta.request_id):
             self.deps.background.spawn(work, body=body, client=client)
         await ack()
-
-    async def break_glass_clicked(
-        self,
-        ack: AsyncAck,
-        body: dict[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-    ) -> None:
-        self.deps.background.spawn(
-            self._open_break_glass(body, context, client), body=body, client=client
-        )
-        await ack()
-
-    async def _open_break_glass(
-        self, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
-    ) -> None:
-        """The reason dialog, for the people the rule names; anyone else is told why not."""
-        actor, channel, request_id = _who(body, context)
-        record = await self.deps.requests.get(request_id)
-        thread_ts = _thread_of(body)
-        if record is None:
-            missing = Msg.of("There is no request {id}.", id=request_id)
-            await self.deps.notifier.tell(actor.user_id, channel, missing, thread_ts=thread_ts)
-            return
-        if refusal := await self.deps.policy.why_not_override(actor, record):
-            await self.deps.notifier.tell(actor.user_id, channel, refusal, thread_ts=thread_ts)
-            return
-        lang = await self.deps.locales.quick(client, actor.user_id)
-        modal = thread.break_glass_modal(record, channel, lang)
-        await client.views_open(trigger_id=body["trigger_id"], view=modal)
 
     async def break_glass_submitted(
         self,

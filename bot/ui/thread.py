@@ -181,7 +181,9 @@ BREAK_GLASS_CALLBACK = "break_glass_request"
 BLOCK_BREAK_GLASS_REASON = "break_glass_reason"
 
 
-def break_glass_modal(record: CloneRequest, channel_id: str | None, lang: str = "en") -> View:
+def break_glass_modal(
+    record: CloneRequest, channel_id: str | None, *, from_home: bool = False, lang: str = "en"
+) -> View:
     """Override the rule's approvals (break-glass): only with a written reason, shown to all."""
     t = tr(lang)
     warning = t(
@@ -197,7 +199,9 @@ def break_glass_modal(record: CloneRequest, channel_id: str | None, lang: str = 
         title=t.plain("Break glass"),
         submit=t.plain("Override and approve"),
         close=t.plain("Back"),
-        private_metadata=RejectMeta(request_id=record.id, channel_id=channel_id).model_dump_json(),
+        private_metadata=RejectMeta(
+            request_id=record.id, channel_id=channel_id, from_home=from_home
+        ).model_dump_json(),
         blocks=[
             SectionBlock(text=md(truncate(warning, 2900))),
             InputBlock(
