@@ -49,11 +49,9 @@ class Decisions:
         """Count ``actor``'s approval; what to tell them, if anything (``LoginNeeded``: the
         rule wants their ZStack login first)."""
         user = actor.user_id
-        if refusal := await self._refusal(
-            request_id, lambda record: self.policy.why_not_approve(actor, record)
-        ):
-            return refusal
-        proven = await self._proven(request_id, actor)
+        proven = await self._approver(
+            request_id, actor, lambda record: self.policy.why_not_approve(actor, record)
+        )
         if isinstance(proven, LoginNeeded | Msg):
             return proven
         zstack = proven.identity if proven else None
@@ -91,11 +89,9 @@ class Decisions:
     ) -> Msg | LoginNeeded | None:
         """Break-glass: ``actor`` approves alone, with a written reason, never silently."""
         user = actor.user_id
-        if refusal := await self._refusal(
-            request_id, lambda record: self.policy.why_not_override(actor, record)
-        ):
-            return refusal
-        proven = await self._proven(request_id, actor)
+        proven = await self._approver(
+            request_id, actor, lambda record: self.policy.why_not_override(actor, record)
+        )
         if isinstance(proven, LoginNeeded | Msg):
             return proven
         reason = truncate(reason.strip(), REASON_MAX)
@@ -137,8 +133,13 @@ class Decisions:
         await self.store.unschedule("expiry", request_id)
         return None
 
-    async def _proven(self, request_id: str, actor: Actor) -> Proven | LoginNeeded | Msg | None:
-        """The approver's ZStack identity when the request's rule wants it (None: it does not)."""
+    async def _approver(
+        self, request_id: str, actor: Actor, check: Check
+    ) -> Proven | LoginNeeded | Msg | None:
+        """Whether ``actor`` may approve: why not (a ``Msg``), the ZStack login they need
+        first, or their proven ZStack identity when the request's rule wants one (else None)."""
+        if refusal := await self._refusal(request_id, check):
+            return refusal
         record = await self.store.get(request_id)
         if record is None or self.identity is None:
             return None

@@ -95,12 +95,8 @@ class CloneFlow:
             )
         except (NotLoggedIn, SessionExpired) as exc:
             context = login_ui.LoginContext(channel_id=channel, then_clone=text)
-            reason = (
-                login_ui.session_expired(lang)
-                if isinstance(exc, SessionExpired)
-                else t("Log in to ZStack first; the clone form opens right after.")
-            )
-            return login_ui.login_modal(self.zstack.base_url, context, error=reason, lang=lang)
+            first = t("Log in to ZStack first; the clone form opens right after.")
+            return self._login_first(exc, context, first, lang)
         except ZStackAPIError as exc:
             lookup = SourceLookup(notice=describe_lookup_error(exc, lang))
         if view_id is not None:
@@ -124,12 +120,8 @@ class CloneFlow:
             )
         except (NotLoggedIn, SessionExpired) as exc:
             context = login_ui.LoginContext(channel_id=record.origin_channel, then_edit=record.id)
-            reason = (
-                login_ui.session_expired(lang)
-                if isinstance(exc, SessionExpired)
-                else t("Log in to ZStack first; the form opens right after.")
-            )
-            return login_ui.login_modal(self.zstack.base_url, context, error=reason, lang=lang)
+            first = t("Log in to ZStack first; the form opens right after.")
+            return self._login_first(exc, context, first, lang)
         except ZStackAPIError as exc:
             lookup = SourceLookup(notice=describe_lookup_error(exc, lang))
         values = {**values_of_request(record.body), "reason": record.reason}
@@ -154,6 +146,13 @@ class CloneFlow:
             await self.remember_source(view_id, lookup, hidden=values)
         meta = CloneViewMeta(channel_id=record.origin_channel, supersedes=record.id)
         return await self.form(lookup, meta, actor.user_id, values=values, lang=lang)
+
+    def _login_first(
+        self, exc: Exception, context: login_ui.LoginContext, first: Mrkdwn, lang: str
+    ) -> View:
+        """The login modal, saying why: the session expired, or ``first`` (never logged in)."""
+        reason = login_ui.session_expired(lang) if isinstance(exc, SessionExpired) else first
+        return login_ui.login_modal(self.zstack.base_url, context, error=reason, lang=lang)
 
     async def _resubmission(self, session: SecretStr, record: CloneRequest) -> SourceLookup:
         """The request's source as the requester sees it now, and whether its name is still
