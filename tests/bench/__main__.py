@@ -1,6 +1,7 @@
 """``python -m tests.bench`` (``make bench``): every benchmark, one Markdown table on stdout.
 
-Options: ``--quick`` (a short smoke run), ``--only ack,burst,pipeline,footprint`` (a subset),
+Options: ``--quick`` (a short smoke run), ``--only ack,burst,pipeline,footprint,lifecycle``
+(a subset),
 ``--out FILE`` (also write the table there). Progress goes to stderr. Everything runs on loopback
 against a real Redis, the ZStack simulator and the Slack emulator; each benchmark stops by itself.
 """
@@ -17,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from tests.bench import ack, burst, footprint, pipeline
+from tests.bench import ack, burst, footprint, lifecycle, pipeline
 from tests.bench.common import PROFILE, Row, clean_environment, log, machine, markdown_table
 from tests.fixtures.redis_server import RedisServer
 
@@ -28,6 +29,7 @@ BENCHMARKS: dict[str, Bench] = {
     "burst": lambda r, w, q: burst.run(r, w, quick=q),
     "pipeline": lambda r, w, q: pipeline.run(r, w, quick=q),
     "footprint": lambda r, w, q: footprint.run(r, w, quick=q),
+    "lifecycle": lambda r, w, q: lifecycle.run(r, w, quick=q),
 }
 
 
