@@ -38,6 +38,8 @@ QUICK_WINDOW_S = 2.0
 USERS = 1024
 QUICK_USERS = 128
 P99_RATIO_MAX = 1.5
+# Server CPU per /clone-model, command to filled form, follow-up work included.
+CPU_PER_COMMAND_MAX_S = 0.004
 THROUGHPUT_RATIO_MIN = 0.7
 # The emulator scans its command records on every views call: keep the list short.
 _KEEP_COMMANDS = 256
@@ -53,6 +55,8 @@ class Point:
     # CPU used during the window (seconds per second): the server, and this process.
     server_cpu: float = 0.0
     client_cpu: float = 0.0
+    # Server CPU from the first command until its follow-ups are done, per command sent.
+    cpu_per_command: float = 0.0
 
     @property
     def throughput(self) -> float:
@@ -76,12 +80,16 @@ async def drive(
     point = Point(target, concurrency, window_s=window_s)
     begin = time.perf_counter() + WARMUP_S
     end = begin + window_s
+    sent = 0
+    total_cpu = server.cpu()
 
     async def worker(index: int) -> None:
+        nonlocal sent
         n = index
         while True:
             user = users[n % len(users)]
             n += concurrency
+            sent += 1
             delivery = await emu.slash_command(user, GENERAL, "/clone-model", "")
             done = time.perf_counter()
             if done > end:
@@ -103,6 +111,8 @@ async def drive(
     point.client_cpu = (cpu_seconds() - cpu[1]) / window_s
     if spy is not None:
         await asyncio.to_thread(spy.wait)
+    await stack.quiet(idle_s=0.3)
+    point.cpu_per_command = (server.cpu() - total_cpu) / sent if sent else 0.0
     return point
 
 
@@ -135,13 +145,13 @@ async def run(redis_server: RedisServer, workdir: Path, *, quick: bool) -> list[
             measured: dict[str, Point] = {}
             for name, server in order:
                 measured[name] = await drive(stack, server, users, name, level, window)
-                await stack.quiet(idle_s=0.3)
                 stack.emu.state.commands.clear()
                 log(
                     f"ack c={level} {name}: {measured[name].throughput:.0f} req/s, "
                     f"p50 {ms(measured[name].p(50))}, p99 {ms(measured[name].p(99))}, "
                     f"errors {measured[name].errors}, CPU server {measured[name].server_cpu:.0%} "
-                    f"load generator + emulator {measured[name].client_cpu:.0%}"
+                    f"load generator + emulator {measured[name].client_cpu:.0%}, "
+                    f"CPU per command {ms(measured[name].cpu_per_command)}"
                 )
             points.append((measured["bot"], measured["bare"]))
     return rows(points)
@@ -177,6 +187,15 @@ def rows(points: list[tuple[Point, Point]]) -> list[Row]:
                 f"{p99_ratio:.2f}× " + verdict(p99_ratio <= P99_RATIO_MAX, "≤ 1.5×"),
             ),
         ]
+        out.append(
+            Row(
+                "Ack path",
+                f"c={c} CPU per command (to the filled form, follow-ups included)",
+                ms(bot.cpu_per_command),
+                f"{ms(bare.cpu_per_command)} (bare Bolt); target ≤ 4 ms",
+                verdict(bot.cpu_per_command <= CPU_PER_COMMAND_MAX_S, "≤ 4 ms"),
+            )
+        )
         if bot.errors or bare.errors:
             out.append(
                 Row(
