@@ -7,6 +7,8 @@ session UUIDs never reach a log sink, even by accident.
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
 import logging
 import re
 import sys
@@ -125,14 +127,39 @@ def configure_logging(level: str = "INFO", fmt: str = "console", stream: Any = N
     root.handlers[:] = [handler]
     root.setLevel(level)
     # httpx logs every URL at INFO (session UUIDs are in some paths); Bolt logs payloads at DEBUG.
+    quiet = max(logging.WARNING, root.level)
     for noisy in ("httpx", "httpcore", "slack_bolt", "slack_sdk", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+        logging.getLogger(noisy).setLevel(quiet)
+    for name in _slack_sdk_modules():
+        logging.getLogger(name).setLevel(quiet)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+
+
+@functools.cache
+def _slack_sdk_modules() -> tuple[str, ...]:
+    """Every module of slack_sdk, as logger names.
+
+    slack_sdk decides whether to format its debug lines (whole requests and responses) by its own
+    module logger's ``level`` rather than the effective one: an unset level (0) passes, so the
+    parent's level alone does not spare the formatting. Each module's logger gets the level itself.
+    """
+    root = importlib.resources.files("slack_sdk")
+    names: list[str] = []
+    pending = [(root, "slack_sdk")]
+    while pending:
+        folder, package = pending.pop()
+        names.append(package)
+        for entry in folder.iterdir():
+            if entry.is_dir() and entry.joinpath("__init__.py").is_file():
+                pending.append((entry, f"{package}.{entry.name}"))
+            elif entry.name.endswith(".py") and entry.name != "__init__.py":
+                names.append(f"{package}.{entry.name[:-3]}")
+    return tuple(sorted(names))
 
 
 def request_context(request_id: str) -> Any:

@@ -6,7 +6,11 @@ import logging
 
 import pytest
 
+from bot.config import Settings
 from bot.logs import SecretRegistry, configure_logging, scrub, secrets
+from bot.sandbox.slack_emulator import SlackEmulator
+from bot.slack.client import build_web_client
+from tests.fixtures.slack import BOT_TOKEN
 
 
 @pytest.fixture
@@ -63,3 +67,32 @@ async def test_bolt_does_not_warn_about_the_token_our_client_holds(
         _BOLT_LOGGER.warning("something else Bolt says")
     messages = [r.getMessage() for r in caplog.records]
     assert messages == ["something else Bolt says"]
+
+
+async def test_slack_sdk_formats_no_debug_lines_below_debug(
+    slack_emu: SlackEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """slack_sdk formats whole requests and responses whenever its module logger's own level is
+    unset; at INFO a Web API call through the bot's client must not pay for that."""
+    client = build_web_client(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack_emu.api_url))
+    formatted: list[str] = []
+
+    def count(message: object, *_args: object, **_kwargs: object) -> None:
+        formatted.append(str(message))
+
+    loggers = [client.logger, logging.getLogger("slack_sdk.web.async_slack_response")]
+    for each in loggers:
+        monkeypatch.setattr(each, "debug", count)
+        monkeypatch.setattr(each, "level", logging.NOTSET)
+    await client.auth_test()
+    assert formatted, "slack_sdk no longer formats debug lines at an unset level"
+
+    formatted.clear()
+    configure_logging("INFO", "json", stream=io.StringIO())
+    try:
+        await client.auth_test()
+        await client.chat_postMessage(channel="C0GENERAL", text="hello")
+    finally:
+        logging.getLogger().handlers.clear()
+    assert formatted == []
+    assert all(each.level == logging.WARNING for each in loggers)
