@@ -55,8 +55,10 @@ class Point:
     # CPU used during the window (seconds per second): the server, and this process.
     server_cpu: float = 0.0
     client_cpu: float = 0.0
-    # Server CPU from the first command until its follow-ups are done, per command sent.
+    # Server CPU from the first command until its follow-ups are done, per filled form.
     cpu_per_command: float = 0.0
+    sent: int = 0
+    filled: int = 0  # views.update answered ok: forms that reached the user
 
     @property
     def throughput(self) -> float:
@@ -82,6 +84,7 @@ async def drive(
     end = begin + window_s
     sent = 0
     total_cpu = server.cpu()
+    calls_before = len(emu.state.api_calls)
 
     async def worker(index: int) -> None:
         nonlocal sent
@@ -112,7 +115,12 @@ async def drive(
     if spy is not None:
         await asyncio.to_thread(spy.wait)
     await stack.quiet(idle_s=0.3)
-    point.cpu_per_command = (server.cpu() - total_cpu) / sent if sent else 0.0
+    calls = emu.state.api_calls[calls_before:]
+    point.sent = sent
+    point.filled = sum(c.method == "views.update" and c.ok for c in calls)
+    # The bare app fills no form: its CPU is per command.
+    per = point.filled if target == "bot" else sent
+    point.cpu_per_command = (server.cpu() - total_cpu) / per if per else float("nan")
     return point
 
 
@@ -151,7 +159,8 @@ async def run(redis_server: RedisServer, workdir: Path, *, quick: bool) -> list[
                     f"p50 {ms(measured[name].p(50))}, p99 {ms(measured[name].p(99))}, "
                     f"errors {measured[name].errors}, CPU server {measured[name].server_cpu:.0%} "
                     f"load generator + emulator {measured[name].client_cpu:.0%}, "
-                    f"CPU per command {ms(measured[name].cpu_per_command)}"
+                    f"CPU per command {ms(measured[name].cpu_per_command)} "
+                    f"({measured[name].filled} forms filled of {measured[name].sent} sent)"
                 )
             points.append((measured["bot"], measured["bare"]))
     return rows(points)
