@@ -12,10 +12,11 @@ of the calls lives beside it: ``bot.zstack.credentials`` (who logs in), ``bot.zs
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -66,6 +67,15 @@ NAME_SCAN_LIMIT = 200
 WAIT_POLLS = RetryPolicy(base_s=1.0, cap_s=10.0)
 SHORT_WAIT_POLLS = RetryPolicy(base_s=0.2, cap_s=2.0)
 
+# Requests in flight to ZStack at most: a burst of 200 /clone-model looks up two names each at
+# once (1.5 s lookups must all run together to fill every form within 2.5 s). Beyond it a request
+# waits for a slot here rather than in httpcore's queue, which is scanned against every pooled
+# connection on each request's start and end.
+MAX_IN_FLIGHT = 400
+# Connections kept open between requests: the steady lookups and job polls reuse them; a burst's
+# surplus closes once idle, so the pool httpcore scans on every request stays small.
+KEEPALIVE_CONNECTIONS = 32
+
 # (operation, HTTP status or None, ZStack error code or None, seconds) after every call.
 CallObserver = Callable[[str, int | None, str | None, float], None]
 Sleep = Callable[[float], Awaitable[None]]
@@ -96,13 +106,17 @@ class ZStackClient:
             if isinstance(verify, str | Path)
             else verify
         )
+        pool = limits or httpx.Limits(
+            max_connections=MAX_IN_FLIGHT, max_keepalive_connections=KEEPALIVE_CONNECTIONS
+        )
+        self._slots = asyncio.Semaphore(pool.max_connections or MAX_IN_FLIGHT)
+        self._slot_wait_s = timeout.pool
         self._http = httpx.AsyncClient(
             base_url=self.base_url + API_PREFIX,
             timeout=timeout,
             verify=verify_arg,
             transport=transport,
-            # Keep every pooled connection alive: the tracker polls many jobs at once.
-            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=100),
+            limits=pool,
             headers={"Accept": "application/json"},
             follow_redirects=False,
         )
@@ -339,13 +353,14 @@ class ZStackClient:
         status: int | None = None
         code: str | None = None
         try:
-            response = await self._http.request(
-                method,
-                path,
-                content=content,
-                params=httpx.QueryParams(tuple(params or ())),
-                headers=request_headers,
-            )
+            async with self._slot(operation):
+                response = await self._http.request(
+                    method,
+                    path,
+                    content=content,
+                    params=httpx.QueryParams(tuple(params or ())),
+                    headers=request_headers,
+                )
             status = response.status_code
             raise_for_status(operation, response, job_poll=JOB_PATH in path)
             return response
@@ -359,6 +374,20 @@ class ZStackClient:
         finally:
             if self._observer is not None:
                 self._observer(operation, status, code, time.perf_counter() - started)
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, operation: str) -> AsyncIterator[None]:
+        """One of the requests in flight; waiting for it counts as waiting for the pool."""
+        try:
+            async with asyncio.timeout(self._slot_wait_s):
+                await self._slots.acquire()
+        except TimeoutError:
+            no_slot = httpx.PoolTimeout(f"{operation}: every ZStack request slot is busy")
+            raise transport_error(operation, self.base_url, no_slot) from None
+        try:
+            yield
+        finally:
+            self._slots.release()
 
 
 def _normalise_base(url: str) -> str:

@@ -1,0 +1,92 @@
+"""The ZStack client's bound on requests in flight: a burst waits for a slot in the client (not
+in httpcore's queue), at most ``max_connections`` reach ZStack at once, and a slot that stays busy
+past the pool timeout is a timeout of a request never sent."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from bot.errors import ZStackTimeout
+from bot.sandbox.zstack_sim import SimServer
+from bot.zstack.client import KEEPALIVE_CONNECTIONS, MAX_IN_FLIGHT, ZStackClient
+from bot.zstack.credentials import AccountLogin, hash_password
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """The real transport, counting the requests it has in flight."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self.in_flight = 0
+        self.peak = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            response = await self._inner.handle_async_request(request)
+            await response.aread()
+            return response
+        finally:
+            self.in_flight -= 1
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def _login(client: ZStackClient) -> SecretStr:
+    creds = AccountLogin(account_name="alice", password_sha512=hash_password("alice-pass"))
+    return (await client.login(creds)).uuid
+
+
+def test_the_default_pool_fits_a_burst_and_keeps_few_idle_connections() -> None:
+    # 200 commands at once, two lookups each, all in flight together.
+    assert MAX_IN_FLIGHT >= 400
+    assert KEEPALIVE_CONNECTIONS <= 64
+
+
+async def test_requests_in_flight_never_exceed_the_bound(zstack_sim: SimServer) -> None:
+    transport = CountingTransport()
+    async with ZStackClient(
+        zstack_sim.url,
+        timeout=httpx.Timeout(5.0),
+        transport=transport,
+        limits=httpx.Limits(max_connections=3),
+    ) as client:
+        session = await _login(client)
+        zstack_sim.state.set_latency(0.2, ["QueryModelService"])
+        found = await asyncio.gather(
+            *(
+                client.model_services_named(session, "example", exact=True, limit=10)
+                for _ in range(10)
+            )
+        )
+    assert all(len(each) == 1 for each in found)
+    assert transport.peak == 3
+
+
+async def test_waiting_longer_than_the_pool_timeout_for_a_slot_is_a_timeout(
+    zstack_sim: SimServer,
+) -> None:
+    transport = CountingTransport()
+    async with ZStackClient(
+        zstack_sim.url,
+        timeout=httpx.Timeout(5.0, pool=0.1),
+        transport=transport,
+        limits=httpx.Limits(max_connections=1),
+    ) as client:
+        session = await _login(client)
+        zstack_sim.state.set_latency(0.5, ["QueryModelService"])
+        first = asyncio.create_task(
+            client.model_services_named(session, "example", exact=True, limit=10)
+        )
+        while transport.in_flight == 0:  # the first holds the only slot
+            await asyncio.sleep(0.01)
+        with pytest.raises(ZStackTimeout) as waited:
+            await client.model_services_named(session, "example", exact=True, limit=10)
+        assert waited.value.maybe_received is False
+        assert len(await first) == 1
