@@ -6,6 +6,7 @@ first effect (``bot.slack.publisher`` posts it).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from bot.ui.clone import (
     source_option,
 )
 from bot.ui.clone_form import CloneForm, validate_form
-from bot.ui.clone_inputs import values_of_request
+from bot.ui.clone_inputs import clone_name, values_of_request
 from bot.ui.text import Mrkdwn, one_line, truncate
 from bot.zstack.client import NAME_SCAN_LIMIT, ZStackClient
 from bot.zstack.models import UUID_RE, ModelServiceInventory
@@ -194,10 +195,26 @@ class CloneFlow:
 
     async def lookup(self, session: SecretStr, text: str, lang: str = "en") -> SourceLookup:
         """A source by UUID or by name (exact first, then partial), as the caller sees it, with
-        a name for the clone that no service the caller can see has yet."""
-        found = await self._lookup(session, text, lang)
-        if found.found is not None:
-            found.name = await self._free_name(session, defaults_from_source(found.found)["name"])
+        a name for the clone that no service the caller can see has yet.
+
+        The free-name query starts with the lookup, guessing that a name finds the service of
+        that very name (asked again when the guess was wrong): the form waits for one round trip
+        to ZStack, not two."""
+        text = text.strip()
+        guess = clone_name(text) if text and not UUID_RE.match(text.lower()) else None
+        early = asyncio.create_task(self._free_name(session, guess)) if guess else None
+        try:
+            found = await self._lookup(session, text, lang)
+            if found.found is not None:
+                wanted = defaults_from_source(found.found)["name"]
+                if early is not None and wanted == guess:
+                    found.name = await early
+                else:
+                    found.name = await self._free_name(session, wanted)
+        finally:
+            if early is not None:
+                early.cancel()
+                await asyncio.gather(early, return_exceptions=True)
         return found
 
     async def _free_name(self, session: SecretStr, wanted: str) -> str:

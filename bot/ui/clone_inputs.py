@@ -197,6 +197,12 @@ def _image_lines(images: Sequence[ArchitectureImage | ModelServiceImage]) -> str
     )
 
 
+def clone_name(source_name: str | None) -> str:
+    """The name a clone of ``source_name`` is offered first: ``<source>-clone``."""
+    base = one_line(source_name or "model-service")
+    return truncate(f"{base}-clone", param("name").max_length or 0)
+
+
 def defaults_from_source(inv: ModelServiceInventory) -> dict[str, Any]:
     """Raw form values that reproduce the source, with ``<source>-clone`` as the name.
 
@@ -205,8 +211,7 @@ def defaults_from_source(inv: ModelServiceInventory) -> dict[str, Any]:
     for spec in PARAMETERS:
         if spec.shown is not Shown.FLAG and spec.field in ModelServiceInventory.model_fields:
             raw[spec.key] = _prefill(spec, getattr(inv, spec.field))
-    base = one_line(inv.name or "model-service")
-    raw["name"] = truncate(f"{base}-clone", param("name").max_length or 0)
+    raw["name"] = clone_name(inv.name)
     raw["cpu_architectures"] = _architectures(inv)
     raw["architecture_images"] = _image_lines(
         inv.model_service_images

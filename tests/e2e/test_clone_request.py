@@ -68,7 +68,12 @@ async def test_with_a_name_and_with_nothing(
     await login(slack_emu)
     view = await open_form(slack_emu, "example")
     assert initial(view, "source")["value"] == EXAMPLE
+    assert initial(view, "name") == "example-clone"
     await slack_emu.close_view(REQUESTER, view.id)
+    # Found by part of its name: the name guessed from the text is not the one asked about.
+    partial = await open_form(slack_emu, "exampl")
+    assert initial(partial, "name") == "example-clone"
+    await slack_emu.close_view(REQUESTER, partial.id)
     empty = await open_form(slack_emu, "")
     assert initial(empty, "source") is None
     assert initial(empty, "name") is None

@@ -89,3 +89,9 @@ async def test_the_suggested_name_skips_names_already_taken(
     view = await top_view(slack_emu, REQUESTER, "clone_model")
     name = next(b for b in view.definition["blocks"] if b.get("block_id") == "name")
     assert name["element"]["initial_value"] == "example-clone-2"
+    # By name, the free-name query runs beside the lookup and still sees the taken name.
+    slack_emu.modals.clear(REQUESTER, reason="close")
+    await slack_emu.slash_command(REQUESTER, GENERAL, "/clone-model", "example")
+    by_name = await top_view(slack_emu, REQUESTER, "clone_model")
+    name = next(b for b in by_name.definition["blocks"] if b.get("block_id") == "name")
+    assert name["element"]["initial_value"] == "example-clone-2"
