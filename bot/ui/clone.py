@@ -8,6 +8,7 @@ toggling "Advanced options" or re-rendering never loses what was typed.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Self
 
@@ -36,6 +37,7 @@ from bot.ui.clone_inputs import VALUE as VALUE
 from bot.ui.clone_inputs import defaults_from_source as defaults_from_source
 from bot.ui.clone_inputs import field_input
 from bot.ui.parts import md
+from bot.ui.prerendered import as_json, blocks_of, once, prerendered_input
 from bot.ui.text import OPTION_TEXT_MAX, Mrkdwn, fmt, one_line, truncate
 from bot.ui.view_state import BlockValue, ViewState
 from bot.zstack.models import ModelServiceInventory
@@ -127,10 +129,19 @@ def clone_form_view(
     notice: Mrkdwn | None = None,
     rule: AppliedRule | None = None,
     lang: str = "en",
+    models_only: bool = False,
 ) -> View:
     """The whole form; ``raw`` holds the values to show (from the source or from typing), and
-    ``rule`` the approval rule they meet."""
+    ``rule`` the approval rule they meet. The inputs and fixed blocks come rendered from
+    ``bot.ui.prerendered``; ``models_only`` builds every block with its model instead (the
+    definition the rendered ones are checked against)."""
     t = tr(lang)
+
+    def inputs(block_ids: tuple[str, ...]) -> list[Block]:
+        if models_only:
+            return [field_input(b, raw, t) for b in block_ids]
+        return [prerendered_input(b, raw, lang) for b in block_ids]
+
     blocks: list[Block] = []
     if meta.supersedes:
         editing = t(
@@ -141,34 +152,17 @@ def clone_form_view(
     if notice:
         blocks.append(SectionBlock(text=md(truncate(notice, 2900))))
     blocks.append(_source_input(raw, source, choices or [], t))
-    blocks += [field_input(b, raw, t) for b in BASIC]
+    blocks += inputs(BASIC)
     if rule is not None:
         line = fmt(":scales: {rule}", rule=rule_text(rule, lang, approvers=True))
         blocks.append(ContextBlock(block_id="rule", elements=[md(truncate(line, 2000))]))
-    toggle = t("Hide advanced options") if meta.advanced else t("Show advanced options")
-    blocks.append(
-        ActionsBlock(
-            block_id="advanced_toggle",
-            elements=[ButtonElement(text=toggle, action_id=ACTION_TOGGLE_ADVANCED, value="1")],
-        )
-    )
-    if meta.advanced:
-        blocks.append(HeaderBlock(text=t("Advanced options")))
-        blocks += [field_input(b, raw, t) for b in ADVANCED]
+    if models_only:
+        blocks += _toggle(lang, meta.advanced)
     else:
-        blocks.append(
-            ContextBlock(
-                elements=[
-                    md(
-                        t(
-                            "Readme, YAML, commands, versions, tags and GPU specs keep the "
-                            "source's values unless you change them under advanced options."
-                        )
-                    )
-                ]
-            )
-        )
-    blocks += [DividerBlock(), field_input("reason", raw, t)]
+        blocks += blocks_of(_rendered_toggle(lang, meta.advanced))
+    blocks += inputs(ADVANCED) if meta.advanced else []
+    blocks += [DividerBlock()] if models_only else blocks_of(_rendered_divider())
+    blocks += inputs(("reason",))
     return View(
         type="modal",
         callback_id=CLONE_CALLBACK,
@@ -180,7 +174,40 @@ def clone_form_view(
     )
 
 
-def loading_view(lang: str = "en", meta: LookupMeta | None = None) -> View:
+def _toggle(lang: str, advanced: bool) -> list[Block]:
+    """The "advanced options" button and what follows it: the advanced inputs' header (shown)
+    or what keeps the source's values (hidden)."""
+    t = tr(lang)
+    toggle = t("Hide advanced options") if advanced else t("Show advanced options")
+    blocks: list[Block] = [
+        ActionsBlock(
+            block_id="advanced_toggle",
+            elements=[ButtonElement(text=toggle, action_id=ACTION_TOGGLE_ADVANCED, value="1")],
+        )
+    ]
+    if advanced:
+        blocks.append(HeaderBlock(text=t("Advanced options")))
+        return blocks
+    hint = t(
+        "Readme, YAML, commands, versions, tags and GPU specs keep the "
+        "source's values unless you change them under advanced options."
+    )
+    return [*blocks, ContextBlock(elements=[md(hint)])]
+
+
+@functools.cache
+def _rendered_toggle(lang: str, advanced: bool) -> str:
+    return as_json(_toggle(lang, advanced))
+
+
+_rendered_divider = once(DividerBlock)
+
+
+def loading_view(
+    lang: str = "en", meta: LookupMeta | None = None, *, models_only: bool = False
+) -> View:
+    """What the modal shows while the source is looked up (its block rendered once per
+    language; ``models_only``: built by its model)."""
     t = tr(lang)
     return View(
         type="modal",
@@ -188,14 +215,19 @@ def loading_view(lang: str = "en", meta: LookupMeta | None = None) -> View:
         private_metadata=meta.dump() if meta else None,
         title=t("Clone model service"),
         close=t("Cancel"),
-        blocks=[
-            SectionBlock(
-                text=md(
-                    fmt(":hourglass_flowing_sand: {text}", text=t("Looking up the model service…"))
-                )
-            )
-        ],
+        blocks=_looking_up(lang) if models_only else blocks_of(_rendered_looking_up(lang)),
     )
+
+
+def _looking_up(lang: str) -> list[Block]:
+    t = tr(lang)
+    text = t("Looking up the model service…")
+    return [SectionBlock(text=md(fmt(":hourglass_flowing_sand: {text}", text=text)))]
+
+
+@functools.cache
+def _rendered_looking_up(lang: str) -> str:
+    return as_json(_looking_up(lang))
 
 
 def notice_view(message: Text, lang: str = "en") -> View:

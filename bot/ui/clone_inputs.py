@@ -61,12 +61,19 @@ def _initial_text(value: Any, limit: int) -> str | None:
     return text if "\n" in text or limit > 255 else one_line(text)
 
 
+def text_initial(spec: Param, raw: dict[str, Any]) -> tuple[str | None, bool]:
+    """A text input's prefill from ``raw``, and whether a value was there but is too long."""
+    value = raw.get(spec.key)
+    initial = _initial_text(value, spec.max_length or 0)
+    return initial, bool(value) and initial is None
+
+
 def text_input(spec: Param, raw: dict[str, Any], t: Translate) -> InputBlock:
     limit = spec.max_length or 0
     value = raw.get(spec.key)
-    initial = _initial_text(value, limit)
+    initial, too_long = text_initial(spec, raw)
     shown_hint = t(spec.help) if spec.help else None
-    if value and initial is None:
+    if too_long:
         shown_hint = t(
             "The current value is too long to edit here ({count} characters). "
             "Leave empty to keep it.",
@@ -98,10 +105,16 @@ def _whole_number(value: Any) -> int | None:
     return None
 
 
-def _number_input(spec: Param, raw: dict[str, Any], t: Translate) -> InputBlock:
+def number_initial(spec: Param, raw: dict[str, Any]) -> str | None:
+    """A number input's prefill from ``raw``: a whole number within the spec's bounds."""
     low, high = spec.bounds
     number = _whole_number(raw.get(spec.key))
-    initial = str(number) if number is not None and low <= number <= high else None
+    return str(number) if number is not None and low <= number <= high else None
+
+
+def _number_input(spec: Param, raw: dict[str, Any], t: Translate) -> InputBlock:
+    low, high = spec.bounds
+    initial = number_initial(spec, raw)
     return InputBlock(
         block_id=spec.key,
         label=t(spec.label),
@@ -149,6 +162,13 @@ def _flags(raw: dict[str, Any], t: Translate) -> InputBlock:
         optional=True,
         element=CheckboxesElement(action_id=VALUE, options=options, initial_options=chosen or None),
     )
+
+
+def input_spec(block_id: str) -> Param | None:
+    """The parameter an input block shows (None: the flags' checkboxes)."""
+    if block_id == FLAGS_BLOCK:
+        return None
+    return REASON if block_id == REASON.key else param(block_id)
 
 
 def field_input(block_id: str, raw: dict[str, Any], t: Translate) -> Block:
