@@ -12,12 +12,16 @@ This module imports nothing of ours, so every layer can read it.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, get_args
 
 from pydantic.alias_generators import to_snake
+
+# A handful of wire names, asked for on every form: pydantic's conversion runs regexes each time.
+_snake = functools.cache(to_snake)
 
 
 def N_(template: str) -> str:
@@ -113,7 +117,7 @@ class Param:
     @property
     def field(self) -> str:
         """The Python name of the wire field (``requestCpu`` → ``request_cpu``)."""
-        return to_snake(self.wire)
+        return _snake(self.wire)
 
     @property
     def key(self) -> str:
