@@ -16,6 +16,7 @@ for the page), ``zstack_proxy`` (the page's ZStack panel), ``clock``.
 
 from .actor import InputRejected, UserActionError
 from .clock import Clock, ManualClock, SystemClock
+from .ratelimits import RateLimits
 from .records import (
     ApiCall,
     CommandRecord,
@@ -50,6 +51,7 @@ __all__ = [
     "ModeTransport",
     "OpenView",
     "Person",
+    "RateLimits",
     "SlackEmulator",
     "SocketConnection",
     "SocketModeTransport",

@@ -2,7 +2,9 @@
 for processes outside the test and for the emulator's web page. ``GET /_emu/state?as=U…`` is the
 state as one person sees it (:func:`.page.project`); ``POST /_emu/mode`` switches between HTTP and
 Socket Mode; ``POST /_emu/socket/disconnect`` sends Socket Mode ``disconnect`` messages;
-``POST /_emu/home`` opens the app's Home tab for ``user`` (``app_home_opened``).
+``POST /_emu/home`` opens the app's Home tab for ``user`` (``app_home_opened``);
+``POST /_emu/rate-limits`` turns Slack's rate limits on or off (``{"enabled": true}``) and changes
+a method's (``{"limits": {"chat.update": {"per_minute": 10, "burst": 1}}}``).
 
 Every ``POST`` answers ``{"ok": true, "result": ...}``; a user action Slack would not allow
 answers 400 ``{"ok": false, "error": ...}``. A modal Slack's client refuses to submit (a required
@@ -146,6 +148,14 @@ async def _socket_disconnect(emu: SlackEmulator, body: JSON) -> Any:
     return {"disconnected": told}
 
 
+async def _rate_limits(emu: SlackEmulator, body: JSON) -> Any:
+    if "enabled" in body:
+        emu.rate_limits.enabled = bool(body["enabled"])
+    for method, limit in (body.get("limits") or {}).items():
+        emu.rate_limits.set_limit(method, float(limit["per_minute"]), int(limit.get("burst", 1)))
+    return emu.rate_limits.to_dict()
+
+
 ACTIONS: dict[str, Action] = {
     "/_emu/command": _command,
     "/_emu/click": _click,
@@ -160,6 +170,7 @@ ACTIONS: dict[str, Action] = {
     "/_emu/app-url": _app_url,
     "/_emu/mode": _mode,
     "/_emu/socket/disconnect": _socket_disconnect,
+    "/_emu/rate-limits": _rate_limits,
 }
 
 

@@ -16,6 +16,7 @@ from .control import add_control_routes
 from .events import EventStream
 from .modals import Modals
 from .page import add_page_routes
+from .ratelimits import RateLimits
 from .records import JSON, Delivery, Fault, ValidationFailure
 from .response_url import ResponseUrls
 from .socket_mode import (
@@ -55,6 +56,9 @@ class SlackEmulator:
     enables its ZStack panel through the same-origin proxy ``/_emu/zstack/*``.
     ``approval_channel`` (an id or name) is marked in the page's sidebar; ``welcome`` is what the
     page's welcome panel shows a first-time visitor (its people, logins and first steps).
+
+    ``rate_limits=True`` answers as Slack's rate limits would (:mod:`.ratelimits`; switchable as
+    ``emu.rate_limits.enabled`` or ``POST /_emu/rate-limits``).
     """
 
     def __init__(
@@ -77,6 +81,7 @@ class SlackEmulator:
         zstack_control_url: str | None = None,
         approval_channel: str | None = None,
         welcome: Welcome | None = None,
+        rate_limits: bool = False,
     ) -> None:
         if not signing_secret.strip():
             raise ValueError("signing_secret must not be empty")
@@ -87,8 +92,14 @@ class SlackEmulator:
         self.clock: Clock = clock or SystemClock()
         self.state = EmulatorState(workspace or default_workspace(), self.clock)
         self.modals = Modals(self.state)
+        self.rate_limits = RateLimits(self.clock, enabled=rate_limits)
         self.webapi = WebApi(
-            self.state, self.modals, bot_token=bot_token, base_url=self._base, app_token=app_token
+            self.state,
+            self.modals,
+            bot_token=bot_token,
+            base_url=self._base,
+            app_token=app_token,
+            rate_limits=self.rate_limits,
         )
         self.webapi.app_methods["apps.connections.open"] = self._connections_open
         self.response_urls = ResponseUrls(self.state, self.webapi, self._base)
@@ -313,6 +324,7 @@ class SlackEmulator:
 
     def reset(self) -> None:
         self.state.reset()
+        self.rate_limits.reset()
 
     def export_state(self) -> JSON:
         """The workspace's lasting part (messages, threads, DMs), JSON-ready; see

@@ -1,7 +1,8 @@
 """The Web API subset the bot calls, answering as Slack does.
 
-Errors are HTTP 200 ``{"ok": false, "error": ...}`` envelopes, except injected rate limits (429 with
-``Retry-After``) and injected 5xx. Every call is recorded in :attr:`EmulatorState.api_calls`.
+Errors are HTTP 200 ``{"ok": false, "error": ...}`` envelopes, except rate limits (429 with
+``Retry-After``: Slack's tiers when :mod:`.ratelimits` is on, or injected) and injected 5xx.
+Every call is recorded in :attr:`EmulatorState.api_calls`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from .elements import fill_ids
 from .modals import Modals
+from .ratelimits import RateLimits
 from .records import JSON, ApiCall, Fault, Message, OpenView, ValidationFailure
 from .state import EmulatorState
 from .validation import MAX_MESSAGE_TEXT, validate_blocks, validate_view
@@ -81,8 +83,10 @@ class WebApi:
         bot_token: str,
         base_url: Callable[[], str],
         app_token: str | None = None,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self.state = state
+        self.rate_limits = rate_limits or RateLimits(state.clock)
         self.modals = modals
         self.bot_token = bot_token
         self.app_token = app_token
@@ -173,6 +177,10 @@ class WebApi:
         fault = self.take_fault(method)
         if fault is not None:
             return await self.fault_result(fault, headers)
+        retry_after = self.rate_limits.check(method, _str(params, "channel"))
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+            return ApiResult({"ok": False, "error": "ratelimited"}, status=429, headers=headers)
         try:
             body = await handler(params)
         except ApiError as exc:
