@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
@@ -42,12 +43,25 @@ def create_app(deps: Deps, client: AsyncWebClient) -> AsyncApp:
         logger=_BOLT_LOGGER,
     )
     app.error(_error_handler(deps))
+    app.use(_shared_client(client))
     # Before any listener: a delivery already acted on (a replay, a retry) is acknowledged
     # without acting again.
     app.use(skip_repeats(deps.deliveries))
     for family in HANDLER_FAMILIES:
         family.register(app, deps)
     return app
+
+
+def _shared_client(client: AsyncWebClient) -> Any:
+    """Bolt hands each request a fresh client of its own (same token and URL), which knows
+    nothing of the pace and the ``Retry-After`` the process's other callers share
+    (``bot.slack.client.PacedWebClient``): listeners get the one client instead."""
+
+    async def use(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+        context["client"] = client
+        await next()
+
+    return use
 
 
 def _error_handler(deps: Deps) -> Any:

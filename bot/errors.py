@@ -227,7 +227,8 @@ class SlackError(BotError):
 
 
 class SlackRateLimited(SlackError):
-    """Slack answered 429 even after the client's own retries."""
+    """Slack answered 429, or the method's turn is further off than the caller would wait (no
+    call was made either way: nothing was posted)."""
 
     def __init__(self, method: str, retry_after_s: float) -> None:
         self.retry_after_s = retry_after_s
@@ -237,6 +238,7 @@ class SlackRateLimited(SlackError):
 class DeliveryPending(SlackError):
     """Some notice could not be delivered for now; its effect stays for another try."""
 
-    def __init__(self, request_id: str, code: str = "pending") -> None:
+    def __init__(self, request_id: str, code: str = "pending", retry_after_s: float = 0.0) -> None:
         self.request_id = request_id
+        self.retry_after_s = retry_after_s  # a rate limit: not before this many seconds
         super().__init__("delivery", code)

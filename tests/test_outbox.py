@@ -134,33 +134,69 @@ async def test_a_failing_slack_effect_waits_with_its_attempts_in_redis_and_holds
     redis_handle: RedisHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = RequestStore(redis_handle)
-    slack = SlackRecorder(failures={"card": [SlackError("chat.update", "internal_error")]})
+    slack = SlackRecorder(failures={"note": [SlackError("chat.postMessage", "internal_error")]})
     box = make_outbox(store, slack)
     record = await approved(
-        store, [effects.card(), effects.note(Msg.of("after")), effects.submit()]
+        store,
+        [
+            effects.note(Msg.of("first")),
+            effects.note(Msg.of("after")),
+            effects.card(),
+            effects.submit(),
+        ],
     )
     before = time.time()
     await box.run(record.id)
-    # The submission did not wait for Slack; the note waits behind the card.
+    # The submission did not wait for Slack, nor the card (its own lane); the second note waits
+    # behind the first.
     assert box.submit.calls == [record.id]  # type: ignore[attr-defined]
-    assert slack.done == []
+    assert slack.done == ["card"]
     pending = await store.effects(record.id)
-    assert [e.kind for _slot, e in pending] == ["card", "note"]
-    card = pending[0][1]
-    assert card.attempts == 1 and card.next_at is not None and card.next_at > before
-    assert await store.score("outbox", record.id) == pytest.approx(card.next_at)
+    assert [e.kind for _slot, e in pending] == ["note", "note"]
+    first = pending[0][1]
+    assert first.attempts == 1 and first.next_at is not None and first.next_at > before
+    # It may have landed before the error: the next try looks in Slack first.
+    assert first.sending
+    assert await store.score("outbox", record.id) == pytest.approx(first.next_at)
 
     # Another replica coming early does not retry before the effect's time.
     other = make_outbox(store, slack, owner="other")
     await other.run(record.id)
-    assert slack.done == []
+    assert slack.done == ["card"]
 
     # Once due, it goes, and the note after it.
-    later = card.next_at + 0.01
+    later = first.next_at + 0.01
     other.clock = lambda: later
     await other.run(record.id)
-    assert slack.done == ["card", "note:after"]
+    assert slack.done == ["card", "note:first", "note:after"]
     assert await store.effects(record.id) == []
+
+
+async def test_the_dm_goes_first_and_card_re_renders_last(redis_handle: RedisHandle) -> None:
+    store = RequestStore(redis_handle)
+    slack = SlackRecorder()
+    box = make_outbox(store, slack)
+    record = await approved(
+        store, [effects.card(), effects.note(Msg.of("approved")), effects.dm("U1", Msg.of("yes"))]
+    )
+    await box.run(record.id)
+    assert slack.done == ["dm:yes", "note:approved", "card"]
+
+
+async def test_a_completion_to_come_draws_the_card_for_the_re_renders_before_it(
+    redis_handle: RedisHandle,
+) -> None:
+    store = RequestStore(redis_handle)
+    slack = SlackRecorder()
+    box = make_outbox(store, slack)
+    record = await approved(store, [effects.card(), effects.completion(), effects.card()])
+    await box.run(record.id)
+    # The card after the completion is drawn once, the one before it not at all.
+    assert slack.done == ["completion", "card"]
+    record = await approved(store, [effects.card(), effects.completion()])
+    slack.done.clear()
+    await box.run(record.id)
+    assert slack.done == ["completion"]
 
 
 async def test_rate_limits_wait_at_least_retry_after(redis_handle: RedisHandle) -> None:
@@ -172,6 +208,8 @@ async def test_rate_limits_wait_at_least_retry_after(redis_handle: RedisHandle) 
     await box.run(record.id)
     [(_slot, dm)] = await store.effects(record.id)
     assert dm.next_at is not None and dm.next_at >= now + 30.0
+    # A rate limit is no failure (no attempt counted) and nothing was sent (no look first).
+    assert dm.attempts == 0 and not dm.sending
 
 
 async def test_an_effect_slack_can_never_do_is_dropped_and_the_rest_go_on(
@@ -267,7 +305,7 @@ async def test_kick_runs_new_effects_in_this_process_at_once(redis_handle: Redis
     box = make_outbox(store, slack)
     store.on_effects = box.kick
     await approved(store, [effects.card(), effects.note(Msg.of("now"))])
-    await wait_until(lambda: slack.done == ["card", "note:now"] and box.in_flight == 0)
+    await wait_until(lambda: slack.done == ["note:now", "card"] and box.in_flight == 0)
 
 
 async def test_work_an_earlier_release_scheduled_is_adopted_into_the_outbox_once(

@@ -6,9 +6,11 @@ notices — and the store writes them in the same atomic step as the record (one
 hash slot). Workers on any replica carry them out (``bot.requests.outbox``): a crash between the
 decision and its effects delays them, it never loses them.
 
-Effects run in two lanes. ``submit`` talks to ZStack and never waits behind Slack (a card stuck
-behind a rate limit must not hold up a clone); the Slack effects keep their order, so a thread
-reads in the order things happened.
+Effects run in three lanes. ``submit`` talks to ZStack and never waits behind Slack (a card stuck
+behind a rate limit must not hold up a clone); card re-renders wait for ``chat.update`` on their
+own (they draw the record as it then stands, so a late one loses nothing); the other Slack effects
+keep their order, so a thread reads in the order things happened, except that a DM goes first
+(``PRIORITY``): under Slack's rate limits the requester hears first.
 """
 
 from __future__ import annotations
@@ -28,6 +30,18 @@ Kind = Literal["publish", "card", "note", "dm", "completion", "submit", "preflig
 # ``Notifier.perform`` is told the effect was on its way by ``sending``).
 POSTING: frozenset[Kind] = frozenset({"note", "dm", "publish"})
 ZSTACK_LANE: frozenset[Kind] = frozenset({"submit", "preflight"})
+# The order a round carries out what is pending (ties keep the order they were caused in): the
+# requester's DM (and the card's first post, which tells them where it is), then thread notes and
+# completion notices, then card re-renders.
+PRIORITY: dict[Kind, int] = {
+    "submit": 0,
+    "preflight": 0,
+    "dm": 1,
+    "publish": 1,
+    "note": 2,
+    "completion": 2,
+    "card": 3,
+}
 
 
 class StoredMsg(BaseModel):
@@ -80,7 +94,9 @@ class Effect(BaseModel):
 
     @property
     def lane(self) -> str:
-        return "zstack" if self.kind in ZSTACK_LANE else "slack"
+        if self.kind in ZSTACK_LANE:
+            return "zstack"
+        return "card" if self.kind == "card" else "slack"
 
 
 def card() -> Effect:

@@ -4,10 +4,14 @@ A worker takes a request's outbox lease (short, renewed while it works: a dead r
 is taken over within seconds), reads the pending effects in order and carries each out:
 
 - ``submit`` goes to the executor at once, whatever the Slack effects are waiting for;
-- Slack effects run in order; one that fails for a reason that passes (429, 5xx, no
-  connection) holds back the ones after it and is tried again by ``RETRY`` with its attempt count
-  kept on the effect in Redis; one that cannot succeed (the channel is gone) is dropped and
-  logged; of several queued card re-renders only the last is drawn (they all draw the record);
+- Slack effects run in order of ``PRIORITY`` (the requester's DM first, card re-renders last);
+  one that fails for a reason that passes (5xx, no connection) holds back the ones after it in
+  its lane and is tried again by ``RETRY`` with its attempt count kept on the effect in Redis;
+  one held back by a rate limit comes back when the limit allows (``Retry-After``, or the
+  client's own pace), without counting an attempt; one that cannot succeed (the channel is gone)
+  is dropped and logged;
+- of several queued card re-renders only the last is drawn, and none when a completion notice
+  still to come draws the card anyway (they all draw the record as it then stands);
 - a post (note, DM) is marked as on its way first; if the worker dies before recording it, the
   next one looks for the message in Slack instead of posting it twice.
 
@@ -27,10 +31,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.errors import BotError, SlackError, SlackRateLimited
+from bot.errors import BotError, DeliveryPending, SlackError, SlackRateLimited
 from bot.logs import request_context
 from bot.metrics import Metrics
-from bot.requests.effects import POSTING, Effect
+from bot.requests.effects import POSTING, PRIORITY, Effect
 from bot.requests.model import CloneRequest
 from bot.retry import RetryPolicy
 from bot.store.requests import TAKEOVER_S, RequestStore
@@ -160,14 +164,14 @@ class Outbox:
             for slot, _effect in pending:
                 await self.store.effect_done(request_id, slot)
             return None
-        last_card = max((slot for slot, e in pending if e.kind == "card"), default=None)
+        drawn_by = self._card_drawer(record, pending)
         waiting: set[str] = set()  # lanes held back by an effect that must be tried again
         retry_at: float | None = None
-        for slot, effect in pending:
+        for slot, effect in sorted(pending, key=lambda item: PRIORITY[item[1].kind]):
             if effect.lane in waiting:
                 continue
-            if effect.kind == "card" and slot != last_card:
-                await self.store.effect_done(request_id, slot)  # the last one draws it all
+            if effect.kind == "card" and slot != drawn_by:
+                await self.store.effect_done(request_id, slot)  # a later one draws it all
                 continue
             if effect.next_at and effect.next_at > self.clock():
                 waiting.add(effect.lane)
@@ -181,6 +185,16 @@ class Outbox:
             if effect.kind in ("publish", "submit", "completion", "preflight"):
                 record = await self.store.get(request_id) or record  # it changed the record
         return retry_at
+
+    @staticmethod
+    def _card_drawer(record: CloneRequest, pending: list[tuple[str, Effect]]) -> str | None:
+        """The one queued card re-render to carry out: the last, unless a completion after it
+        will draw the card anyway (None then)."""
+        last_card = max((slot for slot, e in pending if e.kind == "card"), default=None)
+        if last_card is None or "card" in record.notified:
+            return last_card
+        later = (slot for slot, e in pending if e.kind == "completion" and slot > last_card)
+        return None if any(later) else last_card
 
     async def _carry_out(self, record: CloneRequest, slot: str, effect: Effect) -> float | None:
         """Do one effect; None when it is finished with (done or given up), else when to retry."""
@@ -198,8 +212,13 @@ class Outbox:
                     # On its way from now: a worker taking over looks in Slack first.
                     marked = effect.model_copy(update={"sending": True})
                     await self.store.effect_update(record.id, slot, marked)
-                    await self.slack.perform(record, effect)
-                    effect = marked
+                    try:
+                        await self.slack.perform(record, effect)
+                    except SlackRateLimited:
+                        raise  # not sent: the next try posts without looking first
+                    except BaseException:
+                        effect = marked  # it may have landed: the next try looks first
+                        raise
                 else:
                     await self.slack.perform(record, effect)
         except SlackError as exc:
@@ -219,8 +238,16 @@ class Outbox:
     async def _later(
         self, record: CloneRequest, slot: str, effect: Effect, exc: BotError
     ) -> float | None:
-        attempts = effect.attempts + 1
         code = exc.code if isinstance(exc, SlackError) else type(exc).__name__
+        limited_s = _rate_limit_wait(exc)
+        if limited_s is not None:
+            # A rate limit is no failure: it says when to come back, and counts no attempt.
+            at = self.clock() + limited_s
+            await self.store.effect_update(
+                record.id, slot, effect.model_copy(update={"next_at": at})
+            )
+            return at
+        attempts = effect.attempts + 1
         if RETRY.exhausted(attempts):
             logger.error(
                 "effect given up after every retry",
@@ -229,8 +256,6 @@ class Outbox:
             await self.store.effect_done(record.id, slot)
             return None
         delay = RETRY.delay(attempts)
-        if isinstance(exc, SlackRateLimited):
-            delay = max(delay, exc.retry_after_s)
         at = self.clock() + delay
         logger.warning(
             "effect will be retried",
@@ -241,3 +266,12 @@ class Outbox:
             record.id, slot, effect.model_copy(update={"attempts": attempts, "next_at": at})
         )
         return at
+
+
+def _rate_limit_wait(exc: BotError) -> float | None:
+    """Seconds a rate limit asks to wait (None: not a rate limit)."""
+    if isinstance(exc, SlackRateLimited):
+        return exc.retry_after_s
+    if isinstance(exc, DeliveryPending) and exc.code == "ratelimited":
+        return exc.retry_after_s
+    return None

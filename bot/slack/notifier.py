@@ -2,9 +2,13 @@
 
 ``Notifier.perform`` carries out one effect of the outbox (``bot.requests.outbox``) and lets
 ``SlackError`` out when Slack refused or could not be reached, so the outbox retries or drops it.
-Completion is delivered in three steps (thread reply, card update, DM), each recorded on the
-request once done: a crash or a Slack outage delays a notice, it never loses one, and a finished
-step is not repeated.
+Completion is delivered in three steps, the requester's DM first, then the thread reply, then the
+card update (the order that matters most to people under Slack's rate limits), each recorded on
+the request once done: a crash or a Slack outage delays a notice, it never loses one, and a
+finished step is not repeated.
+
+Effects wait for no Slack method's turn (``patience(0)``): a method that is held back by its
+rate limit raises ``SlackRateLimited`` without a call, and the outbox tries again when it is due.
 """
 
 from __future__ import annotations
@@ -16,13 +20,13 @@ from slack_sdk.models.blocks import ActionsBlock, Block
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
-from bot.errors import DeliveryPending, SlackError
+from bot.errors import DeliveryPending, SlackError, SlackRateLimited
 from bot.i18n import Locales, Msg, Text, render, tr
 from bot.metrics import Metrics
 from bot.requests.effects import Effect
 from bot.requests.lifecycle import Event
 from bot.requests.model import CloneRequest, State
-from bot.slack.client import slack_errors
+from bot.slack.client import PATIENCE_S, patience, slack_errors
 from bot.slack.publisher import CardPublisher
 from bot.store.requests import RequestStore
 from bot.ui import cards, results, thread
@@ -31,7 +35,7 @@ from bot.zstack.models import ModelServiceInventory
 
 logger = logging.getLogger(__name__)
 
-COMPLETION_STEPS = ("thread", "card", "dm")
+COMPLETION_STEPS = ("dm", "thread", "card")
 # Once a request is past waiting for a decision, the thread's buttons are retired.
 DECIDED = frozenset(State) - {State.PENDING}
 # Steps that post a new message (not idempotent): "sending:<step>" is recorded before the post.
@@ -59,6 +63,10 @@ class Notifier:
 
     async def perform(self, record: CloneRequest, effect: Effect) -> None:
         """Carry out one effect of the request's outbox."""
+        with patience(0.0):
+            await self._perform(record, effect)
+
+    async def _perform(self, record: CloneRequest, effect: Effect) -> None:
         if effect.kind == "publish":
             await self.publisher.publish(record, maybe_posted=effect.sending)
         elif effect.kind == "card":
@@ -82,6 +90,10 @@ class Notifier:
         looked for by ``publish`` itself, which also finishes what its poster left undone)."""
         if effect.kind == "publish":
             return False
+        with patience(0.0):
+            return await self._posted(record, effect)
+
+    async def _posted(self, record: CloneRequest, effect: Effect) -> bool:
         if effect.kind == "note":
             text = self._text(effect, self.locales.default)
             return await self._found("thread", record, text, effect.at)
@@ -120,7 +132,8 @@ class Notifier:
                 blocks=cards.request_card(record, self.settings.approvers, lang),
             )
         if record.params_ts and record.state in DECIDED:
-            with slack_errors("chat.update", self.metrics):
+            # The card is drawn: waiting a turn here is cheaper than drawing it all again.
+            with patience(PATIENCE_S), slack_errors("chat.update", self.metrics):
                 await self.client.chat_update(
                     channel=record.channel,
                     ts=record.params_ts,
@@ -163,6 +176,7 @@ class Notifier:
         own_blocks, own_text = self._completion(record, lang)
         own = ([*own_blocks, *results.thread_link(record, lang)], own_text)
         pending: SlackError | None = None
+        wait_s = 0.0  # the longest Retry-After among the steps held back by a rate limit
         for step in COMPLETION_STEPS:
             if step in record.notified:
                 continue
@@ -177,8 +191,14 @@ class Notifier:
                     ):
                         record = await self._mark(request_id, step)
                         continue
+                    self._turn_now(step, record)  # held back: no "sending" mark to undo
                     record = await self._mark(request_id, SENDING + step)
                 await self._step(step, record, blocks, text)
+            except SlackRateLimited as exc:
+                # Not sent: the next try posts it without looking for it first.
+                record = await self._unmark(request_id, SENDING + step)
+                pending, wait_s = exc, max(wait_s, exc.retry_after_s)
+                continue
             except SlackError as exc:
                 if not exc.permanent:
                     logger.warning(
@@ -193,7 +213,7 @@ class Notifier:
                 )
             record = await self._mark(request_id, step)
         if pending is not None:
-            raise DeliveryPending(request_id, pending.code) from pending
+            raise DeliveryPending(request_id, pending.code, wait_s) from pending
 
     def _completion(self, record: CloneRequest, lang: str) -> tuple[list[Block], Mrkdwn]:
         t = tr(lang)
@@ -271,6 +291,8 @@ class Notifier:
                     answer = await self.client.conversations_history(
                         channel=str(opened["channel"]["id"]), oldest=oldest, limit=HISTORY_LIMIT
                     )
+        except SlackRateLimited:
+            raise  # cannot tell yet: ask again later rather than risk posting twice
         except SlackError as exc:
             logger.warning(
                 "cannot check for an earlier post",
@@ -280,6 +302,28 @@ class Notifier:
         wanted = truncate(text, 3000)
         messages = answer.get("messages") or []
         return any(m.get("bot_id") and m.get("text") == wanted for m in messages)
+
+    def _turn_now(self, step: str, record: CloneRequest) -> None:
+        """``SlackRateLimited`` when the post of ``step`` would be held back by the pace."""
+        pacer = getattr(self.client, "pacer", None)
+        if pacer is None:
+            return
+        channel = record.requester if step == "dm" else record.channel
+        wait = pacer.wait_s("chat.postMessage", channel)
+        if wait > 0:
+            raise SlackRateLimited("chat.postMessage", wait)
+
+    async def _unmark(self, request_id: str, step: str) -> CloneRequest:
+        def remove(current: CloneRequest) -> CloneRequest | None:
+            if step not in current.notified:
+                return None
+            notified = [s for s in current.notified if s != step]
+            return current.model_copy(update={"notified": notified})
+
+        outcome = await self.store.transition(
+            request_id, Event.NOTIFIED, remove, actor="bot", note=f"not sent:{step}"
+        )
+        return outcome.record
 
     async def _mark(self, request_id: str, step: str) -> CloneRequest:
         def add(current: CloneRequest) -> CloneRequest | None:

@@ -81,8 +81,12 @@ async def test_completion_post_failing_for_a_while_is_delivered_later_exactly_on
     )
     pending = await bot.deps.requests.require(request_id)
     assert "thread" not in pending.notified
-    [(_slot, completion)] = await bot.deps.requests.effects(request_id)
-    assert completion.kind == "completion" and completion.attempts >= 1
+
+    async def retried() -> bool:  # the round (which goes on to draw the card) has ended
+        [(_slot, completion)] = await bot.deps.requests.effects(request_id)
+        return completion.kind == "completion" and completion.attempts >= 1
+
+    await wait_until(retried)
     assert await bot.deps.requests.score("outbox", request_id) is not None
     slack_emu.clear_faults()
     await wait_completion(slack_emu, done, DONE)
