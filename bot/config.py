@@ -120,6 +120,12 @@ class Settings(BaseSettings):
     # Ordered approval rules (YAML, ``bot.requests.rules``); the settings above are the default.
     policy_file: Path | None = _env("CLONEBOT_POLICY_FILE", "policy_file")
 
+    # Pace Web API calls to Slack's published rate limits (``bot.slack.pacing``); off only
+    # against a Slack stand-in that has none. A 429's Retry-After is honoured either way.
+    slack_pace: bool = Field(
+        True, validation_alias=AliasChoices("CLONEBOT_SLACK_PACE", "slack_pace")
+    )
+
     # Job tracking
     poll_initial_s: float = Field(
         1.0, gt=0, validation_alias=AliasChoices("CLONEBOT_POLL_INITIAL_S", "poll_initial_s")

@@ -274,6 +274,7 @@ class Harness:
                 "ZSTACK_TIMEOUT_S": str(self.config.zstack_timeout_s),
                 "CLONEBOT_PUBLIC_URL": self.lb.url,
                 "CLONEBOT_LOG_LEVEL": "INFO",
+                "CLONEBOT_SLACK_PACE": "false",  # the emulator here enforces no rate limits
             }
             if socket:
                 extra["SLACK_APP_TOKEN"] = APP_TOKEN
