@@ -47,6 +47,10 @@ class SlackRecorder:
         label = effect.kind + (f":{effect.text.template}" if effect.text else "")
         return label in self.in_slack
 
+    async def requester_first(self, record: CloneRequest, effect: Effect) -> None:
+        if effect.kind == "completion" and "completion:dm" not in self.done:
+            self.done.append("completion:dm")
+
 
 @dataclass
 class Submissions:
@@ -181,6 +185,19 @@ async def test_the_dm_goes_first_and_card_re_renders_last(redis_handle: RedisHan
     )
     await box.run(record.id)
     assert slack.done == ["dm:yes", "note:approved", "card"]
+
+
+async def test_a_completion_behind_a_rate_limited_note_sends_its_dm_ahead(
+    redis_handle: RedisHandle,
+) -> None:
+    store = RequestStore(redis_handle)
+    slack = SlackRecorder(failures={"note": [SlackRateLimited("chat.postMessage", 30.0)]})
+    box = make_outbox(store, slack)
+    record = await approved(store, [effects.note(Msg.of("approved")), effects.completion()])
+    await box.run(record.id)
+    # The note waits for the channel; the requester hears at once; the thread keeps its order.
+    assert slack.done == ["completion:dm"]
+    assert [e.kind for _slot, e in await store.effects(record.id)] == ["note", "completion"]
 
 
 async def test_a_completion_to_come_draws_the_card_for_the_re_renders_before_it(

@@ -9,8 +9,9 @@ decision and its effects delays them, it never loses them.
 Effects run in three lanes. ``submit`` talks to ZStack and never waits behind Slack (a card stuck
 behind a rate limit must not hold up a clone); card re-renders wait for ``chat.update`` on their
 own (they draw the record as it then stands, so a late one loses nothing); the other Slack effects
-keep their order, so a thread reads in the order things happened, except that a DM goes first
-(``PRIORITY``): under Slack's rate limits the requester hears first.
+keep their order, so a thread reads in the order things happened; DMs go in their own lane and
+first (``PRIORITY``): under Slack's rate limits the requester hears first, and a completion held
+back behind thread notes sends its DM ahead (``Outbox``).
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ class Effect(BaseModel):
     def lane(self) -> str:
         if self.kind in ZSTACK_LANE:
             return "zstack"
+        if self.kind == "dm":
+            return "dm"  # another channel: it waits for no thread note
         return "card" if self.kind == "card" else "slack"
 
 

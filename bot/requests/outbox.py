@@ -10,6 +10,8 @@ is taken over within seconds), reads the pending effects in order and carries ea
   one held back by a rate limit comes back when the limit allows (``Retry-After``, or the
   client's own pace), without counting an attempt; one that cannot succeed (the channel is gone)
   is dropped and logged;
+- a completion held back behind thread notes (waiting for the channel's turn) sends the
+  requester's DM ahead; the thread reply and the card keep their place;
 - of several queued card re-renders only the last is drawn, and none when a completion notice
   still to come draws the card anyway (they all draw the record as it then stands);
 - a post (note, DM) is marked as on its way first; if the worker dies before recording it, the
@@ -64,6 +66,10 @@ class SlackEffects(Protocol):
 
     async def posted(self, record: CloneRequest, effect: Effect) -> bool:
         """Whether a post that may have gone out (``effect.sending``) is in Slack already."""
+
+    async def requester_first(self, record: CloneRequest, effect: Effect) -> None:
+        """The part of ``effect`` meant for the requester alone (a completion's DM), now, while
+        the rest waits in its lane; the effect itself still runs later and skips what is done."""
 
 
 @dataclass
@@ -169,6 +175,8 @@ class Outbox:
         retry_at: float | None = None
         for slot, effect in sorted(pending, key=lambda item: PRIORITY[item[1].kind]):
             if effect.lane in waiting:
+                if effect.kind == "completion" and "dm" not in waiting:
+                    await self._requester_first(record, effect)
                 continue
             if effect.kind == "card" and slot != drawn_by:
                 await self.store.effect_done(request_id, slot)  # a later one draws it all
@@ -185,6 +193,14 @@ class Outbox:
             if effect.kind in ("publish", "submit", "completion", "preflight"):
                 record = await self.store.get(request_id) or record  # it changed the record
         return retry_at
+
+    async def _requester_first(self, record: CloneRequest, effect: Effect) -> None:
+        """A completion held back behind thread notes still tells the requester: its DM goes
+        in the DM lane's turn (a failure just leaves it to the effect's own run)."""
+        try:
+            await self.slack.requester_first(record, effect)
+        except BotError as exc:
+            logger.info("completion DM waits", extra={"request_id": record.id, "error": str(exc)})
 
     @staticmethod
     def _card_drawer(record: CloneRequest, pending: list[tuple[str, Effect]]) -> str | None:

@@ -166,8 +166,18 @@ class Notifier:
 
     # --- completion ---------------------------------------------------------------------------
 
-    async def deliver_completion(self, request_id: str) -> None:
-        """Deliver every missing completion step; ``DeliveryPending`` if one must be retried."""
+    async def requester_first(self, record: CloneRequest, effect: Effect) -> None:
+        """The completion's DM alone, ahead of thread notes still waiting for the channel's
+        turn (the thread reply and the card follow in order with the effect itself)."""
+        if effect.kind == "completion" and "dm" not in record.notified:
+            with patience(0.0):
+                await self.deliver_completion(record.id, steps=("dm",))
+
+    async def deliver_completion(
+        self, request_id: str, steps: tuple[str, ...] = COMPLETION_STEPS
+    ) -> None:
+        """Deliver every missing completion step (of ``steps``); ``DeliveryPending`` if one must
+        be retried."""
         record = await self.store.require(request_id)
         if record.state not in (State.SUCCEEDED, State.FAILED):
             return  # retried since: its own end brings its own notices
@@ -177,7 +187,7 @@ class Notifier:
         own = ([*own_blocks, *results.thread_link(record, lang)], own_text)
         pending: SlackError | None = None
         wait_s = 0.0  # the longest Retry-After among the steps held back by a rate limit
-        for step in COMPLETION_STEPS:
+        for step in steps:
             if step in record.notified:
                 continue
             try:
