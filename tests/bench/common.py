@@ -331,6 +331,8 @@ class Stack:
             "poll_max_s": POLL_MAX_S,
             "log_format": "json",
             "log_level": "INFO",
+            # The emulator enforces no rate limits unless a benchmark turns them on (and this).
+            "slack_pace": False,
         }
         fields.update(overrides)
         return fields
