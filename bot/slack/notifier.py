@@ -14,6 +14,7 @@ rate limit raises ``SlackRateLimited`` without a call, and the outbox tries agai
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from slack_sdk.models.blocks import ActionsBlock, Block
@@ -43,6 +44,9 @@ POSTED_STEPS = frozenset({"thread", "dm"})
 SENDING = "sending:"
 # Messages looked through for a post that may have gone out before a crash.
 HISTORY_LIMIT = 200
+# Retired parameter replies remembered (another process, or this one later, redraws one at most
+# once more: harmless).
+RETIRED_KEPT = 10_000
 
 
 @dataclass
@@ -53,6 +57,9 @@ class Notifier:
     metrics: Metrics
     locales: Locales = field(default_factory=Locales)
     publisher: CardPublisher = field(init=False)
+    # Requests whose parameter reply this process has retired (its buttons gone for good: a
+    # request never goes back to pending), so a later card draw spends no chat.update on it.
+    _retired: OrderedDict[str, None] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self.publisher = CardPublisher(
@@ -131,7 +138,7 @@ class Notifier:
                 text=cards.card_fallback_text(record, lang),
                 blocks=cards.request_card(record, self.settings.approvers, lang),
             )
-        if record.params_ts and record.state in DECIDED:
+        if record.params_ts and record.state in DECIDED and record.id not in self._retired:
             # The card is drawn: waiting a turn here is cheaper than drawing it all again.
             with patience(PATIENCE_S), slack_errors("chat.update", self.metrics):
                 await self.client.chat_update(
@@ -140,6 +147,9 @@ class Notifier:
                     text=Msg.of("Parameters of {id}", id=record.id).render(lang),
                     blocks=thread.parameter_reply(record, lang),
                 )
+            self._retired[record.id] = None
+            while len(self._retired) > RETIRED_KEPT:
+                self._retired.popitem(last=False)
 
     # --- answers to a person, now -------------------------------------------------------------
 
