@@ -19,7 +19,7 @@ from bot.metrics import Metrics
 from bot.requests import effects
 from bot.requests.lifecycle import Event
 from bot.requests.model import CloneRequest, State, utc_now
-from bot.slack.client import slack_errors
+from bot.slack.client import PATIENCE_S, patience, slack_errors
 from bot.store.requests import RequestStore
 from bot.ui import cards, status, thread
 
@@ -60,6 +60,12 @@ class CardPublisher:
                 return
             found = (str(card["channel"]), str(card["ts"]))
         channel, ts = found
+        # The card is out: what follows waits its turn (a second or so) rather than be left out.
+        with patience(PATIENCE_S):
+            await self._complete(record, channel, ts)
+
+    async def _complete(self, record: CloneRequest, channel: str, ts: str) -> None:
+        """The posted card's parameter reply, its link, the record, and the requester told."""
         params_ts = await self._parameter_reply(record, channel, ts)
         permalink = await self._permalink(record, channel, ts)
 

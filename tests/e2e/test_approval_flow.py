@@ -52,8 +52,21 @@ async def test_approve_runs_and_succeeds(
     await wait_completion(slack_emu, done, "Cloned: example-clone")
     assert done.result and done.result.name == "example-clone"
     assert zstack_sim.state.counters()["clone_calls_by_job"] == {done.job_uuid: 1}
-    card = slack_emu.state.message(APPROVALS, record.card_ts or "")
-    assert card is not None and "Done" in blocks_text(card.blocks)
+    # The card is drawn last (after the DM and the thread reply).
+    card = await slack_emu.wait_for(
+        lambda: (
+            (m := slack_emu.state.message(APPROVALS, record.card_ts or ""))
+            and "Done" in blocks_text(m.blocks)
+            and m
+        )
+    )
+    assert "Done" in blocks_text(card.blocks)
+    await slack_emu.wait_for(  # and then the parameter reply, its buttons retired
+        lambda: (
+            "request_approve"
+            not in blocks_text(slack_emu.state.thread(APPROVALS, record.card_ts or "")[0].blocks)
+        )
+    )
     params_reply = slack_emu.state.thread(APPROVALS, record.card_ts or "")[0]
     assert "requestCpu" in blocks_text(params_reply.blocks) or "name" in blocks_text(
         params_reply.blocks
@@ -195,8 +208,13 @@ async def test_expiry_turns_pending_into_expired(
     await slack_emu.wait_for(
         lambda: any("expired" in m.text for m in slack_emu.state.dms(REQUESTER))
     )
-    card = slack_emu.state.message(APPROVALS, expired.card_ts or "")
-    assert card is not None and "request_approve" not in blocks_text(card.blocks)
+    # The card is drawn after the DM.
+    await slack_emu.wait_for(
+        lambda: (
+            (m := slack_emu.state.message(APPROVALS, expired.card_ts or ""))
+            and "request_approve" not in blocks_text(m.blocks)
+        )
+    )
     await slack_emu.post_message(APPROVER, APPROVALS, "approve", thread_ts=expired.card_ts)
     await slack_emu.wait_for(
         lambda: any("already expired" in m.text for m in slack_emu.state.ephemerals(APPROVER))

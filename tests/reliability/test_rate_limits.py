@@ -87,6 +87,8 @@ async def test_the_bot_stays_within_the_tier_without_429s(
     started = slack_emu.clock.monotonic()
     records = await approve_all(slack_emu, bot, 3)
     await all_delivered(slack_emu, bot, records)
+    for record in records:  # the parameter reply waited its turn, it was not left out
+        assert (await bot.deps.requests.require(record.id)).params_ts
     updates = calls(slack_emu, "chat.update", started)
     assert len(updates) >= 6
     assert [c for c in updates if c.status == 429] == []
