@@ -218,7 +218,7 @@ class Notifier:
                 # Not sent: the next try posts it without looking for it first.
                 record = await self._unmark(request_id, SENDING + step)
                 pending, wait_s = exc, max(wait_s, exc.retry_after_s)
-                continue
+                break  # the steps after it keep their place behind it (DM, thread, card)
             except SlackError as exc:
                 if not exc.permanent:
                     logger.warning(
