@@ -234,7 +234,10 @@ async def test_requester_session_expired_parks_then_resumes_after_login(
     await slack_emu.wait_for(
         lambda: any("/zstack login" in m.text for m in slack_emu.state.dms(REQUESTER))
     )
-    assert any("/zstack login" in t for t in thread_texts(slack_emu, parked))
+    # The DM goes first; the thread note follows.
+    await slack_emu.wait_for(
+        lambda: any("/zstack login" in t for t in thread_texts(slack_emu, parked))
+    )
     assert zstack_sim.state.counters()["clone_calls_by_job"] == {}
     await login(slack_emu)
     done = await wait_state(bot, record.id, State.SUCCEEDED)
@@ -370,15 +373,23 @@ async def test_a_failure_says_what_to_do_and_the_dm_can_retry(
     await wait_completion(slack_emu, failed, "Clone failed")
     assert failed.error is not None
     root = next(cause for depth, cause in failed.error.chain_root_first() if depth > 0)
-    card = slack_emu.state.message(APPROVALS, failed.card_ts or "")
-    assert card is not None
-    assert "Root cause" in blocks_text(card.blocks) and str(root.code) in blocks_text(card.blocks)
+    # The card is drawn last (after the DM and the thread reply).
+    card = await slack_emu.wait_for(
+        lambda: (
+            (m := slack_emu.state.message(APPROVALS, failed.card_ts or ""))
+            and "Root cause" in blocks_text(m.blocks)
+            and m
+        )
+    )
+    assert str(root.code) in blocks_text(card.blocks)
     # Retry straight from the failure DM.
     dm = next(m for m in slack_emu.state.dms(REQUESTER) if "request_retry" in blocks_text(m.blocks))
     await slack_emu.click(REQUESTER, channel=dm.channel, ts=dm.ts, action_id="request_retry")
     done = await wait_state(bot, record.id, State.SUCCEEDED)
-    finished = slack_emu.state.message(APPROVALS, done.card_ts or "")
-    assert finished is not None and f"approved by <@{APPROVER}>" in blocks_text(finished.blocks)
+    await slack_emu.wait_for(
+        lambda: (m := slack_emu.state.message(APPROVALS, done.card_ts or ""))
+        and f"approved by <@{APPROVER}>" in blocks_text(m.blocks)
+    )
 
 
 async def test_status_list_home_and_the_dm_link_to_the_cards_thread(

@@ -274,6 +274,7 @@ class Stack:
             approval_channel=APPROVALS,
             poll_initial_s=0.05,
             poll_max_s=0.2,
+            slack_pace=False,  # the emulator here enforces no rate limits
         )
         self.bot = await Runtime.start(settings)
         port = await self.bot.serve_http("127.0.0.1", 0)
