@@ -387,8 +387,10 @@ async def test_a_failure_says_what_to_do_and_the_dm_can_retry(
     await slack_emu.click(REQUESTER, channel=dm.channel, ts=dm.ts, action_id="request_retry")
     done = await wait_state(bot, record.id, State.SUCCEEDED)
     await slack_emu.wait_for(
-        lambda: (m := slack_emu.state.message(APPROVALS, done.card_ts or ""))
-        and f"approved by <@{APPROVER}>" in blocks_text(m.blocks)
+        lambda: (
+            (m := slack_emu.state.message(APPROVALS, done.card_ts or ""))
+            and f"approved by <@{APPROVER}>" in blocks_text(m.blocks)
+        )
     )
 
 
