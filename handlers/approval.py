@@ -53,11 +53,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.action(cards.ACTION_SHOW_FULL)(handlers.show_full)
     app.action(results.ACTION_RAW_ERROR)(handlers.show_raw_error)
     app.action("open_console")(handlers.link_opened)
-    app.view(thread.REJECT_CALLBACK)(handlers.reject_submitted)
+    app.view(thread.REJECT_CALLBACK)(handlers.reasoned(REJECT_REASON, Decisions.reject))
     app.action(cards.ACTION_BREAK_GLASS)(
         handlers.dialog(ApprovalPolicy.why_not_override, thread.break_glass_modal)
     )
-    app.view(thread.BREAK_GLASS_CALLBACK)(handlers.break_glass_submitted)
+    app.view(thread.BREAK_GLASS_CALLBACK)(handlers.reasoned(BREAK_GLASS_REASON, Decisions.override))
     app.event("message")(handlers.thread_reply)
 
 
@@ -242,15 +242,19 @@ class ApprovalHandlers:
         shown = modal(record, channel, from_home=from_home, lang=lang)
         await client.views_open(trigger_id=body["trigger_id"], view=shown)
 
-    async def reject_submitted(
-        self,
-        ack: AsyncAck,
-        body: dict[str, Any],
-        view: dict[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-    ) -> None:
-        await self._reasoned(ack, body, view, context, client, REJECT_REASON, Decisions.reject)
+    def reasoned(self, asks: ReasonAsked, decide: ReasonedDecision) -> Listener:
+        """The listener of a dialog that takes a decision with a written reason."""
+
+        async def submitted(
+            ack: AsyncAck,
+            body: dict[str, Any],
+            view: dict[str, Any],
+            context: AsyncBoltContext,
+            client: AsyncWebClient,
+        ) -> None:
+            await self._reasoned(ack, body, view, context, client, asks, decide)
+
+        return submitted
 
     async def _reasoned(
         self,
@@ -284,18 +288,6 @@ class ApprovalHandlers:
         with request_context(meta.request_id):
             self.deps.background.spawn(work, body=body, client=client)
         await ack()
-
-    async def break_glass_submitted(
-        self,
-        ack: AsyncAck,
-        body: dict[str, Any],
-        view: dict[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-    ) -> None:
-        await self._reasoned(
-            ack, body, view, context, client, BREAK_GLASS_REASON, Decisions.override
-        )
 
     async def _then_publish(
         self, work: Coroutine[Any, Any, None], client: AsyncWebClient, team: str, user: str

@@ -138,12 +138,12 @@ class Decisions:
     ) -> Proven | LoginNeeded | Msg | None:
         """Whether ``actor`` may approve: why not (a ``Msg``), the ZStack login they need
         first, or their proven ZStack identity when the request's rule wants one (else None)."""
-        if refusal := await self._refusal(request_id, check):
-            return refusal
         record = await self.store.get(request_id)
-        if record is None or self.identity is None:
-            return None
-        if not self.policy.rule_of(record).approver_login:
+        if record is None:
+            return Msg.of("There is no request {id}.", id=request_id)
+        if refusal := await check(record):
+            return refusal
+        if self.identity is None or not self.policy.rule_of(record).approver_login:
             return None
         return await self.identity.prove(actor, record)
 
