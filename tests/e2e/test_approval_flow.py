@@ -317,6 +317,13 @@ async def test_retry_after_failure(
     await click(slack_emu, APPROVER, record, "request_approve")
     failed = await wait_state(bot, record.id, State.FAILED)
     await wait_completion(slack_emu, failed, "Clone failed")
+    # The card is drawn last, after the DM and the thread reply: its Retry button comes then.
+    await slack_emu.wait_for(
+        lambda: (
+            (card := slack_emu.state.message(APPROVALS, failed.card_ts or ""))
+            and "request_retry" in blocks_text(card.blocks)
+        )
+    )
     await click(slack_emu, OUTSIDER, failed, "request_retry")
     await slack_emu.wait_for(
         lambda: any(
