@@ -117,6 +117,30 @@ class Settings(BaseSettings):
     approver_login: Literal["required", "off"] = Field(
         "off", validation_alias=AliasChoices("CLONEBOT_APPROVER_LOGIN", "approver_login")
     )
+    # Nobody decided: remind the approvers (after, then every, at most max times), then add
+    # fallback approvers (users, user groups), once (the default rule's; rules set their own).
+    remind_after_s: int | None = Field(
+        None, ge=60, validation_alias=AliasChoices("CLONEBOT_REMIND_AFTER_S", "remind_after_s")
+    )
+    remind_every_s: int | None = Field(
+        None, ge=60, validation_alias=AliasChoices("CLONEBOT_REMIND_EVERY_S", "remind_every_s")
+    )
+    remind_max: int = Field(
+        3, ge=1, le=20, validation_alias=AliasChoices("CLONEBOT_REMIND_MAX", "remind_max")
+    )
+    escalate_after_s: int | None = Field(
+        None,
+        ge=60,
+        validation_alias=AliasChoices("CLONEBOT_ESCALATE_AFTER_S", "escalate_after_s"),
+    )
+    escalate_to: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("CLONEBOT_ESCALATE_TO", "escalate_to"),
+    )
+    # Approvers write a comment with their approval ("required").
+    approval_comment: Literal["required", "off"] = Field(
+        "off", validation_alias=AliasChoices("CLONEBOT_APPROVAL_COMMENT", "approval_comment")
+    )
     # Ordered approval rules (YAML, ``bot.requests.rules``); the settings above are the default.
     policy_file: Path | None = _env("CLONEBOT_POLICY_FILE", "policy_file")
 
@@ -155,14 +179,14 @@ class Settings(BaseSettings):
         "console", validation_alias=AliasChoices("CLONEBOT_LOG_FORMAT", "log_format")
     )
 
-    @field_validator("approvers", mode="before")
+    @field_validator("approvers", "escalate_to", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("approvers")
+    @field_validator("approvers", "escalate_to")
     @classmethod
     def _slack_ids(cls, value: list[str]) -> list[str]:
         # A name or an @handle would never match a voter: the policy compares IDs.
@@ -232,6 +256,10 @@ class Settings(BaseSettings):
             raise ValueError("SLACK_APP_TOKEN must be an app-level token (xapp-...)")
         if self.poll_max_s < self.poll_initial_s:
             raise ValueError("CLONEBOT_POLL_MAX_S must be >= CLONEBOT_POLL_INITIAL_S")
+        if self.remind_every_s and not self.remind_after_s:
+            raise ValueError("CLONEBOT_REMIND_EVERY_S needs CLONEBOT_REMIND_AFTER_S")
+        if bool(self.escalate_after_s) != bool(self.escalate_to):
+            raise ValueError("CLONEBOT_ESCALATE_AFTER_S and CLONEBOT_ESCALATE_TO go together")
         return self
 
     @property

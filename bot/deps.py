@@ -11,6 +11,7 @@ from bot.metrics import Metrics
 from bot.requests.decisions import Decisions
 from bot.requests.executor import Executor
 from bot.requests.intake import CloneFlow
+from bot.requests.nudges import Nudger
 from bot.requests.outbox import Outbox
 from bot.requests.policy import ApprovalPolicy
 from bot.requests.sessions import SessionService
@@ -44,3 +45,4 @@ class Deps:
     locales: Locales
     deliveries: Deliveries
     outbox: Outbox
+    nudger: Nudger

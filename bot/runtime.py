@@ -23,6 +23,7 @@ from bot.requests.approvers import ApproverIdentity
 from bot.requests.decisions import Decisions
 from bot.requests.executor import Executor
 from bot.requests.intake import CloneFlow
+from bot.requests.nudges import Nudger
 from bot.requests.outbox import Outbox
 from bot.requests.policy import ApprovalPolicy
 from bot.requests.preflight import Preflight
@@ -165,8 +166,15 @@ class Runtime:
             locales=locales,
             deliveries=Deliveries(redis, metrics),
             outbox=outbox,
+            nudger=Nudger(store=requests, policy=policy),
         )
-        tracker = Tracker(store=requests, executor=executor, outbox=outbox, metrics=metrics)
+        tracker = Tracker(
+            store=requests,
+            executor=executor,
+            outbox=outbox,
+            metrics=metrics,
+            nudger=deps.nudger,
+        )
         if adopted := await requests.adopt_legacy_schedules():
             logger.info("adopted work of an earlier release", extra={"requests": adopted})
         tracker.start()

@@ -36,7 +36,12 @@ from bot.ui.view_state import ViewState
 logger = logging.getLogger(__name__)
 
 # In English or Chinese (批准 / 同意; 拒绝 <原因>), with the punctuation either language uses.
-_APPROVE_WORDS = re.compile(r"^\s*(approve|approved|lgtm|批准|同意)\s*[.!。！]?\s*$", re.IGNORECASE)
+# A comment follows a colon or a dash ("approve: looks right"), so a question such as
+# "approved by whom?" is not taken for an approval.
+_APPROVE_WORDS = re.compile(
+    r"^\s*(?:approve|approved|lgtm|批准|同意)\s*(?:[.!。！]|[:：-]\s*(?P<comment>.*?))?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
 _REJECT_WORDS = re.compile(
     r"^\s*(?:reject(?:ed)?\b|拒绝)[\s:,，：、-]*(?P<reason>.*)$", re.IGNORECASE | re.DOTALL
 )
@@ -44,7 +49,8 @@ _REJECT_WORDS = re.compile(
 
 def register(app: AsyncApp, deps: Deps) -> None:
     handlers = ApprovalHandlers(deps)
-    app.action(cards.ACTION_APPROVE)(handlers.button(Decisions.approve))
+    app.action(cards.ACTION_APPROVE)(handlers.approve_clicked)
+    app.view(thread.APPROVE_CALLBACK)(handlers.reasoned(APPROVAL_COMMENT, Decisions.approve))
     app.action(cards.ACTION_REJECT)(
         handlers.dialog(ApprovalPolicy.why_not_reject, thread.reject_modal)
     )
@@ -86,6 +92,9 @@ class ReasonAsked:
 
 REJECT_REASON = ReasonAsked(
     thread.BLOCK_REJECT_REASON, 1, N_("Say why, so the requester can fix it.")
+)
+APPROVAL_COMMENT = ReasonAsked(
+    thread.BLOCK_APPROVE_COMMENT, 1, N_("Write a comment: this request's rule asks for one.")
 )
 BREAK_GLASS_REASON = ReasonAsked(
     thread.BLOCK_BREAK_GLASS_REASON, 10, N_("Write why, in a sentence: it is shown on the card.")
@@ -192,6 +201,38 @@ class ApprovalHandlers:
             await ack()
 
         return clicked
+
+    async def approve_clicked(
+        self, ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        """Approve: counted at once, or, when the request's rule wants a comment with each
+        approval, a small dialog that asks for it first."""
+        _actor, _channel, request_id = _who(body, context)
+        with request_context(request_id):
+            self.deps.background.spawn(
+                self._approve(body, context, client), body=body, client=client
+            )
+        await ack()
+
+    async def _approve(
+        self, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        actor, channel, request_id = _who(body, context)
+        record = await self.deps.requests.get(request_id)
+        if record is not None and self.deps.policy.rule_of(record).approval_comment:
+            why_not = ApprovalPolicy.why_not_approve
+            await self._open_dialog(body, context, client, why_not, thread.approve_modal)
+            return
+        decision = self.deps.decisions.approve(request_id, actor)
+        answered = self._decide(
+            actor,
+            channel,
+            decision,
+            _thread_of(body),
+            client=client,
+            trigger_id=body.get("trigger_id"),
+        )
+        await self._then_home(body, context, client, answered)
 
     async def _then_home(
         self,
@@ -367,7 +408,8 @@ class ApprovalHandlers:
         if request_id is None:
             return
         if approve:
-            decision = self.deps.decisions.approve(request_id, author)
+            comment = (approve.group("comment") or "").strip()
+            decision = self.deps.decisions.approve(request_id, author, comment)
             work = self._decide(author, channel, decision, thread)
         else:
             assert reject is not None

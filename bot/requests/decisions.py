@@ -15,14 +15,15 @@ from typing import Any
 
 from bot.i18n import Msg
 from bot.metrics import Metrics
-from bot.requests import effects
+from bot.requests import effects, steps
 from bot.requests.approvers import ApproverIdentity, LoginNeeded, Proven
 from bot.requests.effects import Effect
 from bot.requests.lifecycle import Event
-from bot.requests.model import CloneRequest, Override, State, utc_now
+from bot.requests.model import CloneRequest, Override, State, Vote, utc_now
 from bot.requests.policy import Actor, ApprovalPolicy, what_became_of
+from bot.requests.rules import AppliedRule, AppliedStep
 from bot.store.requests import RequestStore
-from bot.ui.text import fmt, one_line, truncate
+from bot.ui.text import Mrkdwn, fmt, mention_entry, one_line, truncate
 
 logger = logging.getLogger(__name__)
 
@@ -45,43 +46,61 @@ class Decisions:
             return Msg.of("There is no request {id}.", id=request_id)
         return await check(record)
 
-    async def approve(self, request_id: str, actor: Actor) -> Msg | LoginNeeded | None:
-        """Count ``actor``'s approval; what to tell them, if anything (``LoginNeeded``: the
-        rule wants their ZStack login first)."""
+    async def approve(
+        self, request_id: str, actor: Actor, comment: str = ""
+    ) -> Msg | LoginNeeded | None:
+        """Count ``actor``'s approval in the request's current step (with ``comment``, which
+        the rule may require); what to tell them, if anything (``LoginNeeded``: the rule wants
+        their ZStack login first)."""
         user = actor.user_id
+        comment = truncate(comment.strip(), REASON_MAX)
         proven = await self._approver(
-            request_id, actor, lambda record: self.policy.why_not_approve(actor, record)
+            request_id, actor, lambda record: self._why_not_approve(actor, record, comment)
         )
         if isinstance(proven, LoginNeeded | Msg):
             return proven
         zstack = proven.identity if proven else None
+        seen = await self.store.require(request_id)
 
         def vote(current: CloneRequest) -> CloneRequest | None:
+            # The step was checked for this person: a step that moved on meanwhile is not theirs.
             if user in current.approvals or current.expires_at <= utc_now():
                 return None
-            approvals = [*current.approvals, user]
-            update: dict[str, Any] = {"approvals": approvals}
-            if zstack is not None:
-                update["approver_accounts"] = {**current.approver_accounts, user: zstack}
-            if len(approvals) >= current.approvals_required:
-                update |= {"state": State.APPROVED, "approved_at": utc_now(), "decided_by": user}
-            return current.model_copy(update=update)
+            if current.step != seen.step:
+                return None
+            return _tallied(self.policy.rule_of(current), current, user, comment, zstack)
 
         outcome = await self.store.transition(
             request_id,
-            _vote_or_approve,
+            lambda current: _vote_event(self.policy.rule_of(current), current, user),
             vote,
             actor=user,
-            note=f"approve as ZStack {zstack}" if zstack else "approve",
-            effects=lambda approved: _after_approval(approved, user),
+            note=_vote_note(zstack, comment),
+            effects=lambda after: _after_approval(self.policy.rule_of(after), after, user),
         )
         if not outcome.changed:
             return _too_late(outcome.record, user)
-        approved = outcome.record
-        if approved.state == State.APPROVED:
-            latency = (utc_now() - approved.created_at).total_seconds()
+        after = outcome.record
+        if after.state == State.APPROVED:
+            latency = (utc_now() - after.created_at).total_seconds()
             self.metrics.approval_latency.observe(latency)
             await self.store.unschedule("expiry", request_id)
+            await self.store.unschedule("nudge", request_id)
+        elif after.step != seen.step:
+            await schedule_nudge(self.store, self.policy.rule_of(after), after)
+        return None
+
+    async def _why_not_approve(
+        self, actor: Actor, record: CloneRequest, comment: str
+    ) -> Msg | None:
+        if refusal := await self.policy.why_not_approve(actor, record):
+            return refusal
+        if self.policy.rule_of(record).approval_comment and not comment:
+            return Msg.of(
+                "{id} needs a comment with each approval: use the Approve button, or reply "
+                "`approve: <your comment>` in its thread.",
+                id=record.id,
+            )
         return None
 
     async def override(
@@ -252,29 +271,105 @@ class Decisions:
         return None
 
 
-def _vote_or_approve(current: CloneRequest) -> Event:
-    """One more approval: enough for the quorum, or a vote towards it."""
-    enough = len(current.approvals) + 1 >= current.approvals_required
-    return Event.APPROVE if enough else Event.VOTE
+def _tallied(
+    rule: AppliedRule, current: CloneRequest, user: str, comment: str, zstack: str | None
+) -> CloneRequest:
+    """``current`` with ``user``'s approval counted: approved when it completes the last step,
+    at the next step when it completes an earlier one."""
+    now = utc_now()
+    vote = Vote(user=user, step=current.step, at=now, comment=comment or None)
+    update: dict[str, Any] = {
+        "approvals": [*current.approvals, user],
+        "votes": [*_votes_of(current), vote],
+    }
+    if zstack is not None:
+        update["approver_accounts"] = {**current.approver_accounts, user: zstack}
+    counted = current.model_copy(update=update)
+    if not steps.satisfied(rule, counted):
+        return counted
+    if steps.is_last(rule, counted):
+        update = {"state": State.APPROVED, "approved_at": now, "decided_by": user}
+    else:
+        update = steps.moved_on(counted, now)
+    if comment and update.get("state") == State.APPROVED:
+        update["decision_reason"] = comment
+    return counted.model_copy(update=update)
 
 
-def _after_approval(record: CloneRequest, user: str) -> list[Effect]:
-    if record.state != State.APPROVED:
-        count = f"{len(record.approvals)}/{record.approvals_required}"
-        voted = Msg.marked(
-            ":ballot_box_with_check:",
-            "<@{user}> approved ({count} approvals).",
+def _votes_of(record: CloneRequest) -> list[Vote]:
+    """The record's votes; a request stored before votes existed gets them from its approvals."""
+    if record.votes or not record.approvals:
+        return list(record.votes)
+    return [Vote(user=u, step=0, at=record.updated_at) for u in record.approvals]
+
+
+def _vote_event(rule: AppliedRule, current: CloneRequest, user: str) -> Event:
+    """One more approval: the one that approves the request, or a vote (which may complete a
+    step that is not the last)."""
+    counted = _tallied(rule, current, user, "", None)
+    return Event.APPROVE if counted.state == State.APPROVED else Event.VOTE
+
+
+def _vote_note(zstack: str | None, comment: str) -> str:
+    note = f"approve as ZStack {zstack}" if zstack else "approve"
+    return truncate(f"{note}: {one_line(comment)}", 300) if comment else note
+
+
+def _after_approval(rule: AppliedRule, record: CloneRequest, user: str) -> list[Effect]:
+    said = _said(record, user)
+    if record.state == State.APPROVED:
+        approved = Msg.marked(
+            ":white_check_mark:",
+            "<@{user}> approved{said}. Cloning as <@{requester}>…",
             user=user,
-            count=count,
+            said=said,
+            requester=record.requester,
         )
-        return [effects.card(), effects.note(voted)]
-    approved = Msg.marked(
-        ":white_check_mark:",
-        "<@{user}> approved. Cloning as <@{requester}>…",
+        return [effects.submit(), effects.card(), effects.note(approved)]
+    stages = rule.stages()
+    if len(stages) > 1 and record.step > 0 and not steps.step_votes(record):
+        # This approval completed a step: the next one's approvers are named (and notified).
+        done = Msg.marked(
+            ":ballot_box_with_check:",
+            "<@{user}> approved{said}: step {done} of {total} is done. Step {step} now waits "
+            "for {who}.",
+            user=user,
+            said=said,
+            done=record.step,
+            total=len(stages),
+            step=record.step + 1,
+            who=step_people(steps.current(rule, record)),
+        )
+        return [effects.card(), effects.note(done)]
+    count = f"{len(steps.step_votes(record))}/{steps.current(rule, record).required()}"
+    voted = Msg.marked(
+        ":ballot_box_with_check:",
+        "<@{user}> approved{said} ({count} approvals).",
         user=user,
-        requester=record.requester,
+        said=said,
+        count=count,
     )
-    return [effects.submit(), effects.card(), effects.note(approved)]
+    return [effects.card(), effects.note(voted)]
+
+
+def _said(record: CloneRequest, user: str) -> Mrkdwn:
+    """``: “comment”`` after an approval that came with one."""
+    comment = next((v.comment for v in reversed(record.votes) if v.user == user), None)
+    return fmt(": “{comment}”", comment=one_line(comment)) if comment else Mrkdwn("")
+
+
+def step_people(step: AppliedStep) -> Mrkdwn:
+    """The people of a step, mentioned: ``<@U1>, <!subteam^S1>``."""
+    return Mrkdwn(", ".join(mention_entry(entry) for entry in step.approvers) or "anyone")
+
+
+async def schedule_nudge(store: RequestStore, rule: AppliedRule, record: CloneRequest) -> None:
+    """(Re)schedule the request's next reminder, escalation or skipped step, if any."""
+    due = steps.next_due(rule, record)
+    if due is None:
+        await store.unschedule("nudge", record.id)
+    else:
+        await store.schedule("nudge", record.id, due.at.timestamp())
 
 
 def _too_late(record: CloneRequest, user: str) -> Msg:

@@ -88,6 +88,7 @@ class Effect(BaseModel):
     text: StoredMsg | None = None  # note, dm
     user: str | None = None  # dm: to whom
     resubmit: bool = False  # dm: with the requester's "Edit and resubmit"
+    decide: bool = False  # dm: with Approve / Reject, while the request still waits
     at: float = Field(default_factory=time.time)  # when it was caused (epoch s)
     attempts: int = 0
     next_at: float | None = None  # not before (after a failed try)
@@ -112,10 +113,10 @@ def note(text: Msg) -> Effect:
     return Effect(kind="note", text=StoredMsg.of(text))
 
 
-def dm(user: str, text: Msg, *, resubmit: bool = False) -> Effect:
+def dm(user: str, text: Msg, *, resubmit: bool = False, decide: bool = False) -> Effect:
     """A direct message, in the reader's language; ``resubmit``: with "Edit and resubmit" and
-    a link to the request's thread."""
-    return Effect(kind="dm", user=user, text=StoredMsg.of(text), resubmit=resubmit)
+    a link to the request's thread; ``decide``: with Approve / Reject (to an approver)."""
+    return Effect(kind="dm", user=user, text=StoredMsg.of(text), resubmit=resubmit, decide=decide)
 
 
 def publish() -> Effect:

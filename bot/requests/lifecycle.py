@@ -35,6 +35,9 @@ class Event(StrEnum):
     NOTIFIED = "notified"  # one completion notice delivered
     CHECKED = "checked"  # pre-flight checks recorded while the request waits for approval
     SUPERSEDE = "supersede"  # the requester edited and resubmitted it as a new request
+    REMIND = "remind"  # nobody decided yet: the approvers are reminded
+    ESCALATE = "escalate"  # nobody decided in time: fallback approvers join
+    SKIP = "skip"  # an approval step nobody decided in time is skipped
 
 
 S = State
@@ -43,6 +46,9 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     **{(state, Event.POSTED): state for state in State},
     (S.PENDING, Event.VOTE): S.PENDING,
     (S.PENDING, Event.CHECKED): S.PENDING,
+    (S.PENDING, Event.REMIND): S.PENDING,
+    (S.PENDING, Event.ESCALATE): S.PENDING,
+    (S.PENDING, Event.SKIP): S.PENDING,
     (S.PENDING, Event.APPROVE): S.APPROVED,
     (S.PENDING, Event.REJECT): S.REJECTED,
     (S.PENDING, Event.CANCEL): S.CANCELLED,

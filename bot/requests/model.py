@@ -87,6 +87,15 @@ class Override(BaseModel):
     at: AwareDatetime
 
 
+class Vote(BaseModel):
+    """One approval: who, in which step of the rule, when, and what they wrote with it."""
+
+    user: str
+    step: int = 0
+    at: AwareDatetime
+    comment: str | None = None
+
+
 class CloneRequest(BaseModel):
     """Everything about one request; ``version`` increases with every stored change."""
 
@@ -132,6 +141,15 @@ class CloneRequest(BaseModel):
     # Approvers' ZStack identities (Slack user → "account/user"), when the rule made them log in.
     approver_accounts: dict[str, str] = Field(default_factory=dict)
     override: Override | None = None  # break-glass
+    # Where the request stands in its rule's steps, and what was done because nobody decided
+    # in the current one (reminders sent, fallback approvers added); ``votes`` hold each
+    # approval with its step and comment (``approvals`` lists the same people, in order).
+    step: int = 0
+    step_started_at: AwareDatetime | None = None
+    votes: list[Vote] = Field(default_factory=list)
+    reminders: int = 0
+    escalated: list[str] = Field(default_factory=list)
+    skipped: list[int] = Field(default_factory=list)
     supersedes: str | None = None
     supersedes_link: str | None = None
     superseded_by: str | None = None
@@ -139,6 +157,11 @@ class CloneRequest(BaseModel):
     @property
     def new_name(self) -> str:
         return self.body.params.name or f"{self.source_name or self.source_uuid}-clone"
+
+    @property
+    def step_since(self) -> datetime:
+        """When the current step began (the request's creation, for the first)."""
+        return self.step_started_at or self.created_at
 
     def elapsed_s(self) -> float | None:
         if self.finished_at is None:

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from bot.config import Settings
 from bot.i18n import N_, Msg
+from bot.requests import steps
 from bot.requests.model import RESUBMITTABLE, CloneRequest, State
 from bot.requests.rules import AppliedRule, Facts, Rules, default_rule
 from bot.ui.text import mention
@@ -67,11 +68,22 @@ class ApprovalPolicy:
         return await self.rules.applied(facts, members)
 
     async def is_approver(self, user: str, record: CloneRequest | None = None) -> bool:
-        """Among the rule's approvers (directly or through a user group); anyone when the rule
-        names none."""
+        """Among the approvers of the request's current step (directly or through a user
+        group), fallback approvers included; anyone when the rule names none. Without a
+        request: the settings' approvers."""
         assert self.rules is not None
-        approvers = (self.rule_of(record) if record else self.rules.default).approvers
-        return await self._among(user, approvers, anyone=True)
+        if record is None:
+            return await self._among(user, self.rules.default.approvers, anyone=True)
+        return await self._among(user, steps.deciders(self.rule_of(record), record), anyone=True)
+
+    async def is_named(self, user: str, record: CloneRequest) -> bool:
+        """Among the approvers of any step of the request's rule (or its fallback ones): who
+        may reject it, whatever step it is in."""
+        rule = self.rule_of(record)
+        named = [a for step in rule.stages() for a in step.approvers]
+        if any(not step.approvers for step in rule.stages()):
+            return True
+        return await self._among(user, [*named, *record.escalated, *rule.escalate_to])
 
     async def _among(self, user: str, entries: list[str], *, anyone: bool = False) -> bool:
         if not entries:
@@ -97,6 +109,14 @@ class ApprovalPolicy:
         if user in record.approvals:
             return Msg.of("You already approved {id}; it needs another approver.", id=record.id)
         if not await self.is_approver(user, record):
+            rule = self.rule_of(record)
+            if len(rule.stages()) > 1 and await self.is_named(user, record):
+                return Msg.of(
+                    "{id} is at step {step} of {steps}; you approve in another step.",
+                    id=record.id,
+                    step=record.step + 1,
+                    steps=len(rule.stages()),
+                )
             return Msg.of("You are not on the approver list for clone requests.")
         return certain_to_fail(record)
 
@@ -118,7 +138,7 @@ class ApprovalPolicy:
             return what_became_of(record)
         if actor.is_requester_of(record):
             return Msg.of("To withdraw your own request, use Cancel.")
-        if not await self.is_approver(actor.user_id, record):
+        if not await self.is_named(actor.user_id, record):
             return Msg.of("You are not on the approver list for clone requests.")
         return None
 
@@ -140,7 +160,7 @@ class ApprovalPolicy:
                 id=record.id,
                 new=record.superseded_by,
             )
-        if actor.is_requester_of(record) or await self.is_approver(actor.user_id, record):
+        if actor.is_requester_of(record) or await self.is_named(actor.user_id, record):
             return None
         return Msg.of("Only the requester or an approver can retry a request.")
 

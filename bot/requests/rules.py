@@ -148,6 +148,37 @@ class Match(BaseModel):
         return self
 
 
+Duration = Annotated[int | None, BeforeValidator(_seconds)]
+
+
+class Step(BaseModel):
+    """One approval step of a rule: who approves in it, how many of them, and optionally how
+    long it waits before it is skipped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=64)
+    approvers: Names = Field(min_length=1)
+    need: Literal["any", "all"] | Annotated[int, Field(ge=1, le=10)] = "any"
+    skip_after: Duration = Field(None, ge=60)
+
+    @field_validator("approvers")
+    @classmethod
+    def _ids(cls, value: list[str]) -> list[str]:
+        return _people(value)
+
+    @model_validator(mode="after")
+    def _countable(self) -> Step:
+        if self.need == "all" and any(GROUP_ID.match(a) for a in self.approvers):
+            raise ValueError(
+                "need: all names each approver: list user ids (U…), or use a count with a group"
+            )
+        users_only = all(USER_ID.match(a) for a in self.approvers)
+        if isinstance(self.need, int) and users_only and self.need > len(self.approvers):
+            raise ValueError(f"need: {self.need} is more than the {len(self.approvers)} listed")
+        return self
+
+
 class Rule(BaseModel):
     """One rule of the policy file; what it leaves out comes from the settings."""
 
@@ -157,19 +188,26 @@ class Rule(BaseModel):
     when: list[Match] = Field(default_factory=list)
     approvers: Names | None = None
     approvals: int | None = Field(None, ge=1, le=10)
-    ttl: Annotated[int | None, BeforeValidator(_seconds)] = Field(None, ge=60)
+    ttl: Duration = Field(None, ge=60)
     self_approval: bool | None = None
     approver_login: Literal["required", "off"] | None = None
     break_glass: Names = Field(default_factory=list)
     deny: str | None = Field(None, min_length=1, max_length=500)
     auto_approve: bool = False
+    steps: list[Step] = Field(default_factory=list, max_length=5)
+    remind_after: Duration = Field(None, ge=60)
+    remind_every: Duration = Field(None, ge=60)
+    remind_max: int | None = Field(None, ge=1, le=20)
+    escalate_after: Duration = Field(None, ge=60)
+    escalate_to: Names = Field(default_factory=list)
+    approval_comment: Literal["required", "off"] | None = None
 
     @field_validator("when", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, dict) else value
 
-    @field_validator("approvers", "break_glass")
+    @field_validator("approvers", "break_glass", "escalate_to")
     @classmethod
     def _ids(cls, value: list[str] | None) -> list[str] | None:
         return None if value is None else _people(value)
@@ -178,6 +216,14 @@ class Rule(BaseModel):
     def _coherent(self) -> Rule:
         if self.deny and self.auto_approve:
             raise ValueError("a rule cannot both deny and auto-approve")
+        if self.steps and (self.approvers is not None or self.approvals is not None):
+            raise ValueError("a rule with steps names its approvers in the steps, not above them")
+        if self.steps and self.steps[-1].skip_after:
+            raise ValueError("the last step cannot be skipped: nobody would have approved")
+        if self.remind_every and not self.remind_after:
+            raise ValueError("remind_every needs remind_after")
+        if bool(self.escalate_after) != bool(self.escalate_to):
+            raise ValueError("escalate_after and escalate_to go together")
         if self.auto_approve:
             # Auto-approval only within explicit bounds: a CPU ceiling in every alternative of
             # `when` (and, as the author sees fit, a memory ceiling or gpu: false).
@@ -212,6 +258,9 @@ class PolicyFile(BaseModel):
         for rule in self.rules:
             named.update(rule.approvers or [])
             named.update(rule.break_glass)
+            named.update(rule.escalate_to)
+            for step in rule.steps:
+                named.update(step.approvers)
             for match in rule.when:
                 named.update(match.requester)
         return {entry for entry in named if GROUP_ID.match(entry)}
@@ -282,6 +331,30 @@ class Because(BaseModel):
     bound: int | None = None
 
 
+class AppliedStep(BaseModel):
+    """One step as a request keeps it: ``need`` approvals of ``approvers`` (0: every one)."""
+
+    name: str | None = None
+    approvers: list[str] = Field(default_factory=list)
+    need: int = 1  # 0: all of them
+    skip_after_s: int | None = None
+
+    @property
+    def needs_all(self) -> bool:
+        return self.need == 0
+
+    def required(self) -> int:
+        """How many approvals satisfy the step."""
+        return len(self.approvers) if self.needs_all else self.need
+
+    @classmethod
+    def of(cls, step: Step) -> AppliedStep:
+        need = 0 if step.need == "all" else 1 if step.need == "any" else int(step.need)
+        return cls(
+            name=step.name, approvers=step.approvers, need=need, skip_after_s=step.skip_after
+        )
+
+
 class AppliedRule(BaseModel):
     """The rule a request met, kept on the request: its approvals follow it, the card shows it."""
 
@@ -295,6 +368,27 @@ class AppliedRule(BaseModel):
     break_glass: list[str] = Field(default_factory=list)
     deny: str | None = None
     auto_approve: bool = False
+    steps: list[AppliedStep] = Field(default_factory=list)  # empty: one step, as above
+    remind_after_s: int | None = None
+    remind_every_s: int | None = None
+    remind_max: int = 1
+    escalate_after_s: int | None = None
+    escalate_to: list[str] = Field(default_factory=list)
+    approval_comment: bool = False
+
+    def stages(self) -> list[AppliedStep]:
+        """The steps a request goes through: the rule's, or the one its approvers make."""
+        return self.steps or [AppliedStep(approvers=self.approvers, need=self.approvals)]
+
+    @property
+    def nudges(self) -> bool:
+        """Whether anything is scheduled while the request waits (reminders, escalation,
+        skipped steps)."""
+        return bool(
+            self.remind_after_s
+            or self.escalate_after_s
+            or any(step.skip_after_s for step in self.steps)
+        )
 
 
 @dataclass(frozen=True)
@@ -347,6 +441,13 @@ class Rules:
             break_glass=rule.break_glass,
             deny=rule.deny,
             auto_approve=rule.auto_approve,
+            steps=[AppliedStep.of(step) for step in rule.steps],
+            **_nudging(rule, d),
+            approval_comment=(
+                d.approval_comment
+                if rule.approval_comment is None
+                else rule.approval_comment == "required"
+            ),
         )
 
     async def _match(
@@ -431,7 +532,41 @@ def default_rule(settings: Settings) -> AppliedRule:
         ttl_s=settings.approval_ttl_s,
         self_approval=settings.allow_self_approval,
         approver_login=settings.approver_login == "required",
+        remind_after_s=settings.remind_after_s,
+        remind_every_s=settings.remind_every_s,
+        remind_max=settings.remind_max if settings.remind_every_s else 1,
+        escalate_after_s=settings.escalate_after_s,
+        escalate_to=list(settings.escalate_to),
+        approval_comment=settings.approval_comment == "required",
     )
+
+
+def _nudging(rule: Rule, default: AppliedRule) -> dict[str, Any]:
+    """A rule's reminders and escalation: its own when it sets them, else the default's."""
+    if rule.remind_after:
+        every = rule.remind_every
+        reminders: dict[str, Any] = {
+            "remind_after_s": rule.remind_after,
+            "remind_every_s": every,
+            "remind_max": (rule.remind_max or 3) if every else 1,
+        }
+    else:
+        reminders = {
+            "remind_after_s": default.remind_after_s,
+            "remind_every_s": default.remind_every_s,
+            "remind_max": default.remind_max,
+        }
+    if rule.escalate_after:
+        escalation: dict[str, Any] = {
+            "escalate_after_s": rule.escalate_after,
+            "escalate_to": rule.escalate_to,
+        }
+    else:
+        escalation = {
+            "escalate_after_s": default.escalate_after_s,
+            "escalate_to": default.escalate_to,
+        }
+    return reminders | escalation
 
 
 def rules_from(settings: Settings) -> Rules:

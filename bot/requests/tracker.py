@@ -22,6 +22,7 @@ from bot.requests import effects
 from bot.requests.executor import Executor
 from bot.requests.lifecycle import Event
 from bot.requests.model import CloneRequest, State, utc_now
+from bot.requests.nudges import Nudger
 from bot.requests.outbox import Outbox
 from bot.store.indexes import Schedule
 from bot.store.requests import RequestStore
@@ -41,6 +42,7 @@ class Tracker:
     executor: Executor
     outbox: Outbox
     metrics: Metrics
+    nudger: Nudger | None = None  # reminders, escalation, skipped steps
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _busy: set[str] = field(default_factory=set)
     _steps: TaskSet = field(default_factory=TaskSet)
@@ -53,6 +55,11 @@ class Tracker:
             asyncio.ensure_future(self._loop("outbox", self.outbox.run, limit)),
             asyncio.ensure_future(self._loop("expiry", self._expire, limit)),
         ]
+        if self.nudger is not None:
+            nudger = self.nudger
+            self._tasks.append(
+                asyncio.ensure_future(self._loop("nudge", nudger.run, limit, nudger.now_s))
+            )
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Stop taking work, let steps in flight finish (up to ``grace_s``), then cancel.
@@ -69,11 +76,15 @@ class Tracker:
         self._tasks = []
 
     async def _loop(
-        self, which: Schedule, handle: Callable[[str], Awaitable[object]], limit: asyncio.Semaphore
+        self,
+        which: Schedule,
+        handle: Callable[[str], Awaitable[object]],
+        limit: asyncio.Semaphore,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         while not self._stopping.is_set():
             try:
-                due = await self.store.due(which, time.time(), BATCH)
+                due = await self.store.due(which, clock(), BATCH)
                 if which == "jobs":
                     self.metrics.jobs_tracked.set(await self.store.scheduled_count("jobs"))
             except BotError as exc:

@@ -112,8 +112,12 @@ class Notifier:
     def _dm_blocks(
         record: CloneRequest, effect: Effect, text: Mrkdwn, lang: str
     ) -> list[Block] | None:
-        """A DM that offers "Edit and resubmit" (while that is still possible), with a link to
-        the thread; other DMs are their text."""
+        """A DM that offers "Edit and resubmit" (while that is still possible), or Approve /
+        Reject to an approver (while the request waits), with a link to the thread; other DMs
+        are their text."""
+        if effect.decide and record.state == State.PENDING:
+            buttons = cards.decision_buttons(record, with_cancel=False, lang=lang)
+            return [*results.note(text), buttons, *results.thread_link(record, lang)]
         if not effect.resubmit or record.superseded_by:
             return None
         actions = ActionsBlock(

@@ -22,7 +22,7 @@ from bot.store.handle import AsyncRedis
 logger = logging.getLogger(__name__)
 
 # The schedules: sorted sets of request ids by when they are due (epoch seconds).
-Schedule = Literal["jobs", "expiry", "outbox"]
+Schedule = Literal["jobs", "expiry", "outbox", "nudge"]
 # The two leases of a request: working on its job, and carrying out its outbox.
 LeasePart = Literal["lock", "outbox-lease"]
 
@@ -97,6 +97,8 @@ class RequestIndexes:
             return keys.expiring_requests_key(self._prefix)
         if which == "outbox":
             return keys.outbox_due_key(self._prefix)
+        if which == "nudge":
+            return keys.nudges_due_key(self._prefix)
         raise ValueError(f"unknown schedule {which!r}")
 
     async def undecided(self, limit: int) -> list[str]:

@@ -152,6 +152,11 @@ def expiring_requests_key(prefix: str) -> str:
     return f"{prefix}requests:expiring"
 
 
+def nudges_due_key(prefix: str) -> str:
+    """Sorted set of waiting request ids by their next reminder, escalation or skipped step."""
+    return f"{prefix}requests:nudges"
+
+
 def outbox_due_key(prefix: str) -> str:
     """Sorted set of request ids with effects in their outbox, by when to (re)try them."""
     return f"{prefix}outbox:due"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.errors import ConcurrentUpdate, IllegalTransition, RequestNotFound
-from bot.requests import lifecycle
+from bot.requests import lifecycle, steps
 from bot.requests.effects import Effect, Kind
 from bot.requests.lifecycle import Event
 from bot.requests.model import (
@@ -176,6 +176,11 @@ class RequestStore(RequestIndexes):
                 keys.expiring_requests_key(self._prefix),
                 {record.id: record.expires_at.timestamp()},
             )
+            # The first reminder, escalation or skipped step, when its rule has any.
+            if record.rule is not None and (due := steps.next_due(record.rule, record)):
+                await self._redis.zadd(
+                    keys.nudges_due_key(self._prefix), {record.id: due.at.timestamp()}
+                )
 
     async def get(self, request_id: str) -> CloneRequest | None:
         if not looks_like_request_id(request_id):

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 
 from bot.i18n import N_, Translate, tr
 from bot.requests.model import CloneRequest, State
-from bot.requests.rules import DEFAULT_RULE, AppliedRule, Because
+from bot.requests.rules import DEFAULT_RULE, AppliedRule, AppliedStep, Because
 from bot.ui.parts import labelled, md, param_label
 from bot.ui.text import (
     Mrkdwn,
@@ -29,6 +29,7 @@ from bot.ui.text import (
     join,
     link,
     mention,
+    mention_entry,
     one_line,
     truncate,
 )
@@ -85,7 +86,7 @@ def state_label(state: State, lang: str = "en") -> Mrkdwn:
 def approvers_text(approvers: list[str], required: int, lang: str = "en") -> Mrkdwn:
     t = tr(lang)
     if approvers:
-        who = join(", ", [_approver(a) for a in approvers[:20]])
+        who = join(", ", [mention_entry(a) for a in approvers[:20]])
     else:
         who = t("anyone in this channel except the requester")
     need = t.n("one approval needed", "{count} approvals needed", required)
@@ -116,7 +117,7 @@ def _because(reason: Because, t: Translate) -> Mrkdwn:
     if reason.kind == "channel":
         return t("from <#{channel}>", channel=value)
     if isinstance(value, str) and value.startswith("S"):
-        return t("requester in {group}", group=_approver(value))
+        return t("requester in {group}", group=mention_entry(value))
     return t("requested by <@{user}>", user=value)
 
 
@@ -144,7 +145,11 @@ def rule_text(rule: AppliedRule, lang: str = "en", *, approvers: bool = False) -
     elif rule.auto_approve:
         terms = [t("approved automatically")]
     elif approvers and rule.approvers:
-        terms.insert(0, join(", ", [_approver(a) for a in rule.approvers[:10]]))
+        terms.insert(0, join(", ", [mention_entry(a) for a in rule.approvers[:10]]))
+    if rule.steps and not (rule.deny or rule.auto_approve):
+        terms = [t.n("one step", "{count} steps", len(rule.steps))]
+    if rule.approval_comment:
+        terms.append(t("a comment with each approval"))
     if rule.approver_login:
         terms.append(t("approvers log in to ZStack"))
     if rule.self_approval:
@@ -154,13 +159,17 @@ def rule_text(rule: AppliedRule, lang: str = "en", *, approvers: bool = False) -
 
 def decision_buttons(record: CloneRequest, *, with_cancel: bool, lang: str = "en") -> ActionsBlock:
     t = tr(lang)
+    # A rule that wants a comment asks for it in a dialog, which is the confirmation then.
+    commented = record.rule is not None and record.rule.approval_comment
     elements = [
         ButtonElement(
             text=t("Approve"),
             action_id=ACTION_APPROVE,
             value=record.id,
             style="primary",
-            confirm=ConfirmObject(
+            confirm=None
+            if commented
+            else ConfirmObject(
                 title=t("Approve this clone?"),
                 text=truncate(
                     t(
@@ -262,13 +271,66 @@ def request_card(record: CloneRequest, approvers: list[str], lang: str = "en") -
 
 
 def _who_decides(record: CloneRequest, approvers: list[str], lang: str) -> Mrkdwn:
-    """The approvers and the quorum, and the rule that set them (when a policy file applies)."""
+    """The approvers and the quorum (or the steps), and the rule that set them (when a policy
+    file applies)."""
     if record.rule is None:
         return approvers_text(approvers, record.approvals_required, lang)
-    who = approvers_text(record.rule.approvers, record.approvals_required, lang)
-    if record.rule.name == DEFAULT_RULE and not record.rule.because:
+    rule = record.rule
+    who = (
+        steps_text(rule, record, lang)
+        if rule.steps
+        else approvers_text(rule.approvers, record.approvals_required, lang)
+    )
+    if rule.name == DEFAULT_RULE and not rule.because and not rule.steps:
         return who
-    return fmt("{rule}\n{who}", rule=rule_text(record.rule, lang), who=who)
+    return fmt("{rule}\n{who}", rule=rule_text(rule, lang), who=who)
+
+
+def steps_text(rule: AppliedRule, record: CloneRequest | None = None, lang: str = "en") -> Mrkdwn:
+    """The rule's approval steps, one a line, with where the request stands in them."""
+    t = tr(lang)
+    lines = []
+    for index, step in enumerate(rule.stages()):
+        who = join(", ", [mention_entry(a) for a in step.approvers[:10]])
+        need = (
+            t("all of {who}", who=who)
+            if step.needs_all
+            else t.n("one of {who}", "{count} of {who}", step.need, who=who)
+        )
+        name = fmt("*{name}*: ", name=step.name) if step.name else Mrkdwn("")
+        mark, where = _step_mark(record, index, step, t)
+        line = t("{mark} Step {n}: {name}{need}", mark=mark, n=index + 1, name=name, need=need)
+        if step.skip_after_s:
+            line = fmt(
+                "{line} · {skip}",
+                line=line,
+                skip=t("skipped after {after}", after=t.duration(step.skip_after_s)),
+            )
+        lines.append(fmt("{line}{where}", line=line, where=where))
+    return join("\n", lines)
+
+
+def _step_mark(
+    record: CloneRequest | None, index: int, step: AppliedStep, t: Translate
+) -> tuple[Mrkdwn, Mrkdwn]:
+    """The mark of one step (done, current, skipped, to come) and who approved in it."""
+    if record is None:
+        return Mrkdwn("•"), Mrkdwn("")
+    votes = [v for v in record.votes if v.step == index]
+    voters = join(", ", [mention(v.user) for v in votes])
+    if index in record.skipped:
+        return Mrkdwn(":fast_forward:"), fmt(" · {skipped}", skipped=t("skipped"))
+    if index < record.step or (index == record.step and record.state != State.PENDING and votes):
+        return Mrkdwn(":white_check_mark:"), fmt(" · {voters}", voters=voters)
+    if index == record.step and record.state == State.PENDING:
+        count = f"{len(votes)}/{step.required()}"
+        tail = (
+            fmt(" · {count}: {voters}", count=count, voters=voters)
+            if votes
+            else fmt(" · {count}", count=count)
+        )
+        return Mrkdwn(":hourglass_flowing_sand:"), tail
+    return Mrkdwn("◦"), Mrkdwn("")
 
 
 def _cpu_memory(cpu: int | None, memory: int | None, t: Translate) -> str | None:
@@ -291,8 +353,31 @@ def _lineage_blocks(record: CloneRequest, t: Translate) -> list[Block]:
     return [ContextBlock(elements=[md(t(":pencil2: Edited resubmission of {old}", old=old))])]
 
 
+def _nudged(record: CloneRequest, t: Translate) -> list[Mrkdwn]:
+    """What was done because nobody decided: ``reminded 2×``, ``escalated to @x``."""
+    said = []
+    if record.reminders:
+        said.append(t.n("reminded once", "reminded {count}×", record.reminders))
+    if record.escalated:
+        who = join(", ", [mention_entry(e) for e in record.escalated[:10]])
+        said.append(t("escalated to {who}", who=who))
+    return said
+
+
+def _comment_blocks(record: CloneRequest, t: Translate) -> list[Block]:
+    """The comments approvers wrote with their approvals."""
+    lines = [
+        t(":speech_balloon: <@{user}>: “{comment}”", user=v.user, comment=one_line(v.comment))
+        for v in record.votes
+        if v.comment
+    ]
+    if not lines:
+        return []
+    return [ContextBlock(elements=[md(truncate(join("\n", lines[-10:]), 2000))])]
+
+
 def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]:
-    blocks = _state_blocks(record, t, lang)
+    blocks = [*_comment_blocks(record, t), *_state_blocks(record, t, lang)]
     if record.override is not None:
         overridden = t(
             ":rotating_light: Break-glass override by <@{user}> {when}: {reason}",
@@ -312,23 +397,36 @@ def _status_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]
     return blocks
 
 
+def _pending_blocks(record: CloneRequest, label: Mrkdwn, t: Translate, lang: str) -> list[Block]:
+    """Where a waiting request stands (its step, its votes, reminders), and the buttons."""
+    rule = record.rule
+    if rule is not None and len(rule.stages()) > 1:
+        label = t(
+            "{state}: step {step} of {steps}",
+            state=label,
+            step=record.step + 1,
+            steps=len(rule.stages()),
+        )
+    elif record.approvals:
+        label = t(
+            "{state} ({count}: {votes})",
+            state=label,
+            count=f"{len(record.approvals)}/{record.approvals_required}",
+            votes=_voters(record),
+        )
+    expires = t("expires {when}", when=record.expires_at)
+    text = join(" · ", [label, *_nudged(record, t), expires])
+    return [
+        ContextBlock(elements=[md(truncate(text, 2000))]),
+        decision_buttons(record, with_cancel=True, lang=lang),
+    ]
+
+
 def _state_blocks(record: CloneRequest, t: Translate, lang: str) -> list[Block]:
     label = state_label(record.state, lang)
     blocks: list[Block] = [DividerBlock()]
     if record.state == State.PENDING:
-        if record.approvals:
-            label = t(
-                "{state} ({count}: {votes})",
-                state=label,
-                count=f"{len(record.approvals)}/{record.approvals_required}",
-                votes=_voters(record),
-            )
-        expires = t("expires {when}", when=record.expires_at)
-        text = fmt("{label} · {expires}", label=label, expires=expires)
-        blocks += [
-            ContextBlock(elements=[md(text)]),
-            decision_buttons(record, with_cancel=True, lang=lang),
-        ]
+        blocks += _pending_blocks(record, label, t, lang)
     elif record.state == State.AWAITING_LOGIN:
         waiting = t("<@{requester}> runs `/zstack login`.", requester=record.requester)
         blocks += [
@@ -521,15 +619,6 @@ def request_names(record: CloneRequest) -> Mrkdwn:
 
 def _quote(text: str) -> Mrkdwn:
     return Mrkdwn("\n".join(f">{line}" for line in escape(text).splitlines() or [""]))
-
-
-def _approver(entry: str) -> Mrkdwn:
-    """An approver list entry: a user group (``S…``) or a user."""
-    return (
-        Mrkdwn(f"<!subteam^{entry}>")
-        if entry.startswith("S") and entry.isalnum()
-        else mention(entry)
-    )
 
 
 def _voters(record: CloneRequest) -> Mrkdwn:

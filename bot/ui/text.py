@@ -96,6 +96,13 @@ def mention(user_id: str) -> Mrkdwn:
     return Mrkdwn(f"<@{user_id}>" if user_id.isalnum() else escape(user_id))
 
 
+def mention_entry(entry: str) -> Mrkdwn:
+    """An approver list entry mentioned: a user group (``S…``, ``<!subteam^S…>``) or a user."""
+    if entry.startswith("S") and entry.isalnum():
+        return Mrkdwn(f"<!subteam^{entry}>")
+    return mention(entry)
+
+
 def link(url: str, label: str) -> Mrkdwn:
     """``<url|label>``: neither part can close the link or open another one."""
     target = escape(url.replace("|", "%7C"))

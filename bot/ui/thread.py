@@ -177,6 +177,43 @@ def reject_modal(
     )
 
 
+APPROVE_CALLBACK = "approve_request"
+BLOCK_APPROVE_COMMENT = "approve_comment"
+
+
+def approve_modal(
+    record: CloneRequest, channel_id: str | None, *, from_home: bool = False, lang: str = "en"
+) -> View:
+    """The Approve confirmation when the request's rule wants a comment with each approval."""
+    t = tr(lang)
+    question = t(
+        "Approve *{id}*? The bot will clone {names} as <@{requester}>.",
+        id=record.id,
+        names=request_names(record),
+        requester=record.requester,
+    )
+    return View(
+        type="modal",
+        callback_id=APPROVE_CALLBACK,
+        title=t("Approve request"),
+        submit=t("Approve"),
+        close=t("Back"),
+        private_metadata=RejectMeta(
+            request_id=record.id, channel_id=channel_id, from_home=from_home
+        ).model_dump_json(),
+        blocks=[
+            SectionBlock(text=md(truncate(question, 2900))),
+            InputBlock(
+                block_id=BLOCK_APPROVE_COMMENT,
+                label=t("Comment (shown on the card and kept in the audit)"),
+                element=PlainTextInputElement(
+                    action_id=ACTION_REJECT_REASON, multiline=True, max_length=1000
+                ),
+            ),
+        ],
+    )
+
+
 BREAK_GLASS_CALLBACK = "break_glass_request"
 BLOCK_BREAK_GLASS_REASON = "break_glass_reason"
 
