@@ -142,6 +142,7 @@ class ApprovalHandlers:
             if (
                 client is not None
                 and trigger_id
+                and not answer.override
                 and await self._open_login(client, actor, channel, answer, trigger_id)
             ):
                 return
@@ -163,7 +164,11 @@ class ApprovalHandlers:
     ) -> bool:
         """The login modal, which counts the approval once the login succeeds."""
         lang = await self.deps.locales.quick(client, actor.user_id)
-        context = login_ui.LoginContext(channel_id=channel, then_approve=needed.request_id)
+        context = login_ui.LoginContext(
+            channel_id=channel,
+            then_approve=needed.request_id,
+            approve_comment=needed.comment or None,
+        )
         reason = login_ui.approver_login_reason(needed.request_id, lang)
         if needed.expired:
             reason = fmt(
@@ -322,7 +327,11 @@ class ApprovalHandlers:
         meta = thread.RejectMeta.model_validate_json(view.get("private_metadata") or "{}")
         actor = interaction_actor(body, context)
         decision = decide(self.deps.decisions, meta.request_id, actor, reason)
-        work = self._decide(actor, meta.channel_id, decision)
+        # A dialog's submission carries a trigger: an approval that needs the approver's ZStack
+        # login opens the login modal, which then counts it with its comment.
+        work = self._decide(
+            actor, meta.channel_id, decision, client=client, trigger_id=body.get("trigger_id")
+        )
         if meta.from_home:
             team = installing_workspace(context)
             work = self._then_publish(work, client, team, actor.user_id)

@@ -184,7 +184,7 @@ class ZStackHandlers:
         self.deps.background.spawn(home, body={"user_id": user_id}, client=client)
         if context.then_approve is not None:  # an approval waited for this login
             answer = await self.deps.decisions.approve(
-                context.then_approve, Actor(team_id, user_id)
+                context.then_approve, Actor(team_id, user_id), context.approve_comment or ""
             )
             then = _approval_outcome(context.then_approve, answer, lang)
             return ui.login_success_modal(

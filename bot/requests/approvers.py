@@ -27,6 +27,8 @@ class LoginNeeded:
 
     request_id: str
     expired: bool = False
+    comment: str = ""  # the approval's comment, carried through the login
+    override: bool = False  # a break-glass approval: asked again after the login, not resumed
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.i18n import Msg
@@ -57,7 +57,9 @@ class Decisions:
         proven = await self._approver(
             request_id, actor, lambda record: self._why_not_approve(actor, record, comment)
         )
-        if isinstance(proven, LoginNeeded | Msg):
+        if isinstance(proven, LoginNeeded):
+            return replace(proven, comment=comment)
+        if isinstance(proven, Msg):
             return proven
         zstack = proven.identity if proven else None
         seen = await self.store.require(request_id)
@@ -111,7 +113,9 @@ class Decisions:
         proven = await self._approver(
             request_id, actor, lambda record: self.policy.why_not_override(actor, record)
         )
-        if isinstance(proven, LoginNeeded | Msg):
+        if isinstance(proven, LoginNeeded):
+            return replace(proven, override=True)
+        if isinstance(proven, Msg):
             return proven
         reason = truncate(reason.strip(), REASON_MAX)
         now = utc_now()
@@ -150,6 +154,7 @@ class Decisions:
             return _too_late(outcome.record, user)
         logger.warning("break-glass override", extra={"request_id": request_id, "user_id": user})
         await self.store.unschedule("expiry", request_id)
+        await self.store.unschedule("nudge", request_id)
         return None
 
     async def _approver(
@@ -203,6 +208,7 @@ class Decisions:
         if not outcome.changed:
             return _too_late(outcome.record, user)
         await self.store.unschedule("expiry", request_id)
+        await self.store.unschedule("nudge", request_id)
         return None
 
     async def cancel(self, request_id: str, actor: Actor) -> Msg | None:
@@ -232,6 +238,7 @@ class Decisions:
             return _too_late(outcome.record, user)
         cancelled = outcome.record
         await self.store.unschedule("expiry", request_id)
+        await self.store.unschedule("nudge", request_id)
         await self.store.unpark(cancelled.team_id, cancelled.requester, request_id)
         return None
 

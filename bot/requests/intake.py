@@ -405,6 +405,7 @@ class CloneFlow:
         logger.info("request auto-approved", extra={"request_id": record.id, "rule": rule})
         if outcome.changed:
             await self.store.unschedule("expiry", record.id)
+            await self.store.unschedule("nudge", record.id)
         return outcome.record
 
     async def _replaceable(self, team_id: str, requester: str, request_id: str) -> CloneRequest:
@@ -445,6 +446,7 @@ class CloneFlow:
         )
         if outcome.changed:
             await self.store.unschedule("expiry", old_id)
+            await self.store.unschedule("nudge", old_id)
             await self.store.unpark(new.team_id, new.requester, old_id)
         else:
             logger.info("resubmitted request was not marked", extra={"request_id": old_id})

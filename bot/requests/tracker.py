@@ -134,6 +134,7 @@ class Tracker:
         record = await self.store.get(request_id)
         if record is None:
             await self.store.unschedule("expiry", request_id)
+            await self.store.unschedule("nudge", request_id)
             return
         if record.state in (State.PENDING, State.AWAITING_LOGIN) and record.expires_at > utc_now():
             await self.store.schedule("expiry", request_id, record.expires_at.timestamp())
@@ -157,6 +158,7 @@ class Tracker:
             ],
         )
         await self.store.unschedule("expiry", request_id)
+        await self.store.unschedule("nudge", request_id)
         if outcome.changed:
             expired = outcome.record
             await self.store.unpark(expired.team_id, expired.requester, expired.id)

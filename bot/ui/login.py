@@ -50,6 +50,7 @@ class LoginContext(BaseModel):
     then_edit: str | None = None
     # Or count the approval of this request (its rule wants the approver's ZStack login).
     then_approve: str | None = None
+    approve_comment: str | None = Field(default=None, max_length=1000)  # with that approval
     # Opened from App Home: re-render it after the login.
     refresh_home: bool = False
     notice: str | None = Field(default=None, max_length=500)
