@@ -122,3 +122,11 @@ def still_due(due: Due, record: CloneRequest) -> bool:
     if due.kind == "escalate":
         return not record.escalated
     return True
+
+
+def progress(record: CloneRequest) -> tuple[int, int]:
+    """Approvals in the current step and how many it needs (the request's quorum when it was
+    made without a rule)."""
+    if record.rule is None:
+        return len(record.approvals), record.approvals_required
+    return len(step_votes(record)), current(record.rule, record).required()

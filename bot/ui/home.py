@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.i18n import Translate, tr
+from bot.requests import steps
 from bot.requests.model import CloneRequest
 from bot.store.sessions import StoredSession
 from bot.ui import cards
@@ -103,12 +104,13 @@ def home_view(
     if not waiting:
         blocks.append(ContextBlock(elements=[_md(t("Nothing is waiting for you."))]))
     for record in waiting[:MAX_LISTED]:
+        have, need = steps.progress(record)
         status = t.n(
             "from <@{requester}> · {have}/{count} approval · expires {when}",
             "from <@{requester}> · {have}/{count} approvals · expires {when}",
-            record.approvals_required,
+            need,
             requester=record.requester,
-            have=len(record.approvals),
+            have=have,
             when=record.expires_at,
         )
         text = fmt(

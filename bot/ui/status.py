@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.i18n import tr
+from bot.requests import steps
 from bot.requests.model import CloneRequest, State
 from bot.ui.cards import failure_text, request_names, state_label
 from bot.ui.text import (
@@ -50,11 +51,12 @@ def status_text(record: CloneRequest, lang: str = "en") -> Mrkdwn:
     if record.superseded_by:
         lines.append(t("Replaced by {new}, its edited resubmission.", new=record.superseded_by))
     if record.state == State.PENDING:
+        have, need = steps.progress(record)
         lines.append(
             t(
                 "Approvals: {have}/{need} · expires {when}",
-                have=len(record.approvals),
-                need=record.approvals_required,
+                have=have,
+                need=need,
                 when=record.expires_at,
             )
         )
