@@ -54,15 +54,19 @@ class Decisions:
         their ZStack login first)."""
         user = actor.user_id
         comment = truncate(comment.strip(), REASON_MAX)
-        proven = await self._approver(
-            request_id, actor, lambda record: self._why_not_approve(actor, record, comment)
-        )
+        checked: list[CloneRequest] = []  # the record the check saw: the step it allowed
+
+        async def check(record: CloneRequest) -> Msg | None:
+            checked.append(record)
+            return await self._why_not_approve(actor, record, comment)
+
+        proven = await self._approver(request_id, actor, check)
         if isinstance(proven, LoginNeeded):
             return replace(proven, comment=comment)
         if isinstance(proven, Msg):
             return proven
         zstack = proven.identity if proven else None
-        seen = await self.store.require(request_id)
+        seen = checked[0]
 
         def vote(current: CloneRequest) -> CloneRequest | None:
             # The step was checked for this person: a step that moved on meanwhile is not theirs.
