@@ -80,12 +80,21 @@ class Nudger:
     ) -> None:
         undecided = self._undecided_entries(rule, record)
         count = due.count + 1
-        note = Msg.marked(
-            ":bell:",
-            "Reminder: {id} has waited {waited} for {who}.",
-            id=record.id,
-            waited=waited,
-            who=_people(undecided),
+        note = (
+            Msg.marked(
+                ":bell:",
+                "Reminder: {id} has waited {waited} for {who}.",
+                id=record.id,
+                waited=waited,
+                who=_people(undecided),
+            )
+            if undecided
+            else Msg.marked(
+                ":bell:",
+                "Reminder: {id} has waited {waited} for a decision.",
+                id=record.id,
+                waited=waited,
+            )
         )
         dm = Msg.marked(
             ":bell:",
