@@ -190,22 +190,34 @@ class ApprovalHandlers:
         async def clicked(
             ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
         ) -> None:
-            actor, channel, request_id = _who(body, context)
-            decision = decide(self.deps.decisions, request_id, actor)
-            answered = self._decide(
-                actor,
-                channel,
-                decision,
-                _thread_of(body),
-                client=client,
-                trigger_id=body.get("trigger_id"),
+            actor, _channel, request_id = _who(body, context)
+            work = self._clicked(
+                body, context, client, decide(self.deps.decisions, request_id, actor)
             )
-            work = self._then_home(body, context, client, answered)
             with request_context(request_id):
                 self.deps.background.spawn(work, body=body, client=client)
             await ack()
 
         return clicked
+
+    async def _clicked(
+        self,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        decision: Coroutine[Any, Any, Msg | LoginNeeded | None],
+    ) -> None:
+        """Run a button's decision, answer the clicker where they clicked, refresh App Home."""
+        actor, channel, _request_id = _who(body, context)
+        answered = self._decide(
+            actor,
+            channel,
+            decision,
+            _thread_of(body),
+            client=client,
+            trigger_id=body.get("trigger_id"),
+        )
+        await self._then_home(body, context, client, answered)
 
     async def approve_clicked(
         self, ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
@@ -222,22 +234,13 @@ class ApprovalHandlers:
     async def _approve(
         self, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        actor, channel, request_id = _who(body, context)
+        actor, _channel, request_id = _who(body, context)
         record = await self.deps.requests.get(request_id)
         if record is not None and self.deps.policy.rule_of(record).approval_comment:
             why_not = ApprovalPolicy.why_not_approve
             await self._open_dialog(body, context, client, why_not, thread.approve_modal)
             return
-        decision = self.deps.decisions.approve(request_id, actor)
-        answered = self._decide(
-            actor,
-            channel,
-            decision,
-            _thread_of(body),
-            client=client,
-            trigger_id=body.get("trigger_id"),
-        )
-        await self._then_home(body, context, client, answered)
+        await self._clicked(body, context, client, self.deps.decisions.approve(request_id, actor))
 
     async def _then_home(
         self,

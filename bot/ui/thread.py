@@ -4,6 +4,7 @@ dialog."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -18,7 +19,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.i18n import Translate, tr
+from bot.i18n import N_, Translate, tr
 from bot.requests.model import CloneRequest, State
 from bot.ui.cards import ACTION_SHOW_FULL, PREVIEW_CHARS, decision_buttons, request_names
 from bot.ui.parts import is_long_value, labelled, md
@@ -144,109 +145,114 @@ def _named(wire: str, t: Translate) -> Mrkdwn:
 _BY_WIRE = {spec.wire: spec for spec in PARAMETERS}
 
 
-def reject_modal(
-    record: CloneRequest, channel_id: str | None, *, from_home: bool = False, lang: str = "en"
+@dataclass(frozen=True)
+class _Dialog:
+    """What differs between the decision dialogs that ask for a text (reject, approve with a
+    comment, break-glass)."""
+
+    callback: str
+    title: str
+    submit: str
+    block: str
+    label: str
+    min_length: int | None = None
+
+
+def _decision_dialog(
+    dialog: _Dialog,
+    question: Mrkdwn,
+    record: CloneRequest,
+    channel_id: str | None,
+    from_home: bool,
+    lang: str,
 ) -> View:
     t = tr(lang)
     return View(
         type="modal",
-        callback_id=REJECT_CALLBACK,
-        title=t("Reject request"),
-        submit=t("Reject"),
-        close=t("Back"),
-        private_metadata=RejectMeta(
-            request_id=record.id, channel_id=channel_id, from_home=from_home
-        ).model_dump_json(),
-        blocks=[
-            SectionBlock(
-                text=md(
-                    truncate(
-                        t("Reject *{id}* ({names})?", id=record.id, names=request_names(record)),
-                        2900,
-                    )
-                )
-            ),
-            InputBlock(
-                block_id=BLOCK_REJECT_REASON,
-                label=t("Reason (the requester sees it)"),
-                element=PlainTextInputElement(
-                    action_id=ACTION_REJECT_REASON, multiline=True, max_length=1000
-                ),
-            ),
-        ],
-    )
-
-
-APPROVE_CALLBACK = "approve_request"
-BLOCK_APPROVE_COMMENT = "approve_comment"
-
-
-def approve_modal(
-    record: CloneRequest, channel_id: str | None, *, from_home: bool = False, lang: str = "en"
-) -> View:
-    """The Approve confirmation when the request's rule wants a comment with each approval."""
-    t = tr(lang)
-    question = t(
-        "Approve *{id}*? The bot will clone {names} as <@{requester}>.",
-        id=record.id,
-        names=request_names(record),
-        requester=record.requester,
-    )
-    return View(
-        type="modal",
-        callback_id=APPROVE_CALLBACK,
-        title=t("Approve request"),
-        submit=t("Approve"),
-        close=t("Back"),
+        callback_id=dialog.callback,
+        title=t.plain(dialog.title),
+        submit=t.plain(dialog.submit),
+        close=t.plain("Back"),
         private_metadata=RejectMeta(
             request_id=record.id, channel_id=channel_id, from_home=from_home
         ).model_dump_json(),
         blocks=[
             SectionBlock(text=md(truncate(question, 2900))),
             InputBlock(
-                block_id=BLOCK_APPROVE_COMMENT,
-                label=t("Comment (shown on the card and kept in the audit)"),
+                block_id=dialog.block,
+                label=t.plain(dialog.label),
                 element=PlainTextInputElement(
-                    action_id=ACTION_REJECT_REASON, multiline=True, max_length=1000
+                    action_id=ACTION_REJECT_REASON,
+                    multiline=True,
+                    min_length=dialog.min_length,
+                    max_length=1000,
                 ),
             ),
         ],
     )
 
 
+_REJECT = _Dialog(
+    REJECT_CALLBACK,
+    N_("Reject request"),
+    N_("Reject"),
+    BLOCK_REJECT_REASON,
+    N_("Reason (the requester sees it)"),
+)
+
+
+def reject_modal(
+    record: CloneRequest, channel_id: str | None, *, from_home: bool = False, lang: str = "en"
+) -> View:
+    question = tr(lang)("Reject *{id}* ({names})?", id=record.id, names=request_names(record))
+    return _decision_dialog(_REJECT, question, record, channel_id, from_home, lang)
+
+
+APPROVE_CALLBACK = "approve_request"
+BLOCK_APPROVE_COMMENT = "approve_comment"
+_APPROVE = _Dialog(
+    APPROVE_CALLBACK,
+    N_("Approve request"),
+    N_("Approve"),
+    BLOCK_APPROVE_COMMENT,
+    N_("Comment (shown on the card and kept in the audit)"),
+)
+
+
+def approve_modal(
+    record: CloneRequest, channel_id: str | None, *, from_home: bool = False, lang: str = "en"
+) -> View:
+    """The Approve confirmation when the request's rule wants a comment with each approval."""
+    question = tr(lang)(
+        "Approve *{id}*? The bot will clone {names} as <@{requester}>.",
+        id=record.id,
+        names=request_names(record),
+        requester=record.requester,
+    )
+    return _decision_dialog(_APPROVE, question, record, channel_id, from_home, lang)
+
+
 BREAK_GLASS_CALLBACK = "break_glass_request"
 BLOCK_BREAK_GLASS_REASON = "break_glass_reason"
+_BREAK_GLASS = _Dialog(
+    BREAK_GLASS_CALLBACK,
+    N_("Break glass"),
+    N_("Override and approve"),
+    BLOCK_BREAK_GLASS_REASON,
+    N_("Why it cannot wait for the approvers"),
+    min_length=10,
+)
 
 
 def break_glass_modal(
     record: CloneRequest, channel_id: str | None, *, from_home: bool = False, lang: str = "en"
 ) -> View:
     """Override the rule's approvals (break-glass): only with a written reason, shown to all."""
-    t = tr(lang)
-    warning = t(
+    warning = tr(lang)(
         ":rotating_light: Approve *{id}* ({names}) alone, overriding rule *{rule}*? The override "
         "and your reason are shown on the card and kept in the audit.",
         id=record.id,
         names=request_names(record),
         rule=record.rule.name if record.rule else "default",
     )
-    return View(
-        type="modal",
-        callback_id=BREAK_GLASS_CALLBACK,
-        title=t.plain("Break glass"),
-        submit=t.plain("Override and approve"),
-        close=t.plain("Back"),
-        private_metadata=RejectMeta(
-            request_id=record.id, channel_id=channel_id, from_home=from_home
-        ).model_dump_json(),
-        blocks=[
-            SectionBlock(text=md(truncate(warning, 2900))),
-            InputBlock(
-                block_id=BLOCK_BREAK_GLASS_REASON,
-                label=t.plain("Why it cannot wait for the approvers"),
-                element=PlainTextInputElement(
-                    action_id=ACTION_REJECT_REASON, multiline=True, min_length=10, max_length=1000
-                ),
-            ),
-        ],
-    )
+    return _decision_dialog(_BREAK_GLASS, warning, record, channel_id, from_home, lang)
