@@ -85,6 +85,11 @@ class ApprovalPolicy:
             return True
         return await self._among(user, [*named, *record.escalated, *rule.escalate_to])
 
+    async def _in_a_step(self, user: str, rule: AppliedRule) -> bool:
+        """Among the approvers some step of ``rule`` names (fallback approvers approve in no
+        step of their own: only in the one they were added to)."""
+        return await self._among(user, [a for step in rule.stages() for a in step.approvers])
+
     async def _among(self, user: str, entries: list[str], *, anyone: bool = False) -> bool:
         if not entries:
             return anyone
@@ -110,7 +115,7 @@ class ApprovalPolicy:
             return Msg.of("You already approved {id}; it needs another approver.", id=record.id)
         if not await self.is_approver(user, record):
             rule = self.rule_of(record)
-            if len(rule.stages()) > 1 and await self.is_named(user, record):
+            if len(rule.stages()) > 1 and await self._in_a_step(user, rule):
                 return Msg.of(
                     "{id} is at step {step} of {steps}; you approve in another step.",
                     id=record.id,
