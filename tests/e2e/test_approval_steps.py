@@ -162,8 +162,8 @@ async def test_two_steps_need_exactly_their_votes_in_order(
     assert done.approvals == [LEAD1, OWNER_A, OWNER_B]
     assert [(v.user, v.step) for v in done.votes] == [(LEAD1, 0), (OWNER_A, 1), (OWNER_B, 1)]
     assert clones(zstack_sim) == 1
-    await slack_emu.wait_for(lambda: "Step 2: *platform*" in card(slack_emu, record))
-    assert card(slack_emu, record).count(":white_check_mark: Step") == 2
+    # The card, drawn last, marks both steps done.
+    await slack_emu.wait_for(lambda: card(slack_emu, record).count(":white_check_mark: Step") == 2)
 
 
 async def test_a_step_nobody_decides_in_time_is_skipped(
@@ -187,7 +187,7 @@ async def test_a_step_nobody_decides_in_time_is_skipped(
     assert "Step 2 now waits for <@U0OWNA>" in note
     skipped = await bot.deps.requests.require(record.id)
     assert (skipped.step, skipped.skipped, skipped.step_started_at) == (1, [0], later())
-    await slack_emu.wait_for(lambda: "skipped" in card(slack_emu, record))
+    await slack_emu.wait_for(lambda: ":fast_forward: Step 1: *lead*" in card(slack_emu, record))
 
     # The lead's step is over; the owner's is on.
     await click(slack_emu, LEAD1, record, "request_approve")
@@ -289,3 +289,84 @@ async def test_a_required_comment_is_asked_for_enforced_and_shown(
     assert "approve: looks right" in trail
     assert "approve: ship it, capacity checked" in trail
     assert entry["decision_reason"] == "ship it, capacity checked"
+
+
+BOSS = "U0BOSS"
+NUDGED_STEPS = f"""
+rules:
+  - name: two-step
+    steps:
+      - name: lead
+        approvers: [{LEADS}]
+      - name: platform
+        approvers: [{OWNER_A}, {OWNER_B}]
+        need: all
+    remind_after: 1h
+    escalate_after: 2h
+    escalate_to: [{BOSS}]
+"""
+
+
+def texts_with(emu: SlackEmulator, record: CloneRequest, marker: str) -> list[str]:
+    return [t for t in thread_texts(emu, record) if marker in t]
+
+
+def dm_count(emu: SlackEmulator, user: str, marker: str) -> int:
+    return sum(marker in m.text for m in emu.state.dms(user))
+
+
+async def test_reminders_and_escalation_follow_the_current_step(
+    slack_emu: SlackEmulator, bot_factory: BotFactory, zstack_sim: SimServer, tmp_path: Path
+) -> None:
+    ws = slack_emu.state.workspace
+    ws.add_user(User(BOSS, "morgan", "Morgan Reyes", email="morgan@example.com"))
+    ws.channels[APPROVALS].members.add(BOSS)
+    bot = await policy_bot(slack_emu, bot_factory, tmp_path, NUDGED_STEPS)
+    record = await request_clone(slack_emu, bot)
+    # The fallback approver is no step's approver: not told to wait for another step.
+    await click(slack_emu, BOSS, record, "request_approve")
+    await refused(slack_emu, BOSS, "not on the approver list")
+
+    # Step 1's reminder names the leads' group and reaches each lead.
+    bot.deps.nudger.clock = at(record, hours=1)
+    note = (await slack_emu.wait_for(lambda: texts_with(slack_emu, record, ":bell: Reminder")))[0]
+    assert f"has waited 1h for <!subteam^{LEADS}>" in note
+    await slack_emu.wait_for(
+        lambda: all(dm_count(slack_emu, lead, ":bell: Reminder") == 1 for lead in (LEAD1, LEAD2))
+    )
+    assert dm_count(slack_emu, OWNER_A, ":bell: Reminder") == 0
+
+    # A lead approves (at the real time): step 2 begins, and its own clock with it.
+    await click(slack_emu, LEAD1, record, "request_approve")
+
+    async def at_step_two() -> CloneRequest | None:
+        current = await bot.deps.requests.require(record.id)
+        return current if current.step == 1 else None
+
+    await wait_until(at_step_two, timeout=5)
+    began = await at_step_two()
+    assert began is not None and began.reminders == 0 and began.step_started_at is not None
+    assert await bot.deps.requests.score("nudge", record.id) == pytest.approx(
+        (began.step_started_at + timedelta(hours=1)).timestamp()
+    )
+    step_two = began.step_started_at
+    bot.deps.nudger.clock = lambda: step_two + timedelta(hours=1)
+    await slack_emu.wait_for(lambda: len(texts_with(slack_emu, record, ":bell: Reminder")) == 2)
+    second = texts_with(slack_emu, record, ":bell: Reminder")[1]
+    assert f"has waited 1h for <@{OWNER_A}>, <@{OWNER_B}>" in second
+    await slack_emu.wait_for(
+        lambda: all(dm_count(slack_emu, o, ":bell: Reminder") == 1 for o in (OWNER_A, OWNER_B))
+    )
+    assert dm_count(slack_emu, LEAD1, ":bell: Reminder") == 1  # not reminded of step 2
+
+    # One owner approves; nobody else does in time: the fallback approver is added, and in an
+    # `all` step their approval stands in for the owner who did not decide.
+    await click(slack_emu, OWNER_A, record, "request_approve")
+    await slack_emu.wait_for(lambda: "1/2: <@U0OWNA>" in card(slack_emu, record))
+    bot.deps.nudger.clock = lambda: step_two + timedelta(hours=2)
+    await slack_emu.wait_for(lambda: texts_with(slack_emu, record, ":rotating_light:"))
+    await slack_emu.wait_for(lambda: dm_count(slack_emu, BOSS, "fallback approver") == 1)
+    assert clones(zstack_sim) == 0
+    await click(slack_emu, BOSS, record, "request_approve")
+    done = await wait_state(bot, record.id, State.SUCCEEDED)
+    assert done.approvals == [LEAD1, OWNER_A, BOSS] and clones(zstack_sim) == 1
