@@ -31,6 +31,7 @@ from tests.e2e.helpers import (
     REQUESTER,
     blocks_text,
     ephemeral_texts,
+    top_view,
 )
 from tests.fixtures.bot import BotFactory
 from tests.support import settled, wait_until
@@ -44,8 +45,9 @@ FALLBACK_DM = "as a fallback approver"
 
 
 @pytest.fixture(autouse=True)
-def quick_jobs(zstack_sim: SimServer) -> None:
-    zstack_sim.state.set_mode(job_duration_s=0.2)
+def quick_clones(zstack_sim: SimServer) -> None:
+    # The clone itself is not what these tests look at: ZStack answers it at once.
+    zstack_sim.state.set_mode(clone="sync")
 
 
 def add_oncall(emu: SlackEmulator) -> None:
@@ -373,3 +375,30 @@ async def test_a_restart_neither_repeats_nor_loses_a_reminder_or_the_escalation(
     await slack_emu.click(BOSS, channel=dm.channel, ts=dm.ts, action_id="request_approve")
     done = await wait_state(second, record.id, State.SUCCEEDED)
     assert done.approvals == [BOSS]
+
+
+COMMENTED = f"""
+rules:
+  - name: commented
+    approvers: [{APPROVER}]
+    remind_after: 1h
+    approval_comment: required
+"""
+
+
+async def test_a_reminder_dm_asks_for_the_comment_the_rule_requires(
+    slack_emu: SlackEmulator, bot_factory: BotFactory, tmp_path: Path
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(COMMENTED, encoding="utf-8")
+    bot = await bot_factory(approval_channel=APPROVALS, policy_file=path)
+    record = await request_clone(slack_emu, bot)
+    set_clock([bot], at(record, hours=1))
+    dm = (await slack_emu.wait_for(lambda: dms(slack_emu, APPROVER, REMINDER)))[0]
+    await slack_emu.click(APPROVER, channel=dm.channel, ts=dm.ts, action_id="request_approve")
+    modal = await top_view(slack_emu, APPROVER, "approve_request")
+    await slack_emu.submit_view(
+        APPROVER, modal.id, {"approve_comment": {"value": "checked the quota"}}
+    )
+    done = await wait_state(bot, record.id, State.SUCCEEDED)
+    assert [(v.user, v.comment) for v in done.votes] == [(APPROVER, "checked the quota")]
