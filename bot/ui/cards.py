@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.i18n import N_, Translate, tr
+from bot.requests import steps
 from bot.requests.model import CloneRequest, State
 from bot.requests.rules import DEFAULT_RULE, AppliedRule, AppliedStep, Because
 from bot.ui.parts import labelled, md, param_label
@@ -298,7 +299,7 @@ def steps_text(rule: AppliedRule, record: CloneRequest | None = None, lang: str 
             else t.n("one of {who}", "{count} of {who}", step.need, who=who)
         )
         name = fmt("*{name}*: ", name=step.name) if step.name else Mrkdwn("")
-        mark, where = _step_mark(record, index, step, t)
+        mark, where = _step_mark(rule, record, index, step, t)
         line = t("{mark} Step {n}: {name}{need}", mark=mark, n=index + 1, name=name, need=need)
         if step.skip_after_s:
             line = fmt(
@@ -311,25 +312,31 @@ def steps_text(rule: AppliedRule, record: CloneRequest | None = None, lang: str 
 
 
 def _step_mark(
-    record: CloneRequest | None, index: int, step: AppliedStep, t: Translate
+    rule: AppliedRule, record: CloneRequest | None, index: int, step: AppliedStep, t: Translate
 ) -> tuple[Mrkdwn, Mrkdwn]:
     """The mark of one step (done, current, skipped, to come) and who approved in it."""
     if record is None:
         return Mrkdwn("•"), Mrkdwn("")
     votes = [v for v in record.votes if v.step == index]
     voters = join(", ", [mention(v.user) for v in votes])
+    count = f"{len(votes)}/{step.required()}"
+    tally = (
+        fmt(" · {count}: {voters}", count=count, voters=voters)
+        if votes
+        else fmt(" · {count}", count=count)
+    )
     if index in record.skipped:
         return Mrkdwn(":fast_forward:"), fmt(" · {skipped}", skipped=t("skipped"))
-    if index < record.step or (index == record.step and record.state != State.PENDING and votes):
+    if index < record.step:
         return Mrkdwn(":white_check_mark:"), fmt(" · {voters}", voters=voters)
     if index == record.step and record.state == State.PENDING:
-        count = f"{len(votes)}/{step.required()}"
-        tail = (
-            fmt(" · {count}: {voters}", count=count, voters=voters)
-            if votes
-            else fmt(" · {count}", count=count)
-        )
-        return Mrkdwn(":hourglass_flowing_sand:"), tail
+        return Mrkdwn(":hourglass_flowing_sand:"), tally
+    if index == record.step and votes:
+        # Decided in this step: done only if its votes satisfied it (not when it was rejected,
+        # expired or overridden half-way).
+        if steps.satisfied(rule, record):
+            return Mrkdwn(":white_check_mark:"), fmt(" · {voters}", voters=voters)
+        return Mrkdwn("◦"), tally
     return Mrkdwn("◦"), Mrkdwn("")
 
 
