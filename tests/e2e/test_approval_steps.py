@@ -370,3 +370,26 @@ async def test_reminders_and_escalation_follow_the_current_step(
     await click(slack_emu, BOSS, record, "request_approve")
     done = await wait_state(bot, record.id, State.SUCCEEDED)
     assert done.approvals == [LEAD1, OWNER_A, BOSS] and clones(zstack_sim) == 1
+
+
+async def test_a_step_left_half_done_by_a_rejection_is_not_marked_done(
+    slack_emu: SlackEmulator, bot_factory: BotFactory, zstack_sim: SimServer, tmp_path: Path
+) -> None:
+    bot = await policy_bot(slack_emu, bot_factory, tmp_path, TWO_STEPS)
+    record = await request_clone(slack_emu, bot)
+    await click(slack_emu, LEAD1, record, "request_approve")
+    await slack_emu.wait_for(lambda: "step 2 of 2" in card(slack_emu, record))
+    await click(slack_emu, OWNER_A, record, "request_approve")
+    await slack_emu.wait_for(lambda: "1/2: <@U0OWNA>" in card(slack_emu, record))
+    # The other owner rejects: step 2 had one of its two approvals.
+    await slack_emu.post_message(
+        OWNER_B, APPROVALS, "reject: not this quarter", thread_ts=record.card_ts
+    )
+    await wait_state(bot, record.id, State.REJECTED)
+    shown = await slack_emu.wait_for(
+        lambda: (text := card(slack_emu, record)) and "request_approve" not in text and text
+    )
+    assert ":white_check_mark: Step 1: *lead*" in shown
+    assert ":white_check_mark: Step 2" not in shown
+    assert "◦ Step 2: *platform*: all of <@U0OWNA>, <@U0OWNB> · 1/2: <@U0OWNA>" in shown
+    assert clones(zstack_sim) == 0
