@@ -4,6 +4,7 @@ next; a rule that wants a comment gets one with each approval, on the card and i
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -393,3 +394,50 @@ async def test_a_step_left_half_done_by_a_rejection_is_not_marked_done(
     assert ":white_check_mark: Step 2" not in shown
     assert "◦ Step 2: *platform*: all of <@U0OWNA>, <@U0OWNB> · 1/2: <@U0OWNA>" in shown
     assert clones(zstack_sim) == 0
+
+
+THREE_STEPS = f"""
+rules:
+  - name: three-step
+    steps:
+      - approvers: [{LEADS}]
+        skip_after: 1h
+      - approvers: [{OWNER_A}]
+        skip_after: 1h
+      - approvers: [{OWNER_B}]
+"""
+
+
+async def test_two_replicas_skip_a_step_once(
+    slack_emu: SlackEmulator, bot_factory: BotFactory, tmp_path: Path
+) -> None:
+    one = await policy_bot(slack_emu, bot_factory, tmp_path, THREE_STEPS)
+    two = await bot_factory(approval_channel=APPROVALS, policy_file=tmp_path / "policy.yaml")
+    record = await request_clone(slack_emu, one)
+    # Both replicas find step 1's skip due at the same moment (their trackers, and each
+    # replica's nudger run side by side); step 2's is an hour after it began.
+    for bot in (one, two):
+        bot.deps.nudger.clock = at(record, hours=1, minutes=30)
+    await asyncio.gather(one.deps.nudger.run(record.id), two.deps.nudger.run(record.id))
+
+    async def skipped_once() -> CloneRequest | None:
+        current = await two.deps.requests.require(record.id)
+        due = await two.deps.requests.score("nudge", record.id)
+        return current if current.step == 1 and due is not None else None
+
+    await wait_until(skipped_once, timeout=5)
+    current = await skipped_once()
+    assert current is not None and current.skipped == [0]
+    assert await two.deps.requests.score("nudge", record.id) == pytest.approx(
+        (record.created_at + timedelta(hours=2, minutes=30)).timestamp()
+    )
+    await slack_emu.wait_for(lambda: texts_with(slack_emu, record, ":fast_forward:"))
+    await click(slack_emu, OWNER_A, record, "request_approve")
+    await wait_until(lambda: _step_is(one, record, 2), timeout=5)
+    assert len(texts_with(slack_emu, record, ":fast_forward:")) == 1
+    final = await one.deps.requests.require(record.id)
+    assert (final.skipped, [v.user for v in final.votes]) == ([0], [OWNER_A])
+
+
+async def _step_is(bot: Runtime, record: CloneRequest, step: int) -> bool:
+    return (await bot.deps.requests.require(record.id)).step == step

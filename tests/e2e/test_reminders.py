@@ -9,6 +9,7 @@ nothing is sent, it makes the nudge due at once and waits until the tracker has 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -339,8 +340,11 @@ async def test_two_replicas_send_each_reminder_and_escalation_once(
     path = tmp_path / "policy.yaml"
     two = await bot_factory(approval_channel=APPROVALS, policy_file=path)
     records = [await request_clone(slack_emu, one, name=f"clone-{i}") for i in range(3)]
-    # Both replicas' trackers find everything due at once.
+    # Both replicas' trackers find everything due at once, and each replica's nudger runs the
+    # first of it side by side with the other's.
     set_clock([one, two], at(records[-1], hours=3))
+    for record in records:
+        await asyncio.gather(one.deps.nudger.run(record.id), two.deps.nudger.run(record.id))
     for record in records:
         await wait_until(lambda: all_nudged(two, record), timeout=5)  # noqa: B023
         await quiet(one, record)
