@@ -441,3 +441,29 @@ async def test_two_replicas_skip_a_step_once(
 
 async def _step_is(bot: Runtime, record: CloneRequest, step: int) -> bool:
     return (await bot.deps.requests.require(record.id)).step == step
+
+
+async def test_an_approval_comment_is_escaped_where_slack_reads_it(
+    slack_emu: SlackEmulator, bot_factory: BotFactory, tmp_path: Path
+) -> None:
+    bot = await policy_bot(slack_emu, bot_factory, tmp_path, COMMENTED)
+    record = await request_clone(slack_emu, bot)
+    await slack_emu.post_message(
+        APPROVER, APPROVALS, "approve: <!channel> R&D *ok*", thread_ts=record.card_ts
+    )
+    escaped = "&lt;!channel&gt; R&amp;D *ok*"
+    note = await slack_emu.wait_for(
+        lambda: next((t for t in thread_texts(slack_emu, record) if "approved:" in t), None)
+    )
+    assert f"<@{APPROVER}> approved: “{escaped}” (1/2 approvals)" in note
+    await slack_emu.wait_for(lambda: escaped in card(slack_emu, record))
+    posted = [
+        m.text + blocks_text(m.blocks)
+        for m in slack_emu.state.thread(APPROVALS, record.card_ts or "")
+        if m.user == slack_emu.state.workspace.bot_user_id
+    ]
+    assert any(escaped in text for text in posted)
+    for text in [card(slack_emu, record), *posted]:
+        assert "<!channel>" not in text and "&amp;amp;" not in text
+    stored = await bot.deps.requests.require(record.id)
+    assert stored.votes[0].comment == "<!channel> R&D *ok*"  # kept as written
