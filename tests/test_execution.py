@@ -171,6 +171,21 @@ async def test_a_request_another_worker_holds_is_left_to_it_and_looked_at_again(
     )
 
 
+async def test_a_worker_that_finds_the_request_held_never_delays_the_holders_poll(
+    redis_handle: RedisHandle,
+) -> None:
+    # The holder sent the clone and scheduled its first poll; a second submission of the same
+    # approval (the outbox's, say) or a tracker step finds the lease taken meanwhile.
+    executor = executor_for(redis_handle, finished_job)
+    record = await in_state(executor, State.APPROVED)
+    assert await executor.store.claim(record.id, "someone-else", 30)
+    soon = time.time() + 0.05
+    await executor.store.schedule("jobs", record.id, soon)
+    await executor.submit(record.id)
+    assert not await executor.follow(record.id)
+    assert await executor.store.score("jobs", record.id) == pytest.approx(soon, abs=0.01)
+
+
 async def test_two_replicas_submitting_one_approval_send_one_clone(
     redis_handle: RedisHandle,
 ) -> None:

@@ -115,8 +115,12 @@ class Executor:
         ):
             if held:
                 await self.submit_held(request_id)
-            else:  # someone works on it now; look again once their lease could have lapsed
-                await self.store.schedule("jobs", request_id, time.time() + self.lease_s)
+            else:
+                # Someone works on it now: look again once their lease could have lapsed, but
+                # never later than the poll they may have scheduled meanwhile.
+                await self.store.schedule(
+                    "jobs", request_id, time.time() + self.lease_s, no_later=True
+                )
 
     async def submit_held(self, request_id: str) -> None:
         """``submit``'s work, for a caller that holds the request's lease already."""

@@ -58,8 +58,11 @@ class JobFollower:
         another worker holds the lease."""
         async with self.store.hold(request_id, self.executor.owner, self.executor.lease_s) as held:
             if not held:
-                # Its holder is alive (it renews the lease); come back once it could lapse.
-                await self.store.schedule("jobs", request_id, time.time() + self.executor.lease_s)
+                # Its holder is alive (it renews the lease); come back once it could lapse, or
+                # sooner when the holder scheduled a poll meanwhile.
+                await self.store.schedule(
+                    "jobs", request_id, time.time() + self.executor.lease_s, no_later=True
+                )
                 return False
             record = await self.store.get(request_id)
             if record is None:

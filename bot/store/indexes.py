@@ -54,9 +54,12 @@ class RequestIndexes:
 
     # --- schedules: sorted sets of request ids by epoch seconds ---------------------------
 
-    async def schedule(self, which: Schedule, request_id: str, at: float) -> None:
+    async def schedule(
+        self, which: Schedule, request_id: str, at: float, *, no_later: bool = False
+    ) -> None:
+        """Due at ``at``; with ``no_later``, an entry already due sooner stays as it is."""
         with store_errors("requests.schedule"):
-            await self._redis.zadd(self._schedule_key(which), {request_id: at})
+            await self._redis.zadd(self._schedule_key(which), {request_id: at}, lt=no_later)
 
     async def unschedule(self, which: Schedule, request_id: str) -> None:
         with store_errors("requests.unschedule"):
