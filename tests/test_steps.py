@@ -121,6 +121,7 @@ def test_moving_on_starts_the_next_step_afresh() -> None:
         "step": 1,
         "step_started_at": later,
         "reminders": 0,
+        "reminded_at": None,
         "escalated": [],
     }
     assert steps.moved_on(record, later, skipped=True)["skipped"] == [0]
@@ -138,6 +139,32 @@ def test_reminders_come_at_remind_after_then_every_remind_every_at_most_remind_m
         sent.append(due.at - T0)
         record = record.model_copy(update={"reminders": record.reminders + 1})
     assert sent == [HOUR, 1.5 * HOUR, 2 * HOUR]
+
+
+def test_after_downtime_missed_reminders_come_one_interval_apart_not_at_once() -> None:
+    rule = AppliedRule(approvers=["U0A"], remind_after_s=3600, remind_every_s=1800, remind_max=3)
+    # The first reminder went out five hours late (the bot was down): the next is half an hour
+    # after it, not at once for the slots that passed.
+    late = T0 + 5 * HOUR
+    record = waiting(reminders=1, reminded_at=late)
+    due = steps.next_due(rule, record)
+    assert due is not None and (due.kind, due.at, due.count) == ("remind", late + HOUR / 2, 1)
+    # On time, the next slot is the schedule's.
+    on_time = waiting(reminders=1, reminded_at=T0 + HOUR)
+    assert (due := steps.next_due(rule, on_time)) is not None and due.at == T0 + 1.5 * HOUR
+
+
+def test_a_person_a_later_all_step_names_keeps_their_approval_for_it() -> None:
+    rule = AppliedRule(
+        steps=[
+            AppliedStep(approvers=["U0LEAD1", OWNER_A], need=1),
+            AppliedStep(approvers=[OWNER_A, OWNER_B], need=0),
+        ]
+    )
+    assert steps.later_all_step(rule, waiting(), OWNER_A) == 2
+    assert steps.later_all_step(rule, waiting(), "U0LEAD1") is None
+    # In the last step itself there is no later one.
+    assert steps.later_all_step(rule, waiting(step=1), OWNER_A) is None
 
 
 def test_without_remind_every_there_is_one_reminder() -> None:

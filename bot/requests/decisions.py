@@ -85,7 +85,15 @@ class Decisions:
             effects=lambda after: _after_approval(self.policy.rule_of(after), after, user),
         )
         if not outcome.changed:
-            return _too_late(outcome.record, user)
+            now = outcome.record
+            if now.state == State.PENDING and now.step != seen.step and user not in now.approvals:
+                return Msg.of(
+                    "{id} moved on to step {step} while you approved; your approval was not "
+                    "counted. Look at the card again.",
+                    id=request_id,
+                    step=now.step + 1,
+                )
+            return _too_late(now, user)
         after = outcome.record
         if after.state == State.APPROVED:
             latency = (utc_now() - after.created_at).total_seconds()

@@ -148,6 +148,7 @@ class CloneRequest(BaseModel):
     step_started_at: AwareDatetime | None = None
     votes: list[Vote] = Field(default_factory=list)
     reminders: int = 0
+    reminded_at: AwareDatetime | None = None  # the last reminder in the current step
     escalated: list[str] = Field(default_factory=list)
     skipped: list[int] = Field(default_factory=list)
     supersedes: str | None = None

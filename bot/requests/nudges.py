@@ -67,7 +67,7 @@ class Nudger:
         await schedule_nudge(self.store, rule, record)
 
     async def _do(self, due: steps.Due, rule: AppliedRule, record: CloneRequest) -> None:
-        waited = duration(int((due.at - record.step_since).total_seconds()))
+        waited = duration(int((self.clock() - record.step_since).total_seconds()))
         if due.kind == "skip":
             await self._skip(due, rule, record, waited)
         elif due.kind == "escalate":
@@ -108,7 +108,7 @@ class Nudger:
             due,
             record,
             Event.REMIND,
-            {"reminders": count},
+            {"reminders": count, "reminded_at": self.clock()},
             f"reminder {count} (step {due.step + 1})",
             [effects.card(), effects.note(note), *_dms(told, dm)],
         )

@@ -77,13 +77,13 @@ class ApprovalPolicy:
         return await self._among(user, steps.deciders(self.rule_of(record), record), anyone=True)
 
     async def is_named(self, user: str, record: CloneRequest) -> bool:
-        """Among the approvers of any step of the request's rule (or its fallback ones): who
-        may reject it, whatever step it is in."""
+        """Among the approvers of any step of the request's rule (or the fallback ones, once
+        escalated to): who may reject it, whatever step it is in."""
         rule = self.rule_of(record)
         named = [a for step in rule.stages() for a in step.approvers]
         if any(not step.approvers for step in rule.stages()):
             return True
-        return await self._among(user, [*named, *record.escalated, *rule.escalate_to])
+        return await self._among(user, [*named, *record.escalated])
 
     async def _in_a_step(self, user: str, rule: AppliedRule) -> bool:
         """Among the approvers some step of ``rule`` names (fallback approvers approve in no
@@ -123,6 +123,15 @@ class ApprovalPolicy:
                     steps=len(rule.stages()),
                 )
             return Msg.of("You are not on the approver list for clone requests.")
+        if later := steps.later_all_step(self.rule_of(record), record, user):
+            # One person approves once: spent here, the later step could never be satisfied.
+            return Msg.of(
+                "Step {later} of {id} needs your approval, so you cannot approve step {step} as "
+                "well: another approver of this step has to.",
+                later=later,
+                id=record.id,
+                step=record.step + 1,
+            )
         return certain_to_fail(record)
 
     async def why_not_override(self, actor: Actor, record: CloneRequest) -> Msg | None:

@@ -59,6 +59,15 @@ def deciders(rule: AppliedRule, record: CloneRequest) -> list[str]:
     return [*step.approvers, *(e for e in record.escalated if e not in step.approvers)]
 
 
+def later_all_step(rule: AppliedRule, record: CloneRequest, user: str) -> int | None:
+    """The number of a later ``need: all`` step that names ``user``: their approval is needed
+    there (one person approves once), so they may not spend it on the current step."""
+    for index, step in enumerate(rule.stages()[record.step + 1 :], start=record.step + 2):
+        if step.needs_all and user in step.approvers:
+            return index
+    return None
+
+
 def satisfied(rule: AppliedRule, record: CloneRequest) -> bool:
     """Whether the current step has the approvals it needs. In a ``need: all`` step each
     fallback approver's approval stands in for one listed approver who did not decide."""
@@ -84,6 +93,7 @@ def moved_on(record: CloneRequest, now: datetime, *, skipped: bool = False) -> d
         "step": record.step + 1,
         "step_started_at": now,
         "reminders": 0,
+        "reminded_at": None,
         "escalated": [],
     }
     if skipped:
@@ -107,6 +117,10 @@ def next_due(rule: AppliedRule, record: CloneRequest) -> Due | None:
     if rule.remind_after_s and record.reminders < rule.remind_max:
         after = rule.remind_after_s + record.reminders * (rule.remind_every_s or 0)
         at = start + timedelta(seconds=after)
+        if record.reminded_at and rule.remind_every_s:
+            # After downtime the missed reminders are not sent all at once: one, then the
+            # next a full interval later.
+            at = max(at, record.reminded_at + timedelta(seconds=rule.remind_every_s))
         found.append(Due("remind", at, record.step, record.reminders))
     found = [due for due in found if due.at < record.expires_at]
     return min(found, key=lambda due: (due.at, _ORDER[due.kind]), default=None)

@@ -467,3 +467,37 @@ async def test_an_approval_comment_is_escaped_where_slack_reads_it(
         assert "<!channel>" not in text and "&amp;amp;" not in text
     stored = await bot.deps.requests.require(record.id)
     assert stored.votes[0].comment == "<!channel> R&D *ok*"  # kept as written
+
+
+OVERLAPPING = f"""
+rules:
+  - name: overlapping
+    steps:
+      - name: lead
+        approvers: [{LEADS}, {OWNER_A}]
+      - name: platform
+        approvers: [{OWNER_A}, {OWNER_B}]
+        need: all
+"""
+
+
+async def test_a_person_a_later_all_step_needs_keeps_their_approval_for_it(
+    slack_emu: SlackEmulator, bot_factory: BotFactory, tmp_path: Path, zstack_sim: SimServer
+) -> None:
+    # Spent on step 1, the owner's one approval could never satisfy step 2: the request would
+    # wait for nothing until it expired. They are told to leave step 1 to a lead.
+    bot = await policy_bot(slack_emu, bot_factory, tmp_path, OVERLAPPING)
+    record = await request_clone(slack_emu, bot)
+    await click(slack_emu, OWNER_A, record, "request_approve")
+    await refused(slack_emu, OWNER_A, "Step 2 of")
+    assert (await bot.deps.requests.require(record.id)).approvals == []
+    await click(slack_emu, LEAD1, record, "request_approve")
+    await wait_until(lambda: _at_step(bot, record, 1))
+    for owner in (OWNER_A, OWNER_B):
+        await click(slack_emu, owner, record, "request_approve")
+    done = await wait_state(bot, record.id, State.SUCCEEDED)
+    assert done.approvals == [LEAD1, OWNER_A, OWNER_B] and clones(zstack_sim) == 1
+
+
+async def _at_step(bot: Runtime, record: CloneRequest, step: int) -> bool:
+    return (await bot.deps.requests.require(record.id)).step == step
