@@ -34,6 +34,30 @@ rules:
     when: {requester: S0APPROVERS, source_name: "llama-*"}
     approvals: 1
     self_approval: true
+  - name: two-steps
+    when: {type: [Endpoint]}
+    steps:
+      - name: team lead
+        approvers: [U0LEAD, S0APPROVERS]
+        skip_after: 2h
+      - approvers: [U0OWN1, U0OWN2]
+        need: all
+    ttl: 1d
+    remind_after: 1h
+    remind_every: 3h
+    remind_max: 4
+    escalate_after: 6h
+    escalate_to: [U0ONCALL, S0APPROVERS]
+    approval_comment: required
+  - name: stalled
+    when: {type: [FineTune]}
+    approvers: [U0LEAD]
+    ttl: 2h
+    remind_after: 30m
+    remind_every: 1h
+    remind_max: 5
+    escalate_after: 2h
+    escalate_to: [U0LEAD]
 """
 
 
@@ -235,3 +259,98 @@ async def test_a_missing_request_file(
     assert (
         err == f"clone-bot: {tmp_path / 'nope.json'}: cannot read it: No such file or directory\n"
     )
+
+
+async def test_the_steps_reminders_escalation_and_comment_a_request_would_get(
+    tmp_path: Path, policy: Path, with_slack: SlackEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = {"params": {"requestCpu": 2, "type": "Endpoint"}, "requester": "U0REQ"}
+    code, out, err = await explained(capsys, str(request_file(tmp_path, body)))
+    assert (code, err) == (0, "")
+    assert out["Rule"] == "two-steps (type Endpoint)"
+    members = ", ".join(sorted([APPROVER_1, APPROVER_2]))
+    group = f"{APPROVERS_GROUP} (user group: {members})"
+    # The steps stand in for the approvers and the quorum.
+    assert "Approvers" not in out and "Approvals needed" not in out
+    assert out["Steps"] == "2, in order (each must be done before the next one starts)"
+    assert out["Step 1 (team lead)"] == (
+        f"any one of U0LEAD, {group}; skipped after 2 h if nobody decides"
+    )
+    assert out["Step 2"] == "all of U0OWN1, U0OWN2"
+    assert out["Expires"] == "24 h after the request if nobody decides"
+    assert out["Reminders"] == (
+        "after 1 h without a decision, then every 3 h, at most 4 in each step, to the approvers "
+        "who have not decided (in the thread, and by DM with the buttons)"
+    )
+    assert out["Escalation"] == (
+        f"after 6 h without a decision, U0ONCALL, {group} may approve too (once in each step), "
+        "told in the thread and by DM"
+    )
+    assert out["Approval comment"].startswith("required (each approver writes one")
+    assert "Note" not in out
+    # The group was looked up once, for the step and the escalation.
+    asked = [c.params.get("usergroup") for c in with_slack.state.calls("usergroups.users.list")]
+    assert asked == [APPROVERS_GROUP]
+
+
+async def test_reminders_and_escalation_that_cannot_happen_are_said(
+    tmp_path: Path, policy: Path, with_slack: SlackEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = {"params": {"requestCpu": 2, "type": "FineTune"}, "requester": "U0REQ"}
+    code, out, _ = await explained(capsys, str(request_file(tmp_path, body)))
+    assert code == 0 and out["Rule"] == "stalled (type FineTune)"
+    assert out["Approvers"] == "U0LEAD" and out["Approvals needed"] == "1"
+    assert out["Reminders"].startswith(
+        "after 30 min without a decision, then every 1 h, at most 5,"
+    )
+    assert out["Escalation"].startswith(
+        "after 2 h without a decision, U0LEAD may approve too (once)"
+    )
+    # 30 min and 1 h 30 min fit in the 2 h TTL; the escalation at 2 h never comes.
+    assert out["Note"].splitlines() == [
+        "only 2 of the 5 reminders (after 30m, every 1h) fit: the request expires after 2h",
+        "escalation after 2h never happens: the request expires after 2h",
+    ]
+
+
+async def test_the_default_rule_takes_its_reminders_and_escalation_from_the_settings(
+    tmp_path: Path,
+    policy: Path,
+    with_slack: SlackEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    body = {"params": {"requestCpu": 2}, "requester": "U0REQ"}
+    code, out, _ = await explained(capsys, str(request_file(tmp_path, body)))
+    assert code == 0 and out["Rule"].startswith("default")
+    assert (out["Reminders"], out["Escalation"], out["Approval comment"]) == (
+        "none",
+        "none",
+        "optional",
+    )
+    monkeypatch.setenv("CLONEBOT_APPROVERS", "U0ADA")
+    monkeypatch.setenv("CLONEBOT_REMIND_AFTER_S", "7200")
+    monkeypatch.setenv("CLONEBOT_ESCALATE_AFTER_S", "14400")
+    monkeypatch.setenv("CLONEBOT_ESCALATE_TO", "U0BOB")
+    monkeypatch.setenv("CLONEBOT_APPROVAL_COMMENT", "required")
+    code, out, _ = await explained(capsys, str(request_file(tmp_path, body)))
+    assert code == 0
+    # No CLONEBOT_REMIND_EVERY_S: one reminder.
+    assert out["Reminders"] == (
+        "once, after 2 h without a decision, to the approvers who have not decided (in the "
+        "thread, and by DM with the buttons)"
+    )
+    assert out["Escalation"] == (
+        "after 4 h without a decision, U0BOB may approve too (once), told in the thread and by DM"
+    )
+    assert out["Approval comment"].startswith("required")
+    assert "Note" not in out
+    # A rule that sets none of them takes the settings' (approvers-own is met by nobody here;
+    # gpu-or-large sets its own approvers and TTL, and no reminders).
+    body = {"params": {"requestCpu": 12}, "requester": "U0REQ"}
+    code, out, _ = await explained(capsys, str(request_file(tmp_path, body)))
+    assert out["Rule"] == "gpu-or-large (12 vCPU ≥ 8)"
+    assert out["Reminders"].startswith("once, after 2 h")
+    assert out["Escalation"].startswith("after 4 h without a decision, U0BOB")
+    # Its TTL (4 h) leaves no room for the settings' escalation at 4 h: said.
+    assert "escalation after 4h never happens: the request expires after 4h" in out["Note"]

@@ -34,6 +34,7 @@ from bot.requests.rules import (
     Rules,
     default_rule,
     load_policy,
+    never_due,
 )
 from bot.slack.client import build_web_client, slack_errors
 from bot.ui.cards import rule_conditions
@@ -155,7 +156,8 @@ async def explain(request: RequestFile, rules: Rules, groups: GroupLookup) -> Ex
     """The rule the request meets (user groups resolved through ``groups``)."""
     facts = request.facts()
     rule = await rules.applied(facts, groups.members)
-    for entry in [*rule.approvers, *rule.break_glass]:
+    named = [entry for step in rule.stages() for entry in step.approvers]
+    for entry in [*named, *rule.break_glass, *rule.escalate_to]:
         if GROUP_ID.match(entry):
             await groups.members(entry)
     conditions = [match for each in rules.rules for match in each.when]
@@ -182,10 +184,9 @@ def explanation_lines(found: Explanation) -> list[str]:
     elif rule.auto_approve:
         lines.append("Outcome: approved automatically, without a click (logged and shown so)")
     else:
+        lines += _who_approves(rule, found.groups)
         lines += [
-            f"Approvers: {_approvers(rule.approvers, found.groups)}",
-            f"Approvals needed: {rule.approvals}",
-            f"Expires: {tr('en').duration(rule.ttl_s)} after the request if nobody decides",
+            f"Expires: {_took(rule.ttl_s)} after the request if nobody decides",
             "Self-approval: " + ("allowed" if rule.self_approval else "not allowed"),
             "Approver login: "
             + (
@@ -200,9 +201,69 @@ def explanation_lines(found: Explanation) -> list[str]:
                 if rule.break_glass
                 else "nobody"
             ),
+            "Approval comment: "
+            + (
+                "required (each approver writes one with the approval; it is on the card and "
+                "in the audit)"
+                if rule.approval_comment
+                else "optional"
+            ),
+            f"Reminders: {_reminders(rule)}",
+            f"Escalation: {_escalation(rule, found.groups)}",
         ]
     lines += _notes(found)
     return lines
+
+
+def _took(seconds: int) -> str:
+    return tr("en").duration(seconds)
+
+
+def _who_approves(rule: AppliedRule, groups: GroupLookup) -> list[str]:
+    """``Approvers`` and ``Approvals needed``, or, for a rule with steps, one line a step."""
+    if not rule.steps:
+        return [
+            f"Approvers: {_approvers(rule.approvers, groups)}",
+            f"Approvals needed: {rule.approvals}",
+        ]
+    count = len(rule.steps)
+    lines = [f"Steps: {count}, in order (each must be done before the next one starts)"]
+    for number, step in enumerate(rule.steps, 1):
+        name = f" ({step.name})" if step.name else ""
+        if step.needs_all:
+            needed = f"all of {_people(step.approvers, groups)}"
+        elif step.need == 1:
+            needed = f"any one of {_people(step.approvers, groups)}"
+        else:
+            needed = f"{step.need} of {_people(step.approvers, groups)}"
+        if step.skip_after_s:
+            needed += f"; skipped after {_took(step.skip_after_s)} if nobody decides"
+        lines.append(f"Step {number}{name}: {needed}")
+    return lines
+
+
+def _reminders(rule: AppliedRule) -> str:
+    if not rule.remind_after_s:
+        return "none"
+    per_step = " in each step" if len(rule.stages()) > 1 else ""
+    who = "the approvers who have not decided (in the thread, and by DM with the buttons)"
+    if rule.remind_every_s and rule.remind_max > 1:
+        return (
+            f"after {_took(rule.remind_after_s)} without a decision, then every "
+            f"{_took(rule.remind_every_s)}, at most {rule.remind_max}{per_step}, to {who}"
+        )
+    return f"once, after {_took(rule.remind_after_s)} without a decision{per_step}, to {who}"
+
+
+def _escalation(rule: AppliedRule, groups: GroupLookup) -> str:
+    if not (rule.escalate_after_s and rule.escalate_to):
+        return "none"
+    per_step = " (once in each step)" if len(rule.stages()) > 1 else " (once)"
+    return (
+        f"after {_took(rule.escalate_after_s)} without a decision, "
+        f"{_people(rule.escalate_to, groups)} may approve too{per_step}, told in the thread "
+        "and by DM"
+    )
 
 
 def _described(found: Explanation) -> str:
@@ -257,6 +318,8 @@ def _notes(found: Explanation) -> list[str]:
         )
     if found.on_requester and not found.request.requester:
         notes.append("Note: no requester given, so no rule on the requester matches")
+    if not (found.rule.deny or found.rule.auto_approve):
+        notes += [f"Note: {problem}" for problem in never_due(found.rule)]
     if found.groups.unresolved:
         notes.append(
             "Note: user groups not resolved (rules on the requester's groups do not match): "

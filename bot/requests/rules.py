@@ -391,6 +391,60 @@ class AppliedRule(BaseModel):
         )
 
 
+def duration_text(seconds: int) -> str:
+    """``2d``, ``4h``, ``90m``, ``45s``: a duration as the policy file writes it."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def never_due(rule: AppliedRule) -> list[str]:
+    """What a rule's reminders, escalation and skipped steps promise that cannot happen: each is
+    counted from when its step began and never comes at or after the request's expiry (one line
+    each, for ``check`` and ``policy explain``)."""
+    ttl = rule.ttl_s
+    expires = f"the request expires after {duration_text(ttl)}"
+    found: list[str] = []
+    if rule.remind_after_s:
+        after = rule.remind_after_s
+        if after >= ttl:
+            found.append(f"reminders after {duration_text(after)} never happen: {expires}")
+        elif rule.remind_every_s and rule.remind_max > 1:
+            fit = min(rule.remind_max, -(-(ttl - after) // rule.remind_every_s))
+            if fit < rule.remind_max:
+                found.append(
+                    f"only {fit} of the {rule.remind_max} reminders (after "
+                    f"{duration_text(after)}, every {duration_text(rule.remind_every_s)}) "
+                    f"fit: {expires}"
+                )
+        if any(not step.approvers for step in rule.stages()):
+            found.append(
+                "reminders reach nobody: no approvers are named (anyone but the requester "
+                "may approve)"
+            )
+    if rule.escalate_after_s and rule.escalate_to:
+        if rule.escalate_after_s >= ttl:
+            found.append(
+                f"escalation after {duration_text(rule.escalate_after_s)} never happens: {expires}"
+            )
+        elif all(
+            step.approvers and set(rule.escalate_to) <= set(step.approvers)
+            for step in rule.stages()
+        ):
+            found.append(
+                f"escalation adds nobody: {', '.join(rule.escalate_to)} approve in every step "
+                "already"
+            )
+    for number, step in enumerate(rule.steps, 1):
+        if step.skip_after_s and step.skip_after_s >= ttl:
+            found.append(
+                f"step {number} is never skipped after {duration_text(step.skip_after_s)}: "
+                f"{expires}"
+            )
+    return found
+
+
 @dataclass(frozen=True)
 class Facts:
     """What rules look at: the request's parameters (the source's where it left them), the
@@ -423,6 +477,11 @@ class Rules:
             if because is not None:
                 return self._apply(rule, because)
         return self.default
+
+    def resolved(self, rule: Rule) -> AppliedRule:
+        """``rule`` as a request meeting it would keep it (the settings fill what it leaves
+        out), without the reasons it matched."""
+        return self._apply(rule, [])
 
     def _apply(self, rule: Rule, because: list[Because]) -> AppliedRule:
         d = self.default
