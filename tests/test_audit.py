@@ -17,8 +17,8 @@ from bot.cli import main
 from bot.config import Settings
 from bot.requests.audit import CSV_COLUMNS, audit_entries, parse_since
 from bot.requests.lifecycle import Event
-from bot.requests.model import CloneRequest, Override, State
-from bot.requests.rules import AppliedRule, Because
+from bot.requests.model import CloneRequest, Override, State, Vote
+from bot.requests.rules import AppliedRule, AppliedStep, Because
 from bot.store.connection import connect_redis
 from bot.store.handle import RedisHandle
 from bot.store.requests import RequestStore
@@ -79,14 +79,22 @@ async def create(
 
 
 async def move(
-    store: RequestStore, record: CloneRequest, event: Event, actor: str, **update: Any
+    store: RequestStore,
+    record: CloneRequest,
+    event: Event,
+    actor: str,
+    note: str | None = None,
+    **update: Any,
 ) -> CloneRequest:
-    """One real transition along the lifecycle, with ``update`` applied to the record."""
+    """One real transition along the lifecycle, with ``update`` applied to the record (and the
+    audit note the bot writes for it; the event's name by default)."""
 
     def change(current: CloneRequest) -> CloneRequest:
         return current.model_copy(update=update)
 
-    outcome = await store.transition(record.id, event, change, actor=actor, note=event.value)
+    outcome = await store.transition(
+        record.id, event, change, actor=actor, note=event.value if note is None else note
+    )
     assert outcome.changed, (record.id, event)
     return outcome.record
 
@@ -242,7 +250,13 @@ async def test_jsonl_is_one_record_per_request_with_its_trail(
         "why": ["16 vCPU ≥ 8", "a GPU spec"],
         "approver_login": True,
         "auto_approve": False,
+        "approval_comment": False,
     }
+    # A rule without steps is one step: its approvers and quorum.
+    assert [(s["approvers"], s["need"], s["outcome"]) for s in done["steps"]] == [
+        (["S0LEADS"], 2, "approved")
+    ]
+    assert (done["step"], done["reminders"], done["escalated_to"]) == (1, 0, [])
     assert done["approved_by"] == [
         {"slack": "U0ADA", "zstack": "alice/ada"},
         {"slack": "U0BOB", "zstack": "alice"},
@@ -409,3 +423,211 @@ async def test_only_the_configured_prefix_is_read(
         await other.aclose()
         await odd.aclose()
     assert found == {"ours": ours, "theirs": theirs, "odd": strange}
+
+
+STEPPED = AppliedRule(
+    name="stepped",
+    steps=[
+        AppliedStep(name="leads", approvers=["S0LEADS"], need=1, skip_after_s=7200),
+        AppliedStep(name="owners", approvers=["U0OWN1", "U0OWN2"], need=0),
+    ],
+    remind_after_s=1800,
+    remind_every_s=1800,
+    remind_max=3,
+    escalate_after_s=3600,
+    escalate_to=["S0ONCALL"],
+    approval_comment=True,
+)
+
+
+async def nudged(store: RequestStore, clock: Clock) -> CloneRequest:
+    """A two-step request, as the nudge schedule and the votes move it (with the audit notes
+    they write): reminded and escalated in step 1, which is skipped; reminded twice in step 2,
+    approved there by both owners, each with a comment."""
+    record = await create(store, clock.at(0), rule=STEPPED)
+    record = await move(
+        store,
+        record,
+        Event.REMIND,
+        "bot",
+        "reminder 1 (step 1)",
+        reminders=1,
+        updated_at=clock.at(30),
+    )
+    record = await move(
+        store,
+        record,
+        Event.ESCALATE,
+        "bot",
+        "escalated to S0ONCALL (step 1)",
+        escalated=["S0ONCALL"],
+    )
+    clock.at(120)
+    record = await move(
+        store,
+        record,
+        Event.SKIP,
+        "bot",
+        "step 1 skipped",
+        step=1,
+        step_started_at=clock.now,
+        skipped=[0],
+        reminders=0,
+        escalated=[],
+    )
+    for count in (1, 2):
+        clock.at(120 + 30 * count)
+        record = await move(
+            store, record, Event.REMIND, "bot", f"reminder {count} (step 2)", reminders=count
+        )
+    first = Vote(user="U0OWN1", step=1, at=clock.at(190), comment="quota checked")
+    record = await move(
+        store,
+        record,
+        Event.VOTE,
+        "U0OWN1",
+        "approve: quota checked",
+        approvals=["U0OWN1"],
+        votes=[first],
+    )
+    second = Vote(user="U0OWN2", step=1, at=clock.at(200), comment='=CMD("x")')
+    return await move(
+        store,
+        record,
+        Event.APPROVE,
+        "U0OWN2",
+        'approve: =CMD("x")',
+        state=State.APPROVED,
+        approvals=["U0OWN1", "U0OWN2"],
+        votes=[first, second],
+        decided_by="U0OWN2",
+        decision_reason='=CMD("x")',
+        approved_at=clock.now,
+    )
+
+
+async def test_steps_votes_reminders_and_escalations_are_in_the_export(
+    redis_handle: RedisHandle, monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    clock = Clock()
+    store = RequestStore(redis_handle, clock=clock)
+    done = await nudged(store, clock)
+    # Waiting in step 1, escalated there; the notes of its reminders are not in the trail (the
+    # capped audit list dropped them): the record still counts them.
+    waiting = await create(store, clock.at(300), rule=STEPPED)
+    waiting = await move(
+        store,
+        waiting,
+        Event.ESCALATE,
+        "bot",
+        "escalated to " + ", ".join(f"U0X{n:03}" for n in range(40))[:285] + "…",
+        escalated=["S0ONCALL"],
+        reminders=2,
+    )
+    # Stored before rules and votes: its approval counts in step 1, at a time not known.
+    legacy = await create(store, clock.at(400))
+    legacy = await move(
+        store,
+        legacy,
+        Event.APPROVE,
+        "U0ADA",
+        state=State.APPROVED,
+        approvals=["U0ADA"],
+        decided_by="U0ADA",
+        approved_at=clock.at(401),
+    )
+
+    code, out, _ = await audit(monkeypatch, redis_url)
+    assert code == 0
+    records = by_id(out)
+    two = records[done.id]
+    assert two["rule"]["approval_comment"] is True
+    assert two["votes"] == [
+        {
+            "slack": "U0OWN1",
+            "zstack": None,
+            "step": 2,
+            "at": (T0 + timedelta(minutes=190)).isoformat(),
+            "comment": "quota checked",
+        },
+        {
+            "slack": "U0OWN2",
+            "zstack": None,
+            "step": 2,
+            "at": (T0 + timedelta(minutes=200)).isoformat(),
+            "comment": '=CMD("x")',
+        },
+    ]
+    assert two["steps"] == [
+        {
+            "step": 1,
+            "name": "leads",
+            "approvers": ["S0LEADS"],
+            "need": 1,
+            "skip_after_s": 7200,
+            "outcome": "skipped",
+            "approved_by": [],
+            "reminders": 1,
+            "escalated_to": ["S0ONCALL"],
+        },
+        {
+            "step": 2,
+            "name": "owners",
+            "approvers": ["U0OWN1", "U0OWN2"],
+            "need": "all",
+            "skip_after_s": None,
+            "outcome": "approved",
+            "approved_by": ["U0OWN1", "U0OWN2"],
+            "reminders": 2,
+            "escalated_to": [],
+        },
+    ]
+    assert (two["step"], two["skipped"], two["reminders"], two["escalated_to"]) == (
+        2,
+        [1],
+        3,
+        ["S0ONCALL"],
+    )
+    assert two["decision"] == "approved" and two["decision_reason"] == '=CMD("x")'
+    notes = [e["note"] for e in two["events"] if e["by"] == "bot"]
+    assert notes == [
+        "reminder 1 (step 1)",
+        "escalated to S0ONCALL (step 1)",
+        "step 1 skipped",
+        "reminder 1 (step 2)",
+        "reminder 2 (step 2)",
+    ]
+
+    still = records[waiting.id]
+    assert [s["outcome"] for s in still["steps"]] == ["waiting", "not_reached"]
+    # The note was cut short: the rule's list stands in for it, in the step the request is at.
+    assert still["steps"][0]["escalated_to"] == ["S0ONCALL"]
+    assert (still["step"], still["reminders"], still["escalated_to"]) == (1, 2, ["S0ONCALL"])
+
+    old = records[legacy.id]
+    assert old["votes"] == [
+        {"slack": "U0ADA", "zstack": None, "step": 1, "at": None, "comment": None}
+    ]
+    assert (old["steps"], old["step"], old["skipped"], old["reminders"]) == ([], None, [], 0)
+
+    code, out, _ = await audit(monkeypatch, redis_url, "--format", "csv")
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(out))}
+    row = rows[done.id]
+    assert (row["step"], row["skipped"], row["reminders"], row["escalated_to"]) == (
+        "2",
+        "1",
+        "3",
+        "S0ONCALL",
+    )
+    assert [s["outcome"] for s in json.loads(row["steps"])] == ["skipped", "approved"]
+    votes = json.loads(row["votes"])
+    assert [(v["slack"], v["step"], v["comment"]) for v in votes] == [
+        ("U0OWN1", 2, "quota checked"),
+        ("U0OWN2", 2, '=CMD("x")'),
+    ]
+    # A comment that looks like a formula stays text where it is a cell of its own.
+    assert row["decision_reason"] == '\'=CMD("x")'
+    legacy_row = rows[legacy.id]
+    assert (legacy_row["steps"], legacy_row["step"], legacy_row["reminders"]) == ("", "", "0")
+    assert json.loads(legacy_row["votes"])[0]["at"] is None
+    assert rows[waiting.id]["escalated_to"] == "S0ONCALL"

@@ -1,7 +1,9 @@
 """``clone-bot audit``: every stored request's audit trail, for compliance reviews.
 
 One record per request: who asked, who approved or rejected (the Slack user, and the ZStack
-identity when the rule made approvers log in), the rule it met and why, a break-glass override,
+identity when the rule made approvers log in), each approval with its step and comment, the
+rule's steps and how each went, the reminders sent and the fallback approvers added because
+nobody decided, the rule it met and why, a break-glass override,
 the parameters as sent to ZStack, the job, the outcome (the new service, or ZStack's error and its
 root cause), timestamps and durations, and the request's audit entries. JSON Lines (one object a
 line) or CSV (flat columns; the parameters and the entries as JSON cells).
@@ -17,6 +19,7 @@ import asyncio
 import csv
 import json
 import os
+import re
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time
@@ -26,6 +29,7 @@ from bot.config import Settings
 from bot.errors import StoreUnavailable
 from bot.logs import scrub, secrets
 from bot.requests.model import CloneRequest, State
+from bot.requests.rules import AppliedRule, AppliedStep
 from bot.store.connection import connect_redis
 from bot.store.requests import RequestStore
 from bot.ui.cards import rule_conditions
@@ -37,6 +41,11 @@ Format = Literal["jsonl", "csv"]
 BATCH = 200
 # A spreadsheet runs a cell that starts like a formula: such text cells get a leading quote.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+# The audit notes of what the nudge schedule did (``bot.requests.nudges``); steps count from 1.
+_REMINDED = re.compile(r"^reminder (\d+) \(step (\d+)\)$")
+_ESCALATED = re.compile(r"^escalated to (.+?)(?: \(step (\d+)\))?$")
+_SKIPPED = re.compile(r"^step (\d+) skipped$")
 
 CSV_COLUMNS: tuple[str, ...] = (
     "id",
@@ -76,6 +85,12 @@ CSV_COLUMNS: tuple[str, ...] = (
     "superseded_by",
     "params",
     "events",
+    "steps",
+    "step",
+    "skipped",
+    "reminders",
+    "escalated_to",
+    "votes",
 )
 
 
@@ -110,9 +125,12 @@ def audit_entry(record: CloneRequest, history: list[dict[str, str]]) -> dict[str
             "why": [plain_text(text) for text in rule_conditions(rule)],
             "approver_login": rule.approver_login,
             "auto_approve": rule.auto_approve,
+            "approval_comment": rule.approval_comment,
         },
         "approvals_required": record.approvals_required,
         "approved_by": [_identity(record, user) for user in record.approvals],
+        "votes": _votes(record),
+        **_steps(record, history),
         "decision": _decision(record),
         "decided_by": _identity(record, record.decided_by) if record.decided_by else None,
         "decision_reason": record.decision_reason,
@@ -146,6 +164,102 @@ def audit_entry(record: CloneRequest, history: list[dict[str, str]]) -> dict[str
 def _identity(record: CloneRequest, user: str) -> dict[str, str | None]:
     """A Slack user and, when they logged in to approve, their ZStack ``account/user``."""
     return {"slack": user, "zstack": record.approver_accounts.get(user)}
+
+
+def _votes(record: CloneRequest) -> list[dict[str, Any]]:
+    """Each approval counted: who (and their ZStack identity), in which step (from 1), when,
+    and what they wrote with it. A request stored before votes has its approvals, in step 1,
+    at a time not known."""
+    if not record.votes:
+        return [
+            {**_identity(record, user), "step": 1, "at": None, "comment": None}
+            for user in record.approvals
+            if record.override is None or user != record.override.by
+        ]
+    return [
+        {
+            **_identity(record, vote.user),
+            "step": vote.step + 1,
+            "at": vote.at.isoformat(),
+            "comment": vote.comment,
+        }
+        for vote in record.votes
+    ]
+
+
+def _steps(record: CloneRequest, history: list[dict[str, str]]) -> dict[str, Any]:
+    """The rule's steps and how each went (its approvers, what it needed, the approvals given
+    in it, the reminders sent and the fallback approvers added there, whether it was
+    skipped), the step the request stands at (or ended in), and the totals. The audit notes
+    count what happened in earlier steps; the record, the current one (its notes may have
+    aged out of the capped audit list)."""
+    rule = record.rule or AppliedRule()
+    # A request made before rules kept none (the settings of the time applied): no steps.
+    counted = record.rule is not None and not (rule.deny or rule.auto_approve)
+    stages: list[AppliedStep] = rule.stages() if counted else []
+    reminders: dict[int, int] = {}
+    escalated: dict[int, list[str]] = {}
+    skipped = {index + 1 for index in record.skipped}
+    for entry in history:
+        note = entry.get("note", "")
+        if found := _REMINDED.match(note):
+            count, step = int(found.group(1)), int(found.group(2))
+            reminders[step] = max(reminders.get(step, 0), count)
+        elif found := _ESCALATED.match(note):
+            # A long list is cut short in the note (and its step with it): the rule names
+            # them all, and the step is taken to be the current one.
+            listed = [p.strip() for p in found.group(1).split(",") if p.strip()]
+            step = int(found.group(2)) if found.group(2) else record.step + 1
+            whole = found.group(2) is not None and not note.endswith("…")
+            escalated[step] = listed if whole else list(rule.escalate_to) or listed
+        elif found := _SKIPPED.match(note):
+            skipped.add(int(found.group(1)))
+    now = record.step + 1
+    if record.reminders:
+        reminders[now] = max(reminders.get(now, 0), record.reminders)
+    if record.escalated:
+        escalated[now] = list(record.escalated)
+    votes = _votes(record)
+    steps = [
+        {
+            "step": number,
+            "name": step.name,
+            "approvers": step.approvers,
+            "need": "all" if step.needs_all else step.need,
+            "skip_after_s": step.skip_after_s,
+            "outcome": _outcome(record, number, skipped),
+            "approved_by": [vote["slack"] for vote in votes if vote["step"] == number],
+            "reminders": reminders.get(number, 0),
+            "escalated_to": escalated.get(number, []),
+        }
+        for number, step in enumerate(stages, 1)
+    ]
+    added = [who for number in sorted(escalated) for who in escalated[number]]
+    return {
+        "steps": steps,
+        "step": now if stages else None,
+        "skipped": sorted(skipped),
+        "reminders": sum(reminders.values()),
+        "escalated_to": list(dict.fromkeys(added)),
+    }
+
+
+def _outcome(record: CloneRequest, number: int, skipped: set[int]) -> str:
+    """How step ``number`` went: ``approved``, ``skipped``, ``waiting`` (the request waits in
+    it), ``undecided`` (the request ended in it otherwise: rejected, expired, cancelled, or a
+    break-glass override) or ``not_reached``."""
+    if number in skipped:
+        return "skipped"
+    now = record.step + 1
+    if number < now:
+        return "approved"
+    if number > now:
+        return "not_reached"
+    if record.state == State.PENDING:
+        return "waiting"
+    if _decision(record) == "approved":
+        return "approved"
+    return "undecided"
 
 
 def _decision(record: CloneRequest) -> str | None:
@@ -269,6 +383,10 @@ def csv_row(entry: dict[str, Any]) -> list[str]:
         "root_cause": error.get("root_cause"),
         "params": json.dumps(entry["params"], ensure_ascii=False, sort_keys=True),
         "events": json.dumps(entry["events"], ensure_ascii=False),
+        "steps": json.dumps(entry["steps"], ensure_ascii=False) if entry["steps"] else None,
+        "skipped": "; ".join(str(number) for number in entry["skipped"]),
+        "escalated_to": "; ".join(entry["escalated_to"]),
+        "votes": json.dumps(entry["votes"], ensure_ascii=False) if entry["votes"] else None,
     }
     return [_cell(values.get(column)) for column in CSV_COLUMNS]
 
