@@ -7,13 +7,15 @@ import asyncio
 import contextlib
 import io
 import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.cli import main
-from bot.requests.model import CloneRequest, State
+from bot.requests.model import CloneRequest, State, utc_now
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from tests.e2e.helpers import (
@@ -22,6 +24,7 @@ from tests.e2e.helpers import (
     APPROVER2,
     EXAMPLE,
     GENERAL,
+    OUTSIDER,
     REQUESTER,
     login,
     top_view,
@@ -148,3 +151,96 @@ async def test_the_audit_and_explain_agree_with_what_the_bot_stored(
     assert f"Approvers: S0APPROVERS (user group: {APPROVER}, {APPROVER2})" in out.splitlines()
     assert "Approvals needed: 2" in out.splitlines()
     assert any(line.startswith("Approver login: required") for line in out.splitlines())
+
+
+STEPPED = f"""
+rules:
+  - name: stepped
+    steps:
+      - name: leads
+        approvers: [{APPROVER}]
+        skip_after: 3h
+      - name: owners
+        approvers: [{APPROVER2}]
+    remind_after: 1h
+    escalate_after: 2h
+    escalate_to: [{OUTSIDER}]
+    approval_comment: required
+"""
+
+
+async def wait_record(
+    bot: Runtime, request_id: str, holds: Callable[[CloneRequest], bool], timeout: float = 10.0
+) -> CloneRequest:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not holds(record := await bot.deps.requests.require(request_id)):
+        assert asyncio.get_running_loop().time() < deadline, f"{request_id}: {record}"
+        await asyncio.sleep(0.05)
+    return record
+
+
+async def test_the_audit_records_the_reminders_escalation_skipped_step_and_comment(
+    slack_emu: SlackEmulator,
+    bot_factory: BotFactory,
+    redis_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(STEPPED, encoding="utf-8")
+    bot = await bot_factory(approval_channel=APPROVALS, policy_file=policy)
+    ahead = timedelta()
+
+    def clock() -> datetime:
+        return utc_now() + ahead
+
+    # The nudge schedule runs on this clock: hours pass without waiting for them.
+    bot.deps.nudger.clock = clock
+    await login(slack_emu)
+    record = await submit(slack_emu, bot, "2")
+    assert record.rule is not None and record.rule.name == "stepped"
+    ahead = timedelta(minutes=61)
+    await wait_record(bot, record.id, lambda r: r.reminders == 1)
+    ahead = timedelta(minutes=121)
+    await wait_record(bot, record.id, lambda r: r.escalated == [OUTSIDER])
+    ahead = timedelta(minutes=181)
+    await wait_record(bot, record.id, lambda r: r.step == 1)
+    ahead = timedelta(minutes=242)
+    await wait_record(bot, record.id, lambda r: r.reminders == 1)
+    # The rule wants a comment: a bare approve counts for nothing.
+    await slack_emu.post_message(APPROVER2, APPROVALS, "approve", thread_ts=record.card_ts)
+    await slack_emu.post_message(
+        APPROVER2, APPROVALS, "approve: owners agree", thread_ts=record.card_ts
+    )
+    done = await wait_state(bot, record.id, State.SUCCEEDED)
+    assert [(v.user, v.step, v.comment) for v in done.votes] == [(APPROVER2, 1, "owners agree")]
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    code, out, _ = await asyncio.to_thread(run, ["audit"])
+    assert code == 0
+    entry = json.loads(out)
+    assert entry["rule"]["approval_comment"] is True
+    assert [
+        (s["name"], s["outcome"], s["reminders"], s["escalated_to"], s["approved_by"])
+        for s in entry["steps"]
+    ] == [
+        ("leads", "skipped", 1, [OUTSIDER], []),
+        ("owners", "approved", 1, [], [APPROVER2]),
+    ]
+    assert (entry["step"], entry["skipped"], entry["reminders"], entry["escalated_to"]) == (
+        2,
+        [1],
+        2,
+        [OUTSIDER],
+    )
+    assert [(v["slack"], v["step"], v["comment"]) for v in entry["votes"]] == [
+        (APPROVER2, 2, "owners agree")
+    ]
+    notes = [e["note"] for e in entry["events"] if e["to"] == "pending" and e["by"] == "bot"]
+    assert notes[-4:] == [
+        "reminder 1 (step 1)",
+        f"escalated to {OUTSIDER} (step 1)",
+        "step 1 skipped",
+        "reminder 1 (step 2)",
+    ]
