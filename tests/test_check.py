@@ -589,6 +589,103 @@ async def test_user_groups_are_not_checked_with_a_token_slack_rejects(
     assert "not checked" in groups[0].detail and "invalid_auth" in groups[0].detail
 
 
+NUDGING = """
+rules:
+  - name: stepped
+    when: {requestCpu: ">= 16"}
+    steps:
+      - approvers: [S0APPROVERS]
+        skip_after: 1d
+      - approvers: [U0OWNER]
+    ttl: 1d
+    escalate_after: 2h
+    escalate_to: [S0ONCALL]
+  - name: late
+    approvers: [U0LEAD]
+    ttl: 4h
+    remind_after: 1h
+    remind_every: 2h
+    remind_max: 3
+    escalate_after: 4h
+    escalate_to: [U0ONCALL]
+"""
+
+
+async def test_groups_in_steps_and_escalate_to_are_checked_and_late_nudges_warn(
+    make_settings: Any, slack_emu: SlackEmulator, tmp_path: Path
+) -> None:
+    results = await run_checks(make_settings(policy_file=policy_file(tmp_path, NUDGING)))
+    names = [r.name for r in results]
+    policy = [r for r in results if r.name == "policy"]
+    assert policy[0].status is Status.OK and "2 rule(s), tried in order: stepped, late" in (
+        policy[0].detail
+    )
+    # What the TTL ends first: a WARN each, with what to change.
+    assert [(r.status, r.detail) for r in policy[1:]] == [
+        (
+            Status.WARN,
+            "policy.yaml: rule stepped: step 1 is never skipped after 1d: the request "
+            "expires after 1d",
+        ),
+        (
+            Status.WARN,
+            "policy.yaml: rule late: only 2 of the 3 reminders (after 1h, every 2h) "
+            "fit: the request expires after 4h",
+        ),
+        (
+            Status.WARN,
+            "policy.yaml: rule late: escalation after 4h never happens: the request "
+            "expires after 4h",
+        ),
+    ]
+    assert all(r.fix and "ttl" in r.fix for r in policy[1:])
+    groups = [r for r in results if r.name == "user groups"]
+    assert [r.status for r in groups] == [Status.OK, Status.FAIL]
+    assert groups[0].detail == "known to Slack: S0APPROVERS (2 members)"
+    assert "S0ONCALL" in groups[1].detail
+    asked = sorted(
+        str(c.params.get("usergroup")) for c in slack_emu.state.calls("usergroups.users.list")
+    )
+    assert asked == ["S0APPROVERS", "S0ONCALL"]
+    assert names.index("user groups") > names.index("policy")
+    assert exit_code(results) == 1  # the unknown group; the timing alone only warns
+
+
+def test_the_default_rules_reminders_and_escalation_are_described(tmp_path: Path) -> None:
+    base: dict[str, Any] = {"data_dir": tmp_path, "approvers": ["S0APPROVERS"]}
+    assert "reminders" not in by_name(check_settings(Settings(**base)))
+    settings = Settings(
+        **base,
+        remind_after_s=3600,
+        remind_every_s=7200,
+        escalate_after_s=14400,
+        escalate_to=["U0ONCALL", "S0ONCALL"],
+    )
+    result = by_name(check_settings(settings))["reminders"]
+    assert result.status is Status.OK
+    assert result.detail == (
+        "default rule: reminders after 1h, then every 2h, at most 3; escalation to U0ONCALL, "
+        "S0ONCALL after 4h (requests expire after 1d)"
+    )
+    one = by_name(check_settings(Settings(**base, remind_after_s=1800)))["reminders"]
+    assert one.detail == "default rule: one reminder after 30m (requests expire after 1d)"
+
+
+def test_a_default_escalation_after_the_ttl_warns(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        approval_ttl_s=7200,
+        escalate_after_s=7200,
+        escalate_to=["U0ONCALL"],
+    )
+    result = by_name(check_settings(settings))["reminders"]
+    assert result.status is Status.WARN
+    assert result.detail == (
+        "default rule: escalation after 2h never happens: the request expires after 2h"
+    )
+    assert result.fix is not None and "CLONEBOT_ESCALATE_AFTER_S" in result.fix
+
+
 # --- the command line ------------------------------------------------------------------------
 
 

@@ -58,3 +58,30 @@ async def test_a_policy_naming_an_unknown_user_group_stops_the_bot(
     assert err == [
         "clone-bot: configuration: policy.yaml: no user group S0NOSUCH in this Slack workspace"
     ]
+
+
+async def test_a_user_group_named_in_a_step_or_escalate_to_is_checked_at_start(
+    slack_env: Path,
+    slack_emu: SlackEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SLACK_API_URL", slack_emu.api_url)
+    slack_env.write_text(
+        "rules:\n"
+        "  - name: stepped\n"
+        "    steps:\n"
+        "      - approvers: [S0APPROVERS]\n"
+        "      - approvers: [S0NOLEADS]\n"
+        "    escalate_after: 2h\n"
+        "    escalate_to: [S0NOONCALL]\n",
+        encoding="utf-8",
+    )
+    assert await asyncio.to_thread(main, ["run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert sorted(err) == [
+        "clone-bot: configuration: policy.yaml: no user group S0NOLEADS in this Slack workspace",
+        "clone-bot: configuration: policy.yaml: no user group S0NOONCALL in this Slack workspace",
+    ]
+    asked = {str(c.params.get("usergroup")) for c in slack_emu.state.calls("usergroups.users.list")}
+    assert asked == {"S0APPROVERS", "S0NOLEADS", "S0NOONCALL"}

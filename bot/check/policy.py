@@ -1,5 +1,7 @@
 """The policy file check: ``CLONEBOT_POLICY_FILE`` loads (one FAIL line per problem, as the bot
-would refuse to start with), and the user groups it names exist in Slack."""
+would refuse to start with), its reminders, escalations and skipped steps can happen before a
+request expires (a WARN for each that cannot), and the user groups it names — approvers, steps,
+``escalate_to``, ``break_glass``, requesters — exist in Slack."""
 
 from __future__ import annotations
 
@@ -7,13 +9,18 @@ import asyncio
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.check.results import CheckResult, fail, ok
+from bot.check.results import CheckResult, fail, ok, warn
 from bot.check.slack import check_user_groups
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.requests.rules import load_policy
+from bot.requests.rules import Rules, default_rule, load_policy, never_due
 
 FIX = "correct the policy file (the README's approvals section shows its fields)"
+TIMING_FIX = (
+    "make remind_after, escalate_after or skip_after shorter than the rule's ttl, or the ttl "
+    "longer (what the rule leaves out comes from the settings: CLONEBOT_REMIND_AFTER_S, "
+    "CLONEBOT_ESCALATE_AFTER_S, CLONEBOT_APPROVAL_TTL_S, …)"
+)
 
 
 async def check_policy(
@@ -34,5 +41,16 @@ async def check_policy(
         if policy.rules
         else f"{path.name}: no rules, the settings apply to every request"
     )
+    rules = Rules(policy.rules, default_rule(settings))
+    timing = [
+        warn("policy", f"{path.name}: rule {rule.name}: {problem}", TIMING_FIX)
+        for rule in policy.rules
+        if not (rule.deny or rule.auto_approve)
+        for problem in never_due(rules.resolved(rule))
+    ]
     groups = sorted(policy.groups())
-    return [ok("policy", summary), *await check_user_groups(settings, client, groups, timeout_s)]
+    return [
+        ok("policy", summary),
+        *timing,
+        *await check_user_groups(settings, client, groups, timeout_s),
+    ]

@@ -1,5 +1,6 @@
 """The checks that need the settings alone (no network): mode and Slack credentials, the session
-key, ZStack webhooks, and the approvers."""
+key, ZStack webhooks, the approvers, and (when set) the default rule's reminders and
+escalation."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from bot.check.results import CheckResult, fail, ok, warn
 from bot.config import Settings
 from bot.crypto import KEY_FILE_NAME, parse_keys
 from bot.errors import ConfigError
+from bot.requests.rules import default_rule, duration_text, never_due
 
 GENERATE_KEY = (
     "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
@@ -14,12 +16,14 @@ GENERATE_KEY = (
 
 
 def check_settings(settings: Settings) -> list[CheckResult]:
-    """Mode and credentials, the session key, webhooks, approvers. Blocking: may stat a file."""
+    """Mode and credentials, the session key, webhooks, approvers, reminders. Blocking: may
+    stat a file."""
     return [
         _check_mode(settings),
         _check_session_key(settings),
         _check_webhooks(settings),
         _check_approvers(settings),
+        *_check_reminders(settings),
     ]
 
 
@@ -108,3 +112,33 @@ def _check_approvers(settings: Settings) -> CheckResult:
             "add approvers (or a user group) or lower CLONEBOT_APPROVALS_REQUIRED",
         )
     return ok("approvers", f"{len(users)} user(s), {groups} user group(s); {policy}")
+
+
+def _check_reminders(settings: Settings) -> list[CheckResult]:
+    """The default rule's reminders and escalation, when set: what they do, or a WARN for each
+    that cannot happen before a request expires."""
+    rule = default_rule(settings)
+    if not (rule.remind_after_s or rule.escalate_after_s):
+        return []
+    problems = never_due(rule)
+    if problems:
+        fix = (
+            "make CLONEBOT_REMIND_AFTER_S / CLONEBOT_ESCALATE_AFTER_S shorter than "
+            "CLONEBOT_APPROVAL_TTL_S, or the TTL longer"
+        )
+        return [warn("reminders", f"default rule: {problem}", fix) for problem in problems]
+    said = []
+    if rule.remind_after_s:
+        after = duration_text(rule.remind_after_s)
+        if rule.remind_every_s and rule.remind_max > 1:
+            every = duration_text(rule.remind_every_s)
+            said.append(f"reminders after {after}, then every {every}, at most {rule.remind_max}")
+        else:
+            said.append(f"one reminder after {after}")
+    if rule.escalate_after_s:
+        said.append(
+            f"escalation to {', '.join(rule.escalate_to)} after "
+            f"{duration_text(rule.escalate_after_s)}"
+        )
+    ttl = duration_text(rule.ttl_s)
+    return [ok("reminders", f"default rule: {'; '.join(said)} (requests expire after {ttl})")]
