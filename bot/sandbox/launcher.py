@@ -418,8 +418,10 @@ class Sandbox:
             approval_channel=APPROVAL_CHANNEL,
             # The page's people as it names them: avery and jordan approve, sam does not.
             approvers=[APPROVERS_GROUP],
-            # Rules by risk: a 1-vCPU copy needs one approval, a GPU or > 8 vCPU two, each
-            # approver proving their ZStack login.
+            # Rules by risk: a 1-vCPU copy needs one approval, up to 4 vCPU jordan's (avery's
+            # too after 10 minutes), more with a GPU or > 8 vCPU two, each approver proving
+            # their ZStack login and writing a comment; waiting requests are reminded after
+            # 5 minutes.
             policy_file=POLICY_FILE,
             poll_initial_s=0.5,
             poll_max_s=2.0,
