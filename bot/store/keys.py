@@ -16,6 +16,8 @@ multi-key command, transaction and Lua script touching them stays in one slot:
 ``clonebot:jobs:due``                       sorted set: requests to submit or poll, by due time
 ``clonebot:outbox:due``                     sorted set: requests with effects to carry out
 ``clonebot:requests:expiring``              sorted set: undecided requests, by expiry
+``clonebot:requests:nudges``                sorted set: undecided requests, by their next
+                                            reminder, escalation or skipped step
 ``clonebot:thread:<channel>:<ts>``          a card's thread → request id (thread replies)
 ``clonebot:draft:<view-id>``                hidden advanced fields of an open form (JSON, TTL)
 ``clonebot:seen:<kind>:<digest>``           a Slack delivery already acted on (replays, retries)
