@@ -77,7 +77,8 @@ def test_what_comes_at_or_after_the_expiry_is_named() -> None:
 def test_reminders_to_nobody_and_an_escalation_that_adds_nobody() -> None:
     anyone = AppliedRule(ttl_s=86400, remind_after_s=3600)
     assert never_due(anyone) == [
-        "reminders reach nobody: no approvers are named (anyone but the requester may approve)"
+        "reminders are a thread note only, with nobody to mention or DM: no approvers are "
+        "named (anyone but the requester may approve)"
     ]
     already = AppliedRule(
         approvers=["U0A", "S0LEADS"], escalate_after_s=3600, escalate_to=["S0LEADS"]

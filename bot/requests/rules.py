@@ -420,8 +420,8 @@ def never_due(rule: AppliedRule) -> list[str]:
                 )
         if any(not step.approvers for step in rule.stages()):
             found.append(
-                "reminders reach nobody: no approvers are named (anyone but the requester "
-                "may approve)"
+                "reminders are a thread note only, with nobody to mention or DM: no approvers "
+                "are named (anyone but the requester may approve)"
             )
     if rule.escalate_after_s and rule.escalate_to:
         if rule.escalate_after_s >= ttl:
