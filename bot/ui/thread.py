@@ -204,7 +204,8 @@ _REJECT = _Dialog(
 def reject_modal(
     record: CloneRequest, channel_id: str | None, *, from_home: bool = False, lang: str = "en"
 ) -> View:
-    question = tr(lang)("Reject *{id}* ({names})?", id=record.id, names=request_names(record))
+    t = tr(lang)
+    question = t("Reject *{id}* ({names})?", id=record.id, names=request_names(record))
     return _decision_dialog(_REJECT, question, record, channel_id, from_home, lang)
 
 
@@ -223,7 +224,8 @@ def approve_modal(
     record: CloneRequest, channel_id: str | None, *, from_home: bool = False, lang: str = "en"
 ) -> View:
     """The Approve confirmation when the request's rule wants a comment with each approval."""
-    question = tr(lang)(
+    t = tr(lang)
+    question = t(
         "Approve *{id}*? The bot will clone {names} as <@{requester}>.",
         id=record.id,
         names=request_names(record),
@@ -248,11 +250,12 @@ def break_glass_modal(
     record: CloneRequest, channel_id: str | None, *, from_home: bool = False, lang: str = "en"
 ) -> View:
     """Override the rule's approvals (break-glass): only with a written reason, shown to all."""
-    warning = tr(lang)(
+    t = tr(lang)
+    warning = t(
         ":rotating_light: Approve *{id}* ({names}) alone, overriding rule *{rule}*? The override "
         "and your reason are shown on the card and kept in the audit.",
         id=record.id,
         names=request_names(record),
-        rule=record.rule.name if record.rule else "default",
+        rule=record.rule.name if record.rule else t("default"),
     )
     return _decision_dialog(_BREAK_GLASS, warning, record, channel_id, from_home, lang)

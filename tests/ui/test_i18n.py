@@ -25,8 +25,9 @@ from bot.errors import (
 from bot.i18n import Msg, lang_of_locale, tr
 from bot.i18n.catalog import LOCALES, compile_catalog, po_path, read_catalog
 from bot.requests.effects import StoredMsg
-from bot.requests.model import CloneRequest, ParamChange, PreflightCheck, State
+from bot.requests.model import CloneRequest, ParamChange, PreflightCheck, State, Vote
 from bot.requests.policy import Actor, ApprovalPolicy
+from bot.requests.rules import AppliedRule, AppliedStep
 from bot.sandbox.slack_emulator.validation import validate_blocks, validate_view
 from bot.slack.error_reporting import user_message_for
 from bot.store.sessions import StoredSession
@@ -304,6 +305,8 @@ def test_modals_and_home_in_chinese() -> None:
         clone.clone_form_view({"name": "n"}, clone.CloneViewMeta(advanced=True), lang="zh"),
         clone.loading_view("zh"),
         thread.reject_modal(record, "C1", lang="zh"),
+        thread.approve_modal(record, "C1", lang="zh"),
+        thread.break_glass_modal(record, "C1", lang="zh"),
         results.raw_error_view(_record(State.FAILED), "zh"),
         results.full_values_view(record, "zh"),
     ]
@@ -499,6 +502,38 @@ def _chinese_surfaces() -> dict[str, object]:
     surfaces["notice, no link"] = status.requester_notice(pending, None, "zh")
     surfaces["parameters"] = thread.parameter_reply(pending, "zh")
     surfaces["reject dialog"] = thread.reject_modal(pending, "C1", lang="zh")
+    surfaces["approve dialog"] = thread.approve_modal(pending, "C1", lang="zh")
+    surfaces["break-glass dialog"] = thread.break_glass_modal(pending, "C1", lang="zh")
+    # (A rule of one term only: with more, the card joins them with ", ".)
+    stepped = AppliedRule(
+        name="分步审批",
+        steps=[
+            AppliedStep(name="组长", approvers=["S0LEADS"], skip_after_s=7200),
+            AppliedStep(approvers=["U3", "U4"], need=0),
+            AppliedStep(approvers=["S0OWNERS"], need=2),
+        ],
+        remind_after_s=3600,
+        escalate_after_s=7200,
+        escalate_to=["S0ONCALL"],
+    )
+    in_steps = _zh_record(
+        State.PENDING,
+        rule=stepped,
+        step=1,
+        skipped=[],
+        approvals=["U5", "U3"],
+        votes=[
+            Vote(user="U5", step=0, at=now, comment="配额已核对"),
+            Vote(user="U3", step=1, at=now, comment="同意"),
+        ],
+        reminders=2,
+        escalated=["S0ONCALL"],
+    )
+    surfaces["card, in its second step, reminded and escalated"] = cards.request_card(
+        in_steps, [], "zh"
+    )
+    skipped = in_steps.model_copy(update={"skipped": [0], "votes": in_steps.votes[1:]})
+    surfaces["card, a step skipped"] = cards.request_card(skipped, [], "zh")
     surfaces["full values"] = results.full_values_view(pending, "zh")
     surfaces["raw error"] = results.raw_error_view(_zh_record(State.FAILED), "zh")
     done = _zh_record(State.SUCCEEDED)
