@@ -684,6 +684,12 @@ def test_a_default_escalation_after_the_ttl_warns(tmp_path: Path) -> None:
         "default rule: escalation after 2h never happens: the request expires after 2h"
     )
     assert result.fix is not None and "CLONEBOT_ESCALATE_AFTER_S" in result.fix
+    # Reminders with no approvers named: the fix is about the approvers, not the TTL.
+    nobody = by_name(check_settings(Settings(data_dir=tmp_path, remind_after_s=3600)))
+    assert nobody["reminders"].status is Status.WARN
+    assert nobody["reminders"].detail.startswith("default rule: reminders are a thread note only")
+    assert nobody["reminders"].fix is not None
+    assert nobody["reminders"].fix.startswith("set CLONEBOT_APPROVERS")
 
 
 # --- the command line ------------------------------------------------------------------------

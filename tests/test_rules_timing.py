@@ -19,6 +19,10 @@ from bot.requests.rules import (
 )
 
 
+def texts(rule: AppliedRule) -> list[str]:
+    return [problem.text for problem in never_due(rule)]
+
+
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [(86400, "1d"), (172800, "2d"), (3600, "1h"), (90000, "25h"), (5400, "90m"), (61, "61s")],
@@ -41,7 +45,7 @@ def test_nudges_that_fit_in_the_ttl_are_fine() -> None:
             AppliedStep(approvers=["U0OWNER"], need=0),
         ],
     )
-    assert never_due(rule) == []
+    assert texts(rule) == []
 
 
 def test_what_comes_at_or_after_the_expiry_is_named() -> None:
@@ -52,7 +56,7 @@ def test_what_comes_at_or_after_the_expiry_is_named() -> None:
         escalate_after_s=9000,
         escalate_to=["U0ONCALL"],
     )
-    assert never_due(rule) == [
+    assert texts(rule) == [
         "reminders after 2h never happen: the request expires after 2h",
         "escalation after 150m never happens: the request expires after 2h",
     ]
@@ -60,7 +64,7 @@ def test_what_comes_at_or_after_the_expiry_is_named() -> None:
     counted = AppliedRule(
         approvers=["U0LEAD"], ttl_s=7200, remind_after_s=1800, remind_every_s=1800, remind_max=5
     )
-    assert never_due(counted) == [
+    assert texts(counted) == [
         "only 3 of the 5 reminders (after 30m, every 30m) fit: the request expires after 2h"
     ]
     skipped = AppliedRule(
@@ -71,24 +75,29 @@ def test_what_comes_at_or_after_the_expiry_is_named() -> None:
             AppliedStep(approvers=["U0C"]),
         ],
     )
-    assert never_due(skipped) == ["step 1 is never skipped after 1h: the request expires after 1h"]
+    assert texts(skipped) == ["step 1 is never skipped after 1h: the request expires after 1h"]
 
 
 def test_reminders_to_nobody_and_an_escalation_that_adds_nobody() -> None:
     anyone = AppliedRule(ttl_s=86400, remind_after_s=3600)
-    assert never_due(anyone) == [
+    assert texts(anyone) == [
         "reminders are a thread note only, with nobody to mention or DM: no approvers are "
         "named (anyone but the requester may approve)"
     ]
     already = AppliedRule(
         approvers=["U0A", "S0LEADS"], escalate_after_s=3600, escalate_to=["S0LEADS"]
     )
-    assert never_due(already) == ["escalation adds nobody: S0LEADS approve in every step already"]
+    assert texts(already) == ["escalation adds nobody: S0LEADS approve in every step already"]
+    # What to change, for check's fix: the people, not the durations.
+    assert [p.change for p in never_due(anyone) + never_due(already)] == [
+        "approvers",
+        "escalate_to",
+    ]
     # In one step of two they are new: the escalation does something there.
     stepped = already.model_copy(
         update={"steps": [AppliedStep(approvers=["S0LEADS"]), AppliedStep(approvers=["U0B"])]}
     )
-    assert never_due(stepped) == []
+    assert texts(stepped) == []
 
 
 def test_a_rule_resolved_with_the_settings_filling_in(tmp_path: Path) -> None:
@@ -119,7 +128,7 @@ def test_a_rule_resolved_with_the_settings_filling_in(tmp_path: Path) -> None:
         ["U0FALLBACK"],
         600,
     )
-    assert never_due(own) == ["escalation after 2h never happens: the request expires after 2h"]
+    assert texts(own) == ["escalation after 2h never happens: the request expires after 2h"]
     assert [(s.approvers, s.need) for s in stepped.steps] == [(["S0LEADS"], 1), (["U0A", "U0B"], 0)]
     assert (stepped.remind_after_s, stepped.escalate_to) == (1800, ["S0ONCALL", "U0OC"])
-    assert never_due(stepped) == []
+    assert texts(stepped) == []

@@ -16,11 +16,15 @@ from bot.errors import ConfigError
 from bot.requests.rules import Rules, default_rule, load_policy, never_due
 
 FIX = "correct the policy file (the README's approvals section shows its fields)"
-TIMING_FIX = (
-    "make remind_after, escalate_after or skip_after shorter than the rule's ttl, or the ttl "
-    "longer (what the rule leaves out comes from the settings: CLONEBOT_REMIND_AFTER_S, "
-    "CLONEBOT_ESCALATE_AFTER_S, CLONEBOT_APPROVAL_TTL_S, …)"
-)
+# What to change, by what cannot happen (what a rule leaves out comes from the settings).
+FIXES: dict[str, str] = {
+    "timing": "make remind_after, escalate_after or skip_after shorter than the rule's ttl, or "
+    "the ttl longer (left out of the rule: CLONEBOT_REMIND_AFTER_S, CLONEBOT_ESCALATE_AFTER_S, "
+    "CLONEBOT_APPROVAL_TTL_S, …)",
+    "approvers": "name the rule's approvers (or CLONEBOT_APPROVERS) for reminders to reach "
+    "them, or drop remind_after",
+    "escalate_to": "name fallback approvers in escalate_to who do not approve already",
+}
 
 
 async def check_policy(
@@ -43,7 +47,7 @@ async def check_policy(
     )
     rules = Rules(policy.rules, default_rule(settings))
     timing = [
-        warn("policy", f"{path.name}: rule {rule.name}: {problem}", TIMING_FIX)
+        warn("policy", f"{path.name}: rule {rule.name}: {problem.text}", FIXES[problem.change])
         for rule in policy.rules
         if not (rule.deny or rule.auto_approve)
         for problem in never_due(rules.resolved(rule))

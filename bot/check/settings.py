@@ -114,6 +114,16 @@ def _check_approvers(settings: Settings) -> CheckResult:
     return ok("approvers", f"{len(users)} user(s), {groups} user group(s); {policy}")
 
 
+_REMINDER_FIXES = {
+    "timing": "make CLONEBOT_REMIND_AFTER_S / CLONEBOT_ESCALATE_AFTER_S shorter than "
+    "CLONEBOT_APPROVAL_TTL_S, or the TTL longer",
+    "approvers": "set CLONEBOT_APPROVERS for reminders to reach them, or unset "
+    "CLONEBOT_REMIND_AFTER_S",
+    "escalate_to": "name fallback approvers in CLONEBOT_ESCALATE_TO who are not in "
+    "CLONEBOT_APPROVERS",
+}
+
+
 def _check_reminders(settings: Settings) -> list[CheckResult]:
     """The default rule's reminders and escalation, when set: what they do, or a WARN for each
     that cannot happen before a request expires."""
@@ -122,11 +132,10 @@ def _check_reminders(settings: Settings) -> list[CheckResult]:
         return []
     problems = never_due(rule)
     if problems:
-        fix = (
-            "make CLONEBOT_REMIND_AFTER_S / CLONEBOT_ESCALATE_AFTER_S shorter than "
-            "CLONEBOT_APPROVAL_TTL_S, or the TTL longer"
-        )
-        return [warn("reminders", f"default rule: {problem}", fix) for problem in problems]
+        return [
+            warn("reminders", f"default rule: {problem.text}", _REMINDER_FIXES[problem.change])
+            for problem in problems
+        ]
     said = []
     if rule.remind_after_s:
         after = duration_text(rule.remind_after_s)

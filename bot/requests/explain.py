@@ -319,7 +319,7 @@ def _notes(found: Explanation) -> list[str]:
     if found.on_requester and not found.request.requester:
         notes.append("Note: no requester given, so no rule on the requester matches")
     if not (found.rule.deny or found.rule.auto_approve):
-        notes += [f"Note: {problem}" for problem in never_due(found.rule)]
+        notes += [f"Note: {problem.text}" for problem in never_due(found.rule)]
     if found.groups.unresolved:
         notes.append(
             "Note: user groups not resolved (rules on the requester's groups do not match): "

@@ -32,7 +32,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import yaml
 from pydantic import (
@@ -399,48 +399,72 @@ def duration_text(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def never_due(rule: AppliedRule) -> list[str]:
+class NeverDue(NamedTuple):
+    """Something a rule's reminders, escalation or skipped steps promise that cannot happen (one
+    line), and what to change: ``timing`` (a duration against the TTL), ``approvers`` or
+    ``escalate_to``."""
+
+    text: str
+    change: Literal["timing", "approvers", "escalate_to"] = "timing"
+
+
+def never_due(rule: AppliedRule) -> list[NeverDue]:
     """What a rule's reminders, escalation and skipped steps promise that cannot happen: each is
-    counted from when its step began and never comes at or after the request's expiry (one line
-    each, for ``check`` and ``policy explain``)."""
+    counted from when its step began and never comes at or after the request's expiry (for
+    ``check`` and ``policy explain``)."""
     ttl = rule.ttl_s
     expires = f"the request expires after {duration_text(ttl)}"
-    found: list[str] = []
+    found: list[NeverDue] = []
     if rule.remind_after_s:
         after = rule.remind_after_s
         if after >= ttl:
-            found.append(f"reminders after {duration_text(after)} never happen: {expires}")
+            found.append(
+                NeverDue(f"reminders after {duration_text(after)} never happen: {expires}")
+            )
         elif rule.remind_every_s and rule.remind_max > 1:
             fit = min(rule.remind_max, -(-(ttl - after) // rule.remind_every_s))
             if fit < rule.remind_max:
                 found.append(
-                    f"only {fit} of the {rule.remind_max} reminders (after "
-                    f"{duration_text(after)}, every {duration_text(rule.remind_every_s)}) "
-                    f"fit: {expires}"
+                    NeverDue(
+                        f"only {fit} of the {rule.remind_max} reminders (after "
+                        f"{duration_text(after)}, every {duration_text(rule.remind_every_s)}) "
+                        f"fit: {expires}"
+                    )
                 )
         if any(not step.approvers for step in rule.stages()):
             found.append(
-                "reminders are a thread note only, with nobody to mention or DM: no approvers "
-                "are named (anyone but the requester may approve)"
+                NeverDue(
+                    "reminders are a thread note only, with nobody to mention or DM: no "
+                    "approvers are named (anyone but the requester may approve)",
+                    "approvers",
+                )
             )
     if rule.escalate_after_s and rule.escalate_to:
         if rule.escalate_after_s >= ttl:
             found.append(
-                f"escalation after {duration_text(rule.escalate_after_s)} never happens: {expires}"
+                NeverDue(
+                    f"escalation after {duration_text(rule.escalate_after_s)} never happens: "
+                    f"{expires}"
+                )
             )
         elif all(
             step.approvers and set(rule.escalate_to) <= set(step.approvers)
             for step in rule.stages()
         ):
             found.append(
-                f"escalation adds nobody: {', '.join(rule.escalate_to)} approve in every step "
-                "already"
+                NeverDue(
+                    f"escalation adds nobody: {', '.join(rule.escalate_to)} approve in every "
+                    "step already",
+                    "escalate_to",
+                )
             )
     for number, step in enumerate(rule.steps, 1):
         if step.skip_after_s and step.skip_after_s >= ttl:
             found.append(
-                f"step {number} is never skipped after {duration_text(step.skip_after_s)}: "
-                f"{expires}"
+                NeverDue(
+                    f"step {number} is never skipped after {duration_text(step.skip_after_s)}: "
+                    f"{expires}"
+                )
             )
     return found
 

@@ -90,12 +90,11 @@ async def test_a_medium_request_reminds_jordan_then_lets_avery_approve(tmp_path:
         await emu.wait_for(lambda: emu.state.ephemerals(APPROVER))
         assert (await bot.deps.requests.require(request_id)).approvals == []
 
+        # jordan is reminded in their language (zh-CN).
         ahead = timedelta(minutes=5, seconds=5)
         await wait_record(sandbox, request_id, lambda r: r.reminders == 1)
         await emu.wait_for(
-            lambda: any(
-                "Reminder" in m.text and request_id in m.text for m in emu.state.dms(APPROVER2)
-            )
+            lambda: any("提醒" in m.text and request_id in m.text for m in emu.state.dms(APPROVER2))
         )
         ahead = timedelta(minutes=10, seconds=5)
         await wait_record(sandbox, request_id, lambda r: r.escalated == [APPROVER])
