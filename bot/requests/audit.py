@@ -3,10 +3,10 @@
 One record per request: who asked, who approved or rejected (the Slack user, and the ZStack
 identity when the rule made approvers log in), each approval with its step and comment, the
 rule's steps and how each went, the reminders sent and the fallback approvers added because
-nobody decided, the rule it met and why, a break-glass override,
-the parameters as sent to ZStack, the job, the outcome (the new service, or ZStack's error and its
-root cause), timestamps and durations, and the request's audit entries. JSON Lines (one object a
-line) or CSV (flat columns; the parameters and the entries as JSON cells).
+nobody decided, the rule it met and why, a break-glass override, the parameters as sent to
+ZStack, the job, the outcome (the new service, or ZStack's error and its root cause), timestamps
+and durations, and the request's audit entries. JSON Lines (one object a line) or CSV (flat
+columns, ``CSV_COLUMNS``; the parameters, the entries, the steps and the votes as JSON cells).
 
 Requests are found with a SCAN over their records (read-only; nothing to index) and read in
 batches, one pipelined round trip each, and written as they come: in no particular order, in
