@@ -258,13 +258,14 @@ async def test_a_required_comment_is_asked_for_enforced_and_shown(
         for t in thread_texts(slack_emu, record)
     )
 
-    # A bare "approve" in the thread is refused with the hint; one with a comment counts.
+    # A bare "approve" in the thread is refused with the hint (in jordan's language, zh-CN);
+    # one with a comment counts.
     await slack_emu.post_message(APPROVER2, APPROVALS, "approve", thread_ts=record.card_ts)
     await refused(
         slack_emu,
         APPROVER2,
-        f"{record.id} needs a comment with each approval: use the Approve button, or reply "
-        "`approve: <your comment>` in its thread.",
+        f"{record.id} 的每个批准都需要附上评论：请使用“批准”按钮，或在其讨论串中回复 "
+        "`approve: <你的评论>`。",
     )
     assert len((await bot.deps.requests.require(record.id)).votes) == 1
     await slack_emu.post_message(

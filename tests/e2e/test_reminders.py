@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from bot.i18n import lang_of_locale
 from bot.requests.audit import audit_entries
 from bot.requests.model import CloneRequest, State
 from bot.runtime import Runtime
@@ -43,6 +44,8 @@ ONCALL = "S0ONCALL"
 REMINDER = ":bell: Reminder:"
 ESCALATED = ":rotating_light: Nobody decided"
 FALLBACK_DM = "as a fallback approver"
+# Each person is written to in their Slack language: jordan (APPROVER2, zh-CN) reads Chinese.
+IN_CHINESE = {REMINDER: ":bell: 提醒：", FALLBACK_DM: "作为后备审批人"}
 
 
 @pytest.fixture(autouse=True)
@@ -98,6 +101,9 @@ def notes(emu: SlackEmulator, record: CloneRequest, marker: str) -> list[str]:
 
 
 def dms(emu: SlackEmulator, user: str, marker: str) -> list[Message]:
+    """``user``'s DMs that carry ``marker``, as it reads in their language."""
+    if lang_of_locale(emu.state.workspace.users[user].locale) == "zh":
+        marker = IN_CHINESE[marker]
     return [m for m in emu.state.dms(user) if marker in m.text + blocks_text(m.blocks)]
 
 
