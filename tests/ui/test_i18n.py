@@ -649,7 +649,7 @@ def test_dates_are_laid_out_in_the_readers_language() -> None:
     assert tr("zh")("expires {when}", when=moment) == (
         f"<!date^{epoch}^{{date_short_pretty}} {{time}}|2026-12-01 15:04 UTC> 过期"
     )
-    assert tr("zh").duration(0) == "不到 1 秒" and tr("zh").duration(3725) == "1 小时 2 分钟"
+    assert tr("zh").duration(0) == "1 秒内" and tr("zh").duration(3725) == "1 小时 2 分钟"
     assert tr("en").duration(190) == "3 min 10 s"
 
 
