@@ -94,6 +94,8 @@ def approvers_text(approvers: list[str], required: int, lang: str = "en") -> Mrk
     return t("Approvers: {who} · {need}", who=who, need=need)
 
 
+# Between phrases of a sentence: a full-width comma in Chinese.
+_COMMA = N_(", ")
 _OP_SIGNS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "==": "="}
 
 
@@ -133,7 +135,7 @@ def rule_text(rule: AppliedRule, lang: str = "en", *, approvers: bool = False) -
     """Which rule applied and why: ``Rule *large* (64 vCPU ≥ 16): 2 approvals, ZStack login``
     (with ``approvers``, who they are too)."""
     t = tr(lang)
-    why = join(", ", [_because(b, t) for b in rule.because])
+    why = join(t.plain(_COMMA), [_because(b, t) for b in rule.because])
     name = fmt("*{name}*", name=rule.name) if rule.name != DEFAULT_RULE else t("default")
     head = (
         t("Rule {name} ({why})", name=name, why=why)
@@ -155,7 +157,7 @@ def rule_text(rule: AppliedRule, lang: str = "en", *, approvers: bool = False) -
         terms.append(t("approvers log in to ZStack"))
     if rule.self_approval:
         terms.append(t("self-approval allowed"))
-    return t("{rule}: {terms}", rule=head, terms=join(", ", terms))
+    return t("{rule}: {terms}", rule=head, terms=join(t.plain(_COMMA), terms))
 
 
 def decision_buttons(record: CloneRequest, *, with_cancel: bool, lang: str = "en") -> ActionsBlock:
