@@ -189,3 +189,30 @@ async def test_every_notice_exactly_once_under_429s(slack_emu: SlackEmulator, bo
         assert completion_count(slack_emu, record, done_marker(index)) == (1, 1)
         approved = [t for t in thread_texts(slack_emu, record) if "approved" in t.lower()]
         assert len(approved) == 1, approved
+
+
+async def test_a_card_whose_parameter_reply_waits_for_its_turn_is_not_drawn_again(
+    slack_emu: SlackEmulator, bot: Runtime
+) -> None:
+    # One chat.update every 6 s: after a card draw, the parameter reply's turn is further off
+    # than a draw waits for it, so the draw comes back for it later.
+    pacer(bot).budgets["chat.update"] = Budget(per_minute=10, burst=1)
+    record = await request_clone(slack_emu, bot)
+    started = slack_emu.clock.monotonic()
+    await click(slack_emu, APPROVER, record, "request_approve")
+    await all_delivered(slack_emu, bot, [record])
+    done = await bot.deps.requests.require(record.id)
+    await slack_emu.wait_for(
+        lambda: any(c.params.get("ts") == done.params_ts for c in calls(slack_emu, "chat.update")),
+        timeout=20,
+    )
+    draws = [c for c in card_updates(slack_emu, record, started) if c.ok]
+    finals = [c for c in draws if "Done" in blocks_text(c.params.get("blocks"))]
+    assert len(finals) == 1, f"the final card was drawn {len(finals)}x"
+    # Approved, perhaps running, done: each state drawn once at most, never the same again.
+    texts = [blocks_text(c.params.get("blocks")) for c in draws]
+    assert len(texts) == len(set(texts)), "a card was drawn again as it already stood"
+    replies = [
+        c for c in calls(slack_emu, "chat.update", started) if c.params.get("ts") == done.params_ts
+    ]
+    assert [c.status for c in replies] == [200]  # the parameter reply retired once
