@@ -49,7 +49,6 @@ P99_RATIO_MAX = 3.0
 THROUGHPUT_RATIO_MIN = 0.5
 # Target 1: server CPU per /clone-model, command to filled form, follow-up work included.
 CPU_PER_COMMAND_MAX_S = 0.004
-TRIGGER_S = 3.0
 # The emulator scans its command records on every views call: keep the list short.
 _KEEP_COMMANDS = 256
 
