@@ -68,3 +68,41 @@ def test_callers_turned_away_are_sent_back_one_turn_apart() -> None:
     assert pacer.admit("chat.update") == 0.0
     waits = [pacer.admit("chat.update") for _ in range(3)]
     assert waits == pytest.approx([1.0, 2.0, 3.0])
+
+
+def test_post_message_across_channels_stays_under_the_workspace_wide_limit() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    admitted = 0
+    for index in range(6000):  # a post to a new channel every 10 ms for a minute
+        if pacer.admit("chat.postMessage", f"U{index}") == 0.0:
+            admitted += 1
+        clock.now += 0.01
+    # Every channel had room; the workspace's budget (540 a minute, 30 at once) decided.
+    assert 0.8 * 540 <= admitted <= 600
+
+
+def test_a_429_holds_its_channel_and_a_second_channels_429_holds_them_all_for_retry_after() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.hold("chat.postMessage", "C1", 1.0)
+    # One channel refused: most likely its own limit; the others go on.
+    assert pacer.wait_s("chat.postMessage", "C1") == pytest.approx(1.0)
+    assert pacer.admit("chat.postMessage", "U1") == 0.0
+    # Another channel refused while the first still waits: the workspace's limit. Nobody posts
+    # anywhere until Retry-After, not even in a channel never refused.
+    clock.now += 0.2
+    pacer.hold("chat.postMessage", "U1", 2.0)
+    assert pacer.wait_s("chat.postMessage", "U2") == pytest.approx(2.0)
+    assert pacer.admit("chat.postMessage", "U3") == pytest.approx(2.0)
+    assert pacer.wait_s("chat.postMessage", "C1") == pytest.approx(2.0)
+    # ... and no longer than that: posting starts again (from an empty workspace bucket,
+    # one turn apart at first), the hold is gone.
+    clock.now += 2.0
+    assert pacer.admit("chat.postMessage", "U2") == 0.0
+    assert pacer.admit("chat.postMessage", "C1") == pytest.approx(60 / 540)
+    clock.now += 1.0
+    assert [pacer.admit("chat.postMessage", c) for c in ("C1", "U1")] == [0.0] * 2
+    clock.now += 5.0
+    pacer.hold("chat.postMessage", "C1", 1.0)  # a lone 429 again holds only its channel
+    assert pacer.admit("chat.postMessage", "U4") == 0.0

@@ -118,7 +118,8 @@ def build_web_client(
         base_url=settings.slack_api_url,
         timeout=WEB_API_TIMEOUT_S,
         session=session,
-        pacer=pacer or (Pacer() if settings.slack_pace else Pacer(budgets={})),
+        pacer=pacer
+        or (Pacer() if settings.slack_pace else Pacer(budgets={}, workspace_budgets={})),
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES),

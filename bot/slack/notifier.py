@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from slack_sdk.models.blocks import ActionsBlock, Block
 from slack_sdk.web.async_client import AsyncWebClient
@@ -42,6 +43,7 @@ DECIDED = frozenset(State) - {State.PENDING}
 # Steps that post a new message (not idempotent): "sending:<step>" is recorded before the post.
 POSTED_STEPS = frozenset({"thread", "dm"})
 SENDING = "sending:"
+_V = TypeVar("_V")
 # Messages looked through for a post that may have gone out before a crash.
 HISTORY_LIMIT = 200
 # Retired parameter replies remembered (another process, or this one later, redraws one at most
@@ -60,6 +62,9 @@ class Notifier:
     # Requests whose parameter reply this process has retired (its buttons gone for good: a
     # request never goes back to pending), so a later card draw spends no chat.update on it.
     _retired: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    # The record version each request's card was last drawn at by this process: a draw tried
+    # again because the parameter reply had to wait (a rate limit) does not draw the card again.
+    _drawn: OrderedDict[str, int] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self.publisher = CardPublisher(
@@ -135,15 +140,20 @@ class Notifier:
         if not record.card_ts:
             return  # not posted yet: the publish effect draws it as it then stands
         lang = self.locales.default
-        with slack_errors("chat.update", self.metrics):
-            await self.client.chat_update(
-                channel=record.channel,
-                ts=record.card_ts,
-                text=cards.card_fallback_text(record, lang),
-                blocks=cards.request_card(record, self.settings.approvers, lang),
-            )
+        if self._drawn.get(record.id) != record.version:
+            with slack_errors("chat.update", self.metrics):
+                await self.client.chat_update(
+                    channel=record.channel,
+                    ts=record.card_ts,
+                    text=cards.card_fallback_text(record, lang),
+                    blocks=cards.request_card(record, self.settings.approvers, lang),
+                )
+            _remember(self._drawn, record.id, record.version)
         if record.params_ts and record.state in DECIDED and record.id not in self._retired:
-            # The card is drawn: waiting a turn here is cheaper than drawing it all again.
+            # The card is drawn: waiting a turn here is cheaper than coming back. Coming back
+            # (the turn is further off than that) retires the reply without drawing the card
+            # again, so a card whose reply waits behind other cards' draws is not drawn over
+            # and over, each draw taking the turn the reply waited for.
             with patience(PATIENCE_S), slack_errors("chat.update", self.metrics):
                 await self.client.chat_update(
                     channel=record.channel,
@@ -151,9 +161,7 @@ class Notifier:
                     text=Msg.of("Parameters of {id}", id=record.id).render(lang),
                     blocks=thread.parameter_reply(record, lang),
                 )
-            self._retired[record.id] = None
-            while len(self._retired) > RETIRED_KEPT:
-                self._retired.popitem(last=False)
+            _remember(self._retired, record.id, None)
 
     # --- answers to a person, now -------------------------------------------------------------
 
@@ -359,3 +367,11 @@ class Notifier:
             request_id, Event.NOTIFIED, add, actor="bot", note=f"notified:{step}"
         )
         return outcome.record
+
+
+def _remember(kept: OrderedDict[str, _V], request_id: str, value: _V) -> None:
+    """Remember ``value`` for ``request_id``, forgetting the oldest beyond ``RETIRED_KEPT``."""
+    kept[request_id] = value
+    kept.move_to_end(request_id)
+    while len(kept) > RETIRED_KEPT:
+        kept.popitem(last=False)

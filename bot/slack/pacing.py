@@ -2,9 +2,14 @@
 
 Slack limits each method per app and workspace (``chat.update`` Tier 3, about 50 a minute;
 ``views.*`` Tier 4; ``usergroups.users.list`` Tier 2) and ``chat.postMessage`` per channel (about
-one a second). ``Pacer`` keeps a token bucket per method (per method and channel for
-``chat.postMessage``) a little inside those limits, and the ``Retry-After`` of every 429: until
-then, no caller in the process calls that method again.
+one a second) and across the workspace (a limit Slack does not publish: the bot keeps under
+``WORKSPACE_BUDGETS``, 540 a minute). ``Pacer`` keeps a token bucket per method (per method and
+channel for ``chat.postMessage``, plus one for all its channels) a little inside those limits, and
+the ``Retry-After`` of every 429: until then, no caller in the process calls that method again
+(in that channel). Slack's 429 does not say whether a channel's limit or the workspace's was
+hit: the channel waits; when a second channel is refused while another still waits, it is the
+workspace's, and every channel waits out the ``Retry-After`` (no channel is left calling into a
+workspace that refuses, none waits longer than it was told).
 
 ``Pacer.admit`` never sleeps: it answers how long the caller must wait (0: go now, the call is
 counted). The Web API client (``bot.slack.client``) waits that long for a caller on a person's
@@ -40,6 +45,8 @@ POST_MESSAGE_PER_MINUTE = 60.0
 # (card, parameter reply) without spending Slack's own burst allowance.
 BURST_FRACTION = 0.1
 PER_CHANNEL = frozenset({"chat.postMessage"})
+# The key of a per-channel method's bucket for all its channels together.
+EVERY_CHANNEL = "*"
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,12 @@ def default_budgets() -> dict[str, Budget]:
     return budgets
 
 
+def default_workspace_budgets() -> dict[str, Budget]:
+    """chat.postMessage across every channel: Slack publishes no figure ("a workspace-wide
+    limit"); several hundred a minute is what integrations meet, the bot stays under 540."""
+    return {"chat.postMessage": Budget(540.0, 30)}
+
+
 @dataclass
 class _Bucket:
     tokens: float
@@ -72,6 +85,8 @@ class Pacer:
     """Per-method budgets and ``Retry-After`` deadlines, shared by every caller in the process."""
 
     budgets: dict[str, Budget] = field(default_factory=default_budgets)
+    # A per-channel method's budget over all its channels together.
+    workspace_budgets: dict[str, Budget] = field(default_factory=default_workspace_budgets)
     clock: Callable[[], float] = time.monotonic
     _buckets: dict[tuple[str, str], _Bucket] = field(default_factory=dict)
     _not_before: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -80,6 +95,22 @@ class Pacer:
     @staticmethod
     def key(method: str, channel: str | None) -> tuple[str, str]:
         return (method, (channel or "") if method in PER_CHANNEL else "")
+
+    def _keys(self, method: str, channel: str | None) -> list[tuple[str, str]]:
+        """The buckets a call takes from: its method's (or channel's), and all channels'."""
+        keys = [self.key(method, channel)]
+        if method in PER_CHANNEL and (method in self.workspace_budgets or self._held_everywhere):
+            keys.append((method, EVERY_CHANNEL))
+        return keys
+
+    @property
+    def _held_everywhere(self) -> bool:
+        return any(k[1] == EVERY_CHANNEL for k in self._not_before)
+
+    def _budget(self, key: tuple[str, str]) -> Budget | None:
+        if key[1] == EVERY_CHANNEL:
+            return self.workspace_budgets.get(key[0])
+        return self.budgets.get(key[0])
 
     def admit(self, method: str, channel: str | None = None) -> float:
         """0 when the call may go now (and is counted), else the seconds until it may."""
@@ -90,22 +121,32 @@ class Pacer:
         return self._wait(method, channel, take=False)
 
     def _wait(self, method: str, channel: str | None, *, take: bool) -> float:
-        key = self.key(method, channel)
         now = self.clock()
-        wait = self._wait_now(key, now, take=take)
-        budget = self.budgets.get(method)
-        if not take or wait <= 0 or budget is None:
+        waits = {key: self._wait_now(key, now) for key in self._keys(method, channel)}
+        wait = max(waits.values())
+        if wait <= 0:
+            if take:
+                for key in waits:
+                    if (bucket := self._buckets.get(key)) is not None:
+                        bucket.tokens -= 1.0
+            return 0.0
+        if not take:
             return wait
-        # Callers turned away come back one turn apart, not all at the same instant.
-        back_at = max(now + wait, self._queue.get(key, 0.0))
-        self._queue[key] = back_at + budget.interval_s
+        # Callers turned away come back one turn apart (of each limit that turned them away),
+        # not all at the same instant.
+        blocking = [key for key, w in waits.items() if w > 0]
+        back_at = max([now + wait] + [self._queue.get(key, 0.0) for key in blocking])
+        for key in blocking:
+            if (budget := self._budget(key)) is not None:
+                self._queue[key] = back_at + budget.interval_s
         return back_at - now
 
-    def _wait_now(self, key: tuple[str, str], now: float, *, take: bool) -> float:
+    def _wait_now(self, key: tuple[str, str], now: float) -> float:
+        """Seconds until ``key``'s bucket has a call (its hold included), refilled to ``now``."""
         blocked = self._not_before.get(key, 0.0) - now
         if blocked > 0:
             return blocked
-        budget = self.budgets.get(key[0])
+        budget = self._budget(key)
         if budget is None:
             return 0.0
         bucket = self._buckets.get(key)
@@ -116,16 +157,24 @@ class Pacer:
         )
         bucket.at = now
         if bucket.tokens >= 1.0 - 1e-9:  # float sums fall a hair short
-            if take:
-                bucket.tokens -= 1.0
             return 0.0
         return (1.0 - bucket.tokens) * budget.interval_s
 
     def hold(self, method: str, channel: str | None, retry_after_s: float) -> None:
-        """Slack said 429: nobody calls ``method`` (in ``channel``) for ``retry_after_s``."""
+        """Slack said 429: nobody calls ``method`` (in ``channel``) for ``retry_after_s``; when
+        another channel of it is still held, nobody calls it in any channel."""
         key = self.key(method, channel)
-        until = self.clock() + retry_after_s
-        self._not_before[key] = max(self._not_before.get(key, 0.0), until)
-        bucket = self._buckets.get(key)
-        if bucket is not None:  # Slack counts differently from us: start again from empty
-            bucket.tokens, bucket.at = 1.0, until
+        now = self.clock()
+        until = now + retry_after_s
+        held = [key]
+        if method in PER_CHANNEL and any(
+            k[0] == method and k != key and t > now for k, t in self._not_before.items()
+        ):
+            held.append((method, EVERY_CHANNEL))
+        for k in held:
+            self._not_before[k] = max(self._not_before.get(k, 0.0), until)
+            bucket = self._buckets.get(k)
+            if bucket is not None:  # Slack counts differently from us: start again from empty
+                bucket.tokens, bucket.at = 1.0, until
+        # Holds that ran out say nothing any more.
+        self._not_before = {k: t for k, t in self._not_before.items() if t > now}

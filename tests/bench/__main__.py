@@ -1,8 +1,8 @@
 """``python -m tests.bench`` (``make bench``): every benchmark, one Markdown table on stdout.
 
-Options: ``--quick`` (a short smoke run), ``--only ack,burst,pipeline,footprint,lifecycle``
-(a subset),
-``--out FILE`` (also write the table there). Progress goes to stderr. Everything runs on loopback
+Options: ``--quick`` (a short smoke run), ``--only ack,burst,footprint,lifecycle,pipeline``
+(a subset), ``--out FILE`` (also write the table there, updated after each benchmark, so a long
+run's figures so far are there too). Progress goes to stderr. Everything runs on loopback
 against a real Redis, the ZStack simulator and the Slack emulator; each benchmark stops by itself.
 """
 
@@ -24,12 +24,13 @@ from tests.fixtures.redis_server import RedisServer
 
 Bench = Callable[[RedisServer, Path, bool], Awaitable[list[Row]]]
 
+# The pipeline last: with Slack's limits it runs for most of an hour.
 BENCHMARKS: dict[str, Bench] = {
     "ack": lambda r, w, q: ack.run(r, w, quick=q),
     "burst": lambda r, w, q: burst.run(r, w, quick=q),
-    "pipeline": lambda r, w, q: pipeline.run(r, w, quick=q),
     "footprint": lambda r, w, q: footprint.run(r, w, quick=q),
     "lifecycle": lambda r, w, q: lifecycle.run(r, w, quick=q),
+    "pipeline": lambda r, w, q: pipeline.run(r, w, quick=q),
 }
 
 
@@ -41,7 +42,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=",".join(BENCHMARKS),
         help=f"comma-separated subset of {', '.join(BENCHMARKS)}",
     )
-    parser.add_argument("--out", type=Path, help="also write the table to this file")
+    parser.add_argument(
+        "--out", type=Path, help="also write the table to this file (after each benchmark)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     parser.add_argument(
         "--profile",
@@ -66,6 +69,14 @@ async def run_all(args: argparse.Namespace, workdir: Path) -> list[Row]:
             log(f"{name}: starting")
             rows += await BENCHMARKS[name](server, workdir, args.quick)
             log(f"{name}: done in {time.monotonic() - started:.0f} s")
+            if args.out and name != args.only[-1]:
+                args.out.write_text(
+                    table(
+                        rows,
+                        args.quick,
+                        f"so far: {', '.join(args.only[: args.only.index(name) + 1])}",
+                    )
+                )
     finally:
         server.stop()
     return rows
@@ -85,12 +96,17 @@ def main(argv: list[str] | None = None) -> int:
             log(f"work directory (logs) kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    mode = " (quick run)" if args.quick else ""
-    table = f"_Machine: {machine()}{mode}_\n\n{markdown_table(rows)}\n"
-    print(table)
+    text = table(rows, args.quick)
+    print(text)
     if args.out:
-        args.out.write_text(table)
+        args.out.write_text(text)
     return 0
+
+
+def table(rows: list[Row], quick: bool, partial: str = "") -> str:
+    notes = [note for note in ("quick run" if quick else "", partial) if note]
+    mode = f" ({'; '.join(notes)})" if notes else ""
+    return f"_Machine: {machine()}{mode}_\n\n{markdown_table(rows)}\n"
 
 
 if __name__ == "__main__":

@@ -5,6 +5,11 @@ emulator is their Slack, so the bot's ``views.open``/``views.update`` after the 
 The load generator is the emulator's own delivery (signed as Slack signs, one aiohttp session):
 each of ``concurrency`` workers sends a command, waits for the HTTP response, sends the next.
 Latency is the command POST's response time; throughput counts responses in the window.
+
+Targets: at 16 in flight (target 2) the bot's ack p99 at most 3× bare Bolt's, its throughput at
+least 0.5× and every ``views.open`` within the trigger's 3 s; at every level (target 1) at most
+4 ms of CPU per command, to the filled form. At 1 and 64 in flight the ratios are shown for
+comparison; the ``views.open`` and CPU targets apply there too.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from tests.bench.common import (
     Row,
     ServerProcess,
     Stack,
+    against,
     bench_users,
     cpu_seconds,
     log,
@@ -37,10 +43,12 @@ QUICK_WINDOW_S = 2.0
 # Distinct callers, so a user's next command does not replace a form still being filled in.
 USERS = 1024
 QUICK_USERS = 128
-P99_RATIO_MAX = 1.5
-# Server CPU per /clone-model, command to filled form, follow-up work included.
+# Target 2, at TARGET_CONCURRENCY in flight: ack p99 and throughput against bare Bolt's.
+TARGET_CONCURRENCY = 16
+P99_RATIO_MAX = 3.0
+THROUGHPUT_RATIO_MIN = 0.5
+# Target 1: server CPU per /clone-model, command to filled form, follow-up work included.
 CPU_PER_COMMAND_MAX_S = 0.004
-THROUGHPUT_RATIO_MIN = 0.7
 # The emulator scans its command records on every views call: keep the list short.
 _KEEP_COMMANDS = 256
 
@@ -59,6 +67,9 @@ class Point:
     cpu_per_command: float = 0.0
     sent: int = 0
     filled: int = 0  # views.update answered ok: forms that reached the user
+    # Commands answered in the window, and those whose views.open came within the 3 s trigger.
+    triggers: list[str] = field(default_factory=list)
+    opened_in_time: int = 0
 
     @property
     def throughput(self) -> float:
@@ -102,6 +113,8 @@ async def drive(
                     point.latencies.append(delivery.latency)
                 else:
                     point.errors += 1
+                if delivery.trigger_id:
+                    point.triggers.append(delivery.trigger_id)
             if len(emu.state.commands) > 4 * _KEEP_COMMANDS:
                 del emu.state.commands[:-_KEEP_COMMANDS]
 
@@ -117,6 +130,12 @@ async def drive(
     await stack.quiet(idle_s=0.3)
     calls = emu.state.api_calls[calls_before:]
     point.sent = sent
+    # The emulator marks a trigger used only by a views.open within its 3 s (else it refuses).
+    triggers = emu.state.triggers
+    point.opened_in_time = sum(
+        (trigger := triggers.get(t)) is not None and trigger.used_at is not None
+        for t in point.triggers
+    )
     point.filled = sum(c.method == "views.update" and c.ok for c in calls)
     # The bare app fills no form: its CPU is per command.
     per = point.filled if target == "bot" else sent
@@ -173,46 +192,66 @@ def rows(points: list[tuple[Point, Point]]) -> list[Row]:
         t_ratio = bot.throughput / bare.throughput if bare.throughput else 0.0
         p50_ratio = bot.p(50) / bare.p(50) if bare.latencies else float("nan")
         p99_ratio = bot.p(99) / bare.p(99) if bare.latencies else float("nan")
+        target = c == TARGET_CONCURRENCY
+        item = "2" if target else ""
         out += [
             Row(
                 "Ack path",
                 f"c={c} throughput",
                 f"{bot.throughput:.0f} req/s",
-                f"{bare.throughput:.0f} req/s (bare Bolt)",
-                f"{t_ratio:.2f}× " + verdict(t_ratio >= THROUGHPUT_RATIO_MIN, "≥ 0.7×"),
+                f"{bare.throughput:.0f} req/s (bare Bolt)"
+                + (f"; ≥ {THROUGHPUT_RATIO_MIN:g}×" if target else ""),
+                f"{t_ratio:.2f}× "
+                + (
+                    against(t_ratio, THROUGHPUT_RATIO_MIN, _times, at_most=False)
+                    if target
+                    else "(info)"
+                ),
+                item,
             ),
             Row(
                 "Ack path",
                 f"c={c} p50 ack latency",
                 ms(bot.p(50)),
                 f"{ms(bare.p(50))} (bare Bolt)",
-                f"{p50_ratio:.2f}×",
+                f"{p50_ratio:.2f}× (info)",
             ),
             Row(
                 "Ack path",
                 f"c={c} p99 ack latency",
                 ms(bot.p(99)),
-                f"{ms(bare.p(99))} (bare Bolt)",
-                f"{p99_ratio:.2f}× " + verdict(p99_ratio <= P99_RATIO_MAX, "≤ 1.5×"),
+                f"{ms(bare.p(99))} (bare Bolt)" + (f"; ≤ {P99_RATIO_MAX:g}×" if target else ""),
+                f"{p99_ratio:.2f}× "
+                + (against(p99_ratio, P99_RATIO_MAX, _times) if target else "(info)"),
+                item,
             ),
-        ]
-        out.append(
+            Row(
+                "Ack path",
+                f"c={c} views.open within 3 s",
+                f"{bot.opened_in_time}/{len(bot.triggers)}",
+                "all",
+                verdict(bool(bot.triggers) and bot.opened_in_time == len(bot.triggers)),
+                "2",
+            ),
             Row(
                 "Ack path",
                 f"c={c} CPU per command (to the filled form, follow-ups included)",
                 ms(bot.cpu_per_command),
-                f"{ms(bare.cpu_per_command)} (bare Bolt); target ≤ 4 ms",
-                verdict(bot.cpu_per_command <= CPU_PER_COMMAND_MAX_S, "≤ 4 ms"),
-            )
-        )
-        if bot.errors or bare.errors:
-            out.append(
-                Row(
-                    "Ack path",
-                    f"c={c} failed acks",
-                    str(bot.errors),
-                    f"{bare.errors} (bare Bolt)",
-                    verdict(bot.errors == 0, "0 expected"),
-                )
-            )
+                f"{ms(bare.cpu_per_command)} (bare Bolt, ack only); ≤ 4 ms",
+                against(bot.cpu_per_command, CPU_PER_COMMAND_MAX_S, ms),
+                "1",
+            ),
+            Row(
+                "Ack path",
+                f"c={c} failed acks (no 200 within 3 s)",
+                str(bot.errors),
+                f"{bare.errors} (bare Bolt); 0",
+                verdict(bot.errors == 0),
+                item,
+            ),
+        ]
     return out
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:.2f}×"

@@ -4,11 +4,16 @@ Slack's ``trigger_id`` lives 3 s, so the bot must open its modal (``views.open``
 lookup. The emulator records, per command, when it was sent and when the first ``views.open`` for
 its trigger arrived; every caller is logged in (session in Redis) and names the source by name, so
 each command really queries ZStack (``QueryModelService``, slowed to 1.5 s by the simulator).
+
+Targets: command → filled form (the first ``views.update``) p99 at most 2.5 s (target 3), a form
+that was never filled counting as too late; at most 4 ms of the bot's CPU per form filled from a
+lookup by name (target 1); every ``views.open`` within the trigger's 3 s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from pathlib import Path
 
@@ -16,6 +21,7 @@ from tests.bench.common import (
     GENERAL,
     Row,
     Stack,
+    against,
     bench_users,
     log,
     ms,
@@ -32,6 +38,7 @@ WINDOW_S = 3.0
 SOURCE_NAME = "example"
 SETTLE_TIMEOUT_S = 20.0
 CPU_PER_FORM_MAX_S = 0.004
+FILLED_P99_MAX_S = 2.5
 
 
 async def run(redis_server: RedisServer, workdir: Path, *, quick: bool) -> list[Row]:
@@ -59,6 +66,9 @@ async def run(redis_server: RedisServer, workdir: Path, *, quick: bool) -> list[
         commands = list(stack.emu.state.commands)
         delays = [c.views_open_delay for c in commands if c.views_open_delay is not None]
         updates = _form_delays(stack)
+    # A form never filled is later than any: it counts as infinitely late.
+    filled = updates + [math.inf] * max(0, count - len(updates))
+    filled_p99 = percentile(filled, 99)
     within = sum(d <= WINDOW_S for d in delays)
     failed_acks = sum(not d.ok for d in deliveries)
     share = within / count if count else 0.0
@@ -71,39 +81,41 @@ async def run(redis_server: RedisServer, workdir: Path, *, quick: bool) -> list[
     )
     return [
         Row(
-            "3-second window",
+            "Burst",
             f"views.open within 3 s ({count} commands at once, lookups 1.5 s)",
             f"{within}/{count} ({share:.0%})",
             "100 %",
             verdict(within == count),
         ),
         Row(
-            "3-second window",
+            "Burst",
             "views.open delay p50 / p99",
             f"{ms(percentile(delays, 50))} / {ms(percentile(delays, 99))}",
             "p99 < 3 s",
             verdict(percentile(delays, 99) < WINDOW_S if delays else False),
         ),
         Row(
-            "3-second window",
+            "Burst",
             "ack p99 / failed acks",
             f"{ms(ack_p99)} / {failed_acks}",
             "ack < 3 s, 0 failed",
             verdict(failed_acks == 0 and ack_p99 < WINDOW_S),
         ),
         Row(
-            "3-second window",
-            "filled form (views.update) p50 / p99 after the command",
-            f"{ms(percentile(updates, 50))} / {ms(percentile(updates, 99))}",
-            "info (includes the 1.5 s lookup)",
-            "",
+            "Burst",
+            "command → filled form (views.update) p50 / p99",
+            f"{ms(percentile(filled, 50))} / {ms(filled_p99)} ({len(updates)}/{count} filled)",
+            "p99 ≤ 2.5 s (the 1.5 s lookup included)",
+            against(filled_p99, FILLED_P99_MAX_S, ms),
+            "3",
         ),
         Row(
-            "3-second window",
-            "CPU per command (source looked up by name, to the filled form)",
+            "Burst",
+            "CPU per form filled from a lookup by name",
             ms(cpu_per_form),
             "≤ 4 ms",
-            verdict(cpu_per_form <= CPU_PER_FORM_MAX_S),
+            against(cpu_per_form, CPU_PER_FORM_MAX_S, ms),
+            "1",
         ),
     ]
 

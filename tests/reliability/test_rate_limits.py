@@ -189,3 +189,59 @@ async def test_every_notice_exactly_once_under_429s(slack_emu: SlackEmulator, bo
         assert completion_count(slack_emu, record, done_marker(index)) == (1, 1)
         approved = [t for t in thread_texts(slack_emu, record) if "approved" in t.lower()]
         assert len(approved) == 1, approved
+
+
+async def test_a_workspace_wide_limit_on_posts_holds_every_channel_and_loses_nothing(
+    slack_emu: SlackEmulator, bot: Runtime
+) -> None:
+    slack_emu.rate_limits.enabled = True
+    # Slack's workspace-wide limit on chat.postMessage, far stricter than the bot believes (it
+    # keeps no workspace budget here): every channel has room, the workspace does not.
+    slack_emu.rate_limits.set_workspace_limit("chat.postMessage", per_minute=60, burst=1)
+    del pacer(bot).workspace_budgets["chat.postMessage"]
+    started = slack_emu.clock.monotonic()
+    records = await approve_all(slack_emu, bot, 2)
+    await all_delivered(slack_emu, bot, records)
+    posts = sorted(calls(slack_emu, "chat.postMessage", started), key=lambda c: c.received_at)
+    refused = [c for c in posts if c.status == 429]
+    assert refused, "the emulator never said 429: the test proves nothing"
+    # Once two channels were refused within a Retry-After (the workspace's limit, then), no
+    # channel posts until it has passed: the bot does not keep calling from other channels.
+    for first, second in itertools.pairwise(refused):
+        if first.params.get("channel") == second.params.get("channel"):
+            continue
+        if second.received_at - first.received_at >= 1.0:
+            continue
+        learned = second.received_at + IN_FLIGHT_S
+        too_soon = [c for c in posts if learned < c.received_at < second.received_at + 1.0]
+        assert too_soon == [], f"posted {len(too_soon)}x while the workspace said wait"
+    assert len(refused) <= len(posts) - len(refused), "more refused posts than delivered ones"
+    for index, record in enumerate(records):
+        assert completion_count(slack_emu, record, done_marker(index)) == (1, 1)
+
+
+async def test_a_card_whose_parameter_reply_waits_for_its_turn_is_not_drawn_again(
+    slack_emu: SlackEmulator, bot: Runtime
+) -> None:
+    # One chat.update every 6 s: after a card draw, the parameter reply's turn is further off
+    # than a draw waits for it, so the draw comes back for it later.
+    pacer(bot).budgets["chat.update"] = Budget(per_minute=10, burst=1)
+    record = await request_clone(slack_emu, bot)
+    started = slack_emu.clock.monotonic()
+    await click(slack_emu, APPROVER, record, "request_approve")
+    await all_delivered(slack_emu, bot, [record])
+    done = await bot.deps.requests.require(record.id)
+    await slack_emu.wait_for(
+        lambda: any(c.params.get("ts") == done.params_ts for c in calls(slack_emu, "chat.update")),
+        timeout=20,
+    )
+    draws = [c for c in card_updates(slack_emu, record, started) if c.ok]
+    finals = [c for c in draws if "Done" in blocks_text(c.params.get("blocks"))]
+    assert len(finals) == 1, f"the final card was drawn {len(finals)}x"
+    # Approved, perhaps running, done: each state drawn once at most, never the same again.
+    texts = [blocks_text(c.params.get("blocks")) for c in draws]
+    assert len(texts) == len(set(texts)), "a card was drawn again as it already stood"
+    replies = [
+        c for c in calls(slack_emu, "chat.update", started) if c.params.get("ts") == done.params_ts
+    ]
+    assert [c.status for c in replies] == [200]  # the parameter reply retired once

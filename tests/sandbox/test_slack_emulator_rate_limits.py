@@ -53,6 +53,31 @@ async def test_post_message_is_limited_per_channel_with_a_short_burst(
     assert [c.status for c in calls].count(429) == 2
 
 
+async def test_post_message_has_a_workspace_wide_limit_on_top_of_each_channels(
+    limited: SlackEmulator, clock: ManualClock
+) -> None:
+    # The default assumption (Slack publishes no figure): several hundred a minute.
+    assert limited.rate_limits.workspace_limits["chat.postMessage"].per_minute >= 300
+    limited.rate_limits.set_workspace_limit("chat.postMessage", per_minute=120, burst=3)
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=limited.api_url)
+    # Three channels, one post each: each channel has room, the workspace then has none.
+    assert [await _post(client, c) for c in ("C0APPROVE", "U0REQ", "U0APP1")] == [0, 0, 0]
+    assert await _post(client, "U0APP2") == 1  # a fourth channel, fresh, waits for the workspace
+    clock.advance(0.5)  # one workspace token back (two a second)
+    assert await _post(client, "U0APP2") == 0
+    assert await _post(client, "U0OUT") == 1
+    # The refused post goes as soon as the workspace has room again.
+    clock.advance(0.5)
+    assert await _post(client, "U0OUT") == 0
+    # The channel's own limit still holds under the workspace's.
+    clock.advance(10.0)
+    assert [await _post(client, "C0APPROVE") for _ in range(4)] == [0, 0, 0, 1]
+    statuses = [c.status for c in limited.state.calls("chat.postMessage")]
+    assert statuses.count(429) == 3
+    shown = limited.rate_limits.to_dict()["workspace_limits"]
+    assert shown == {"chat.postMessage": {"per_minute": 120.0, "burst": 3}}  # type: ignore[index]
+
+
 async def test_tier_3_update_answers_429_with_retry_after_until_refilled(
     limited: SlackEmulator, clock: ManualClock
 ) -> None:

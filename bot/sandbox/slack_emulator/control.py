@@ -153,6 +153,10 @@ async def _rate_limits(emu: SlackEmulator, body: JSON) -> Any:
         emu.rate_limits.enabled = bool(body["enabled"])
     for method, limit in (body.get("limits") or {}).items():
         emu.rate_limits.set_limit(method, float(limit["per_minute"]), int(limit.get("burst", 1)))
+    for method, limit in (body.get("workspace_limits") or {}).items():
+        emu.rate_limits.set_workspace_limit(
+            method, float(limit["per_minute"]), int(limit.get("burst", 1))
+        )
     return emu.rate_limits.to_dict()
 
 
