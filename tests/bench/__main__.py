@@ -1,9 +1,10 @@
 """``python -m tests.bench`` (``make bench``): every benchmark, one Markdown table on stdout.
 
 Options: ``--quick`` (a short smoke run), ``--only ack,burst,footprint,lifecycle,pipeline``
-(a subset), ``--out FILE`` (also write the table there, updated after each benchmark, so a long
-run's figures so far are there too). Progress goes to stderr. Everything runs on loopback
-against a real Redis, the ZStack simulator and the Slack emulator; each benchmark stops by itself.
+(a subset; ``pipeline-open`` and ``pipeline-limits`` are the pipeline's two halves), ``--out
+FILE`` (also write the table there, updated after each benchmark, so a long run's figures so far
+are there too). Progress goes to stderr. Everything runs on loopback against a real Redis, the
+ZStack simulator and the Slack emulator; each benchmark stops by itself.
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ BENCHMARKS: dict[str, Bench] = {
     "footprint": lambda r, w, q: footprint.run(r, w, quick=q),
     "lifecycle": lambda r, w, q: lifecycle.run(r, w, quick=q),
     "pipeline": lambda r, w, q: pipeline.run(r, w, quick=q),
+    # The pipeline's halves on their own: without Slack's limits, and with them.
+    "pipeline-open": lambda r, w, q: pipeline.run_unlimited(r, w, quick=q),
+    "pipeline-limits": lambda r, w, q: pipeline.run_limited(r, w, quick=q),
 }
+# ``make bench`` with no --only: the whole pipeline once, not its halves again.
+DEFAULT = ("ack", "burst", "footprint", "lifecycle", "pipeline")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -39,7 +45,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument(
         "--only",
-        default=",".join(BENCHMARKS),
+        default=",".join(DEFAULT),
         help=f"comma-separated subset of {', '.join(BENCHMARKS)}",
     )
     parser.add_argument(
