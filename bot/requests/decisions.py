@@ -299,7 +299,7 @@ def _tallied(
     vote = Vote(user=user, step=current.step, at=now, comment=comment or None)
     update: dict[str, Any] = {
         "approvals": [*current.approvals, user],
-        "votes": [*_votes_of(current), vote],
+        "votes": [*steps.votes_of(current), vote],
     }
     if zstack is not None:
         update["approver_accounts"] = {**current.approver_accounts, user: zstack}
@@ -313,13 +313,6 @@ def _tallied(
     if comment and update.get("state") == State.APPROVED:
         update["decision_reason"] = comment
     return counted.model_copy(update=update)
-
-
-def _votes_of(record: CloneRequest) -> list[Vote]:
-    """The record's votes; a request stored before votes existed gets them from its approvals."""
-    if record.votes or not record.approvals:
-        return list(record.votes)
-    return [Vote(user=u, step=0, at=record.updated_at) for u in record.approvals]
 
 
 def _vote_event(rule: AppliedRule, current: CloneRequest, user: str) -> Event:

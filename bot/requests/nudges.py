@@ -24,7 +24,7 @@ from bot.requests.model import CloneRequest, utc_now
 from bot.requests.policy import ApprovalPolicy
 from bot.requests.rules import AppliedRule
 from bot.store.requests import RequestStore
-from bot.ui.text import Mrkdwn, join, mention_entry
+from bot.ui.text import Mrkdwn, join, mention_entry, truncate
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class Nudger:
             record,
             Event.ESCALATE,
             {"escalated": fallback},
-            truncate_note(f"escalated to {', '.join(fallback)} (step {due.step + 1})"),
+            truncate(f"escalated to {', '.join(fallback)} (step {due.step + 1})", 300),
             [effects.card(), effects.note(note), *_dms(told, dm)],
         )
 
@@ -188,8 +188,8 @@ class Nudger:
 
     def _undecided_entries(self, rule: AppliedRule, record: CloneRequest) -> list[str]:
         """The current step's approvers (and fallback ones) who have not approved yet."""
-        voted = {vote.user for vote in steps.step_votes(record)} | set(record.approvals)
-        return [e for e in steps.deciders(rule, record) if e not in voted]
+        # One person approves once per request: whoever approved in any step has decided.
+        return [e for e in steps.deciders(rule, record) if e not in record.approvals]
 
     async def _users(
         self, entries: list[str], record: CloneRequest, rule: AppliedRule
@@ -216,7 +216,3 @@ def _people(entries: list[str]) -> Mrkdwn:
 
 def _dms(users: list[str], text: Msg) -> list[Effect]:
     return [effects.dm(user, text, decide=True) for user in users]
-
-
-def truncate_note(text: str) -> str:
-    return text if len(text) <= 300 else text[:299] + "…"

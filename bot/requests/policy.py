@@ -80,15 +80,9 @@ class ApprovalPolicy:
         """Among the approvers of any step of the request's rule (or the fallback ones, once
         escalated to): who may reject it, whatever step it is in."""
         rule = self.rule_of(record)
-        named = [a for step in rule.stages() for a in step.approvers]
         if any(not step.approvers for step in rule.stages()):
             return True
-        return await self._among(user, [*named, *record.escalated])
-
-    async def _in_a_step(self, user: str, rule: AppliedRule) -> bool:
-        """Among the approvers some step of ``rule`` names (fallback approvers approve in no
-        step of their own: only in the one they were added to)."""
-        return await self._among(user, [a for step in rule.stages() for a in step.approvers])
+        return await self._among(user, [*steps.named(rule), *record.escalated])
 
     async def _among(self, user: str, entries: list[str], *, anyone: bool = False) -> bool:
         if not entries:
@@ -115,7 +109,8 @@ class ApprovalPolicy:
             return Msg.of("You already approved {id}; it needs another approver.", id=record.id)
         if not await self.is_approver(user, record):
             rule = self.rule_of(record)
-            if len(rule.stages()) > 1 and await self._in_a_step(user, rule):
+            # Fallback approvers approve in no step of their own, only in the one they joined.
+            if len(rule.stages()) > 1 and await self._among(user, steps.named(rule)):
                 return Msg.of(
                     "{id} is at step {step} of {steps}; you approve in another step.",
                     id=record.id,

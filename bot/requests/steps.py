@@ -41,13 +41,23 @@ def is_last(rule: AppliedRule, record: CloneRequest) -> bool:
     return record.step >= len(rule.stages()) - 1
 
 
+def votes_of(record: CloneRequest) -> list[Vote]:
+    """Every approval as a vote. Requests stored before steps existed have approvals without
+    votes: those count in the first step."""
+    if record.votes or not record.approvals:
+        return list(record.votes)
+    return [Vote(user=u, step=0, at=record.updated_at) for u in record.approvals]
+
+
 def step_votes(record: CloneRequest, step: int | None = None) -> list[Vote]:
-    """The approvals given in ``step`` (the current one by default). Requests stored before
-    steps existed have approvals without votes: those count in the first step."""
+    """The approvals given in ``step`` (the current one by default)."""
     which = record.step if step is None else step
-    if not record.votes and record.approvals:
-        return [Vote(user=u, at=record.updated_at) for u in record.approvals] if which == 0 else []
-    return [vote for vote in record.votes if vote.step == which]
+    return [vote for vote in votes_of(record) if vote.step == which]
+
+
+def named(rule: AppliedRule) -> list[str]:
+    """Every approver the rule's steps name (users and user groups)."""
+    return [entry for step in rule.stages() for entry in step.approvers]
 
 
 def deciders(rule: AppliedRule, record: CloneRequest) -> list[str]:
