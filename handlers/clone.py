@@ -3,8 +3,10 @@ advanced-options toggle, submission, and ``help`` / ``status`` / ``list``."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from collections.abc import Generator
 from contextlib import suppress
 from typing import Any
 
@@ -12,6 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from slack_sdk.models.blocks import Option
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.deps import Deps
 from bot.errors import (
@@ -218,25 +221,26 @@ class CloneHandlers:
         # The trigger_id lives 3 s: open at once (the locale lookup has a short budget), look
         # things up afterwards.
         lang = await self.deps.locales.quick(client, user)
-        opened = await client.views_open(
+        opening = client.views_open(
             trigger_id=command["trigger_id"], view=ui.loading_view(lang, meta)
         )
-        view = opened["view"]
-        await self._fill(command, context, client, view["id"], view["hash"], meta, lang)
+        await self._fill(command, context, client, asyncio.ensure_future(opening), meta, lang)
 
     async def _fill(
         self,
         body: dict[str, Any],
         context: AsyncBoltContext,
         client: AsyncWebClient,
-        view_id: str,
-        view_hash: str | None,
+        shown: asyncio.Future[AsyncSlackResponse],
         meta: ui.LookupMeta,
         lang: str,
     ) -> None:
         """Replace the loading view with the form, or with what went wrong and "Try again":
-        the modal never stays on "Looking up…"."""
+        the modal never stays on "Looking up…". ``shown`` is the loading view's
+        ``views.open`` or ``views.update``, still on its way: the lookup runs meanwhile, so
+        the form is filled one Slack round trip sooner."""
         team, user = installing_workspace(context), acting_user(context)
+        view_id = _ViewId(shown)
         try:
             if meta.resubmit:
                 actor = Actor(team, user)
@@ -253,11 +257,14 @@ class CloneHandlers:
         except StoreUnavailable:
             view = ui.lookup_problem_view(store_down(lang), meta, lang)
         except Exception as exc:  # anything else: said in the modal, with the log's reference
+            if shown.done() and not shown.cancelled() and shown.exception() is exc:
+                raise  # the loading view never opened: there is no modal to say it in
             reference = self.deps.reporter.log(exc, body)
             view = ui.lookup_problem_view(internal_error(reference, lang), meta, lang)
+        loading = (await shown)["view"]
         try:
             with slack_errors("views.update", self.deps.metrics):
-                await client.views_update(view_id=view_id, hash=view_hash, view=view)
+                await client.views_update(view_id=loading["id"], hash=loading["hash"], view=view)
         except SlackError as exc:
             if exc.code in CLOSED_VIEW_ERRORS:
                 logger.info("the form was closed before it filled", extra={"user_id": user})
@@ -282,8 +289,8 @@ class CloneHandlers:
             return
         meta = ui.LookupMeta.load(view.get("private_metadata"))
         lang = self.deps.locales.cached(acting_user(context))
-        shown = await client.views_update(view_id=view["id"], view=ui.loading_view(lang, meta))
-        await self._fill(body, context, client, view["id"], shown["view"]["hash"], meta, lang)
+        shown = client.views_update(view_id=view["id"], view=ui.loading_view(lang, meta))
+        await self._fill(body, context, client, asyncio.ensure_future(shown), meta, lang)
 
     async def _rule_changed(
         self,
@@ -322,7 +329,10 @@ class CloneHandlers:
         typed = str(body.get("value", ""))
         try:
             found = await self.deps.sessions.call(
-                team, user, lambda session: self.deps.clone.suggest(session, typed)
+                team,
+                user,
+                lambda session: self.deps.clone.suggest(session, typed),
+                authenticated=True,
             )
         except (NotLoggedIn, SessionExpired, StoreUnavailable, ZStackAPIError) as exc:
             logger.info("no suggestions", extra={"user_id": user, "reason": type(exc).__name__})
@@ -477,3 +487,17 @@ def _selected_source_name(view: dict[str, Any], fallback: str | None) -> str | N
     if chosen is not None and " · " in chosen.text:
         return chosen.text.rsplit(" · ", 1)[0]
     return fallback
+
+
+class _ViewId:
+    """The id of the modal a ``views.open`` or ``views.update`` shows, to await (as often as
+    needed) once Slack answered."""
+
+    def __init__(self, shown: asyncio.Future[AsyncSlackResponse]) -> None:
+        self._shown = shown
+
+    def __await__(self) -> Generator[Any, None, str]:
+        return self._id().__await__()
+
+    async def _id(self) -> str:
+        return str((await self._shown)["view"]["id"])

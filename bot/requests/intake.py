@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -53,6 +53,8 @@ from bot.zstack.models import UUID_RE, ModelServiceInventory
 logger = logging.getLogger(__name__)
 
 SUGGESTION_LIMIT = 20
+# A modal's id, or one still on its way: the form is looked up while its loading view opens.
+ViewRef = str | Awaitable[str]
 CHOICES_LIMIT = 50
 # Suggested names tried for a clone: ``<source>-clone`` then ``-2`` … ``-20``.
 NAME_TRIES = 20
@@ -85,14 +87,17 @@ class CloneFlow:
         text: str,
         lang: str = "en",
         *,
-        view_id: str | None = None,
+        view_id: ViewRef | None = None,
     ) -> View:
         """The clone form for ``text`` as this user sees it, or the login modal first. With
         ``view_id``, the source's advanced values are kept for when that section is shown."""
         t = tr(lang)
         try:
             lookup = await self.sessions.call(
-                team, user, lambda session: self.lookup(session, text, lang)
+                team,
+                user,
+                lambda session: self.lookup(session, text, lang),
+                authenticated=bool(text.strip()),  # with nothing to look up, check first
             )
         except (NotLoggedIn, SessionExpired) as exc:
             context = login_ui.LoginContext(channel_id=channel, then_clone=text)
@@ -101,11 +106,11 @@ class CloneFlow:
         except ZStackAPIError as exc:
             lookup = SourceLookup(notice=describe_lookup_error(exc, lang))
         if view_id is not None:
-            await self.remember_source(view_id, lookup)
+            await self.remember_source(await _resolved(view_id), lookup)
         return await self.form(lookup, CloneViewMeta(channel_id=channel), user, lang=lang)
 
     async def resubmit_form(
-        self, actor: Actor, request_id: str, lang: str = "en", *, view_id: str | None = None
+        self, actor: Actor, request_id: str, lang: str = "en", *, view_id: ViewRef | None = None
     ) -> View:
         """The clone form filled with a request's values, to edit and send as a new request
         that replaces it; the login modal first when the requester's session is gone."""
@@ -117,7 +122,10 @@ class CloneFlow:
             return notice_view(refusal, lang)
         try:
             lookup = await self.sessions.call(
-                actor.team_id, actor.user_id, lambda session: self._resubmission(session, record)
+                actor.team_id,
+                actor.user_id,
+                lambda session: self._resubmission(session, record),
+                authenticated=True,
             )
         except (NotLoggedIn, SessionExpired) as exc:
             context = login_ui.LoginContext(channel_id=record.origin_channel, then_edit=record.id)
@@ -144,7 +152,7 @@ class CloneFlow:
         if lookup.found is None:
             values.pop("source", None)
         if view_id is not None:
-            await self.remember_source(view_id, lookup, hidden=values)
+            await self.remember_source(await _resolved(view_id), lookup, hidden=values)
         meta = CloneViewMeta(channel_id=record.origin_channel, supersedes=record.id)
         return await self.form(lookup, meta, actor.user_id, values=values, lang=lang)
 
@@ -519,3 +527,7 @@ def facts_of(
         channel=channel,
         requester=requester,
     )
+
+
+async def _resolved(view_id: ViewRef) -> str:
+    return view_id if isinstance(view_id, str) else await view_id

@@ -99,16 +99,21 @@ class SessionService:
     async def current(self, team_id: str, user_id: str, *, fresh: bool = False) -> StoredSession:
         """The user's session, checked with ZStack (``fresh``: now, not from the short cache);
         ``NotLoggedIn`` / ``SessionExpired`` if there is none that ZStack accepts."""
-        record = await self.store.get(team_id, user_id)
-        if record is None:
-            raise NotLoggedIn("no ZStack session for this Slack user")
-        secrets.add(record.inventory.uuid.get_secret_value())
+        record = await self._stored(team_id, user_id)
         if not fresh and await self.store.recently_validated(team_id, user_id):
             return record
         if not await self.zstack.validate_session(record.inventory.uuid):
             await self.store.delete(team_id, user_id)
             raise SessionExpired("ZStack no longer accepts the stored session")
         await self.store.mark_validated(team_id, user_id, ttl_s=VALIDATION_CACHE_S)
+        return record
+
+    async def _stored(self, team_id: str, user_id: str) -> StoredSession:
+        """The user's stored session, not checked with ZStack; ``NotLoggedIn`` without one."""
+        record = await self.store.get(team_id, user_id)
+        if record is None:
+            raise NotLoggedIn("no ZStack session for this Slack user")
+        secrets.add(record.inventory.uuid.get_secret_value())
         return record
 
     async def call(
@@ -119,12 +124,21 @@ class SessionService:
         *,
         fresh: bool = False,
         session: StoredSession | None = None,
+        authenticated: bool = False,
     ) -> T:
         """Run ``operation`` with the user's session (``session``: one just checked). ZStack
         slides the session on every authenticated call (a business failure included), so the
         stored expiry slides too; a session ZStack calls invalid is dropped and
-        ``SessionExpired`` raised."""
-        record = session or await self.current(team_id, user_id, fresh=fresh)
+        ``SessionExpired`` raised.
+
+        ``authenticated``: ``operation`` always makes an authenticated ZStack call, whose
+        answer (``ID.1001`` for a session ZStack no longer accepts) is the check: no
+        ``ValidateSession`` round trip first."""
+        unchecked = authenticated and not fresh and session is None
+        if unchecked:
+            record = await self._stored(team_id, user_id)
+        else:
+            record = session or await self.current(team_id, user_id, fresh=fresh)
         try:
             result = await operation(record.inventory.uuid)
         except ZStackSessionInvalid:
@@ -134,6 +148,8 @@ class SessionService:
             await self._slide(team_id, user_id, record)
             raise
         await self._slide(team_id, user_id, record)
+        if unchecked:
+            await self.store.mark_validated(team_id, user_id, ttl_s=VALIDATION_CACHE_S)
         return result
 
     async def _slide(self, team_id: str, user_id: str, record: StoredSession) -> StoredSession:

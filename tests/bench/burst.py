@@ -55,11 +55,14 @@ async def run(redis_server: RedisServer, workdir: Path, *, quick: bool) -> list[
         stack.sim.state.set_latency(LOOKUP_LATENCY_S, ["QueryModelService"])
         sent = time.monotonic()
         cpu_before = bot.cpu()
+        spy = bot.profile("burst", 4)
         deliveries = await asyncio.gather(
             *(stack.emu.slash_command(u, GENERAL, "/clone-model", SOURCE_NAME) for u in users)
         )
         lookups_done = await _settle(stack, count)
         await stack.quiet(idle_s=0.3)
+        if spy is not None:
+            await asyncio.to_thread(spy.wait)
         # Each command looks its source up by name: the whole path to a form filled from ZStack.
         cpu_per_form = (bot.cpu() - cpu_before) / lookups_done if lookups_done else float("nan")
         log(f"burst: all commands answered and settled in {time.monotonic() - sent:.1f} s")

@@ -126,6 +126,44 @@ async def test_slow_zstack_still_opens_within_three_seconds(
     assert time.monotonic() - started >= 2.5
 
 
+async def test_the_source_is_looked_up_while_the_loading_view_opens(
+    slack_emu: SlackEmulator, approval_bot: Runtime, zstack_sim: SimServer
+) -> None:
+    await login(slack_emu)
+    queries = zstack_sim.state.counts.requests_by_operation
+    before = queries["QueryModelService"]
+    shown = [v.id for v in slack_emu.state.open_views(REQUESTER)]  # the login's "Logged in"
+    slack_emu.slow_down("views.open", 2.0)  # answered as usual, late (the trigger still lives)
+    await slack_emu.slash_command(REQUESTER, GENERAL, "/clone-model", "example")
+    # The lookup reaches ZStack while Slack has not yet opened the loading view...
+    await slack_emu.wait_for(lambda: queries["QueryModelService"] > before)
+    assert [v.id for v in slack_emu.state.open_views(REQUESTER)] == shown
+    # ...and the form fills the view once it is open, with the looked-up values.
+    form = await top_view(slack_emu, REQUESTER, "clone_model", timeout=8)
+    assert initial(form, "name") == "example-clone"
+
+
+async def test_the_lookup_itself_checks_the_session(
+    slack_emu: SlackEmulator, approval_bot: Runtime, zstack_sim: SimServer
+) -> None:
+    await login(slack_emu)
+    redis = approval_bot.deps.redis.client
+    await redis.delete(*[k async for k in redis.scan_iter("*validated*")])  # not checked lately
+    calls = zstack_sim.state.counts.requests_by_operation
+    before = calls["ValidateSession"]
+    form = await open_form(slack_emu, "example")
+    assert initial(form, "name") == "example-clone"
+    assert calls["ValidateSession"] == before  # the query's answer was the check
+    # A session ZStack no longer accepts: the lookup's ID.1001 asks for a login, and the
+    # stored session is forgotten.
+    zstack_sim.state.expire_sessions(account="alice")
+    await redis.delete(*[k async for k in redis.scan_iter("*validated*")])
+    await slack_emu.slash_command(REQUESTER, GENERAL, "/clone-model", "example")
+    login_view = await top_view(slack_emu, REQUESTER, "zstack_login")
+    assert "expired" in blocks_text(login_view)
+    assert [k async for k in redis.scan_iter("*:session")] == []
+
+
 async def test_type_ahead_lists_matching_services(
     slack_emu: SlackEmulator, approval_bot: Runtime
 ) -> None:

@@ -277,6 +277,8 @@ class Fault:
     retry_after: int | None = None
     count: int | None = 1
     delay: float = 0.0
+    # Only slow: after ``delay`` the call is answered as usual.
+    passes: bool = False
 
     @property
     def code(self) -> str:
@@ -294,4 +296,5 @@ class Fault:
             "retry_after": self.retry_after,
             "count": self.count,
             "delay": self.delay,
+            "passes": self.passes,
         }

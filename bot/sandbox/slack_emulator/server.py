@@ -319,6 +319,12 @@ class SlackEmulator:
         self.state.faults.append(fault)
         return fault
 
+    def slow_down(self, method: str, seconds: float, *, count: int | None = 1) -> Fault:
+        """Answer the next ``count`` calls of ``method`` as usual, ``seconds`` late."""
+        fault = Fault(method, count=count, delay=seconds, passes=True)
+        self.state.faults.append(fault)
+        return fault
+
     def clear_faults(self) -> None:
         self.state.faults.clear()
 

@@ -175,7 +175,9 @@ class WebApi:
         if method in self.app_methods:
             headers = {"x-oauth-scopes": "connections:write"}
         fault = self.take_fault(method)
-        if fault is not None:
+        if fault is not None and fault.passes:
+            await asyncio.sleep(fault.delay)
+        elif fault is not None:
             return await self.fault_result(fault, headers)
         retry_after = self.rate_limits.check(method, _str(params, "channel"))
         if retry_after is not None:
