@@ -10,10 +10,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.errors import ZStackTimeout
+from bot.errors import ZStackTimeout, ZStackUnavailable
 from bot.sandbox.zstack_sim import SimServer
 from bot.zstack.client import KEEPALIVE_CONNECTIONS, MAX_IN_FLIGHT, ZStackClient
 from bot.zstack.credentials import AccountLogin, hash_password
+from bot.zstack.lanes import PoolLanes
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
@@ -90,3 +91,46 @@ async def test_waiting_longer_than_the_pool_timeout_for_a_slot_is_a_timeout(
             await client.model_services_named(session, "example", exact=True, limit=10)
         assert waited.value.maybe_received is False
         assert len(await first) == 1
+
+
+async def test_the_lanes_share_a_burst_and_free_each_slot_when_the_answer_is_read(
+    zstack_sim: SimServer,
+) -> None:
+    lanes = PoolLanes(httpx.Limits(max_connections=40, max_keepalive_connections=8), lanes=4)
+    async with ZStackClient(zstack_sim.url, timeout=httpx.Timeout(5.0), transport=lanes) as client:
+        session = await _login(client)
+        zstack_sim.state.set_latency(0.3, ["QueryModelService"])
+        burst = [
+            asyncio.create_task(
+                client.model_services_named(session, "example", exact=True, limit=10)
+            )
+            for _ in range(20)
+        ]
+        while sum(lanes.busy) < 20:  # all sent: each lane took its share
+            await asyncio.sleep(0.01)
+        assert lanes.busy == [5, 5, 5, 5]
+        assert all(len(found) == 1 for found in await asyncio.gather(*burst))
+        assert lanes.busy == [0, 0, 0, 0]
+
+
+async def test_a_request_that_fails_gives_its_lane_back() -> None:
+    lanes = PoolLanes(httpx.Limits(max_connections=8), lanes=2)
+    async with ZStackClient(
+        "http://127.0.0.1:9", timeout=httpx.Timeout(2.0), transport=lanes
+    ) as client:  # nothing listens there
+        for _ in range(3):
+            with pytest.raises(ZStackUnavailable):
+                await client.model_services_named(SecretStr("s"), "example", exact=True, limit=10)
+    assert lanes.busy == [0, 0] and lanes.served == [3, 0]
+
+
+async def test_steady_traffic_stays_on_one_lane_and_reuses_its_connections(
+    zstack_sim: SimServer,
+) -> None:
+    lanes = PoolLanes(httpx.Limits(max_connections=40, max_keepalive_connections=8), lanes=4)
+    async with ZStackClient(zstack_sim.url, timeout=httpx.Timeout(5.0), transport=lanes) as client:
+        session = await _login(client)
+        for _ in range(5):
+            await client.model_services_named(session, "example", exact=True, limit=10)
+        assert lanes.busy == [0, 0, 0, 0]
+        assert lanes.served == [6, 0, 0, 0]  # the login and five queries, on the first lane

@@ -41,6 +41,7 @@ from bot.zstack.jobs import (
     new_job_uuid,
     read_accepted,
 )
+from bot.zstack.lanes import PoolLanes
 from bot.zstack.models import (
     UUID_RE,
     CloneRequestBody,
@@ -69,8 +70,9 @@ SHORT_WAIT_POLLS = RetryPolicy(base_s=0.2, cap_s=2.0)
 
 # Requests in flight to ZStack at most: a burst of 200 /clone-model looks up two names each at
 # once (1.5 s lookups must all run together to fill every form within 2.5 s). Beyond it a request
-# waits for a slot here rather than in httpcore's queue, which is scanned against every pooled
-# connection on each request's start and end.
+# waits for a slot here rather than in httpcore's queue. The connections are split over a few
+# small pools (``PoolLanes``): httpcore checks every connection of a pool on each request's start
+# and end.
 MAX_IN_FLIGHT = 400
 # Connections kept open between requests: the steady lookups and job polls reuse them; a burst's
 # surplus closes once idle, so the pool httpcore scans on every request stays small.
@@ -115,8 +117,8 @@ class ZStackClient:
             base_url=self.base_url + API_PREFIX,
             timeout=timeout,
             verify=verify_arg,
-            transport=transport,
-            limits=pool,
+            transport=transport or PoolLanes(pool, verify=verify_arg),
+            limits=pool,  # for proxy transports from the environment
             headers={"Accept": "application/json"},
             follow_redirects=False,
         )
