@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 TICK_S = 0.1
 IDLE_TICK_S = 0.25
 BATCH = 200
+# Steps in flight per schedule. Each schedule has its own bound, so job polls (and the
+# completion notices they lead to) never queue behind a backlog of outbox work, nor it behind them.
 CONCURRENCY = 64
 
 
@@ -49,16 +51,18 @@ class Tracker:
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def start(self) -> None:
-        limit = asyncio.Semaphore(CONCURRENCY)
+        def bound() -> asyncio.Semaphore:
+            return asyncio.Semaphore(CONCURRENCY)
+
         self._tasks = [
-            asyncio.ensure_future(self._loop("jobs", self.executor.follow, limit)),
-            asyncio.ensure_future(self._loop("outbox", self.outbox.run, limit)),
-            asyncio.ensure_future(self._loop("expiry", self._expire, limit)),
+            asyncio.ensure_future(self._loop("jobs", self.executor.follow, bound())),
+            asyncio.ensure_future(self._loop("outbox", self.outbox.run, bound())),
+            asyncio.ensure_future(self._loop("expiry", self._expire, bound())),
         ]
         if self.nudger is not None:
             nudger = self.nudger
             self._tasks.append(
-                asyncio.ensure_future(self._loop("nudge", nudger.run, limit, nudger.now_s))
+                asyncio.ensure_future(self._loop("nudge", nudger.run, bound(), nudger.now_s))
             )
 
     async def stop(self, grace_s: float = 5.0) -> None:
