@@ -124,7 +124,7 @@ async def test_a_request_that_fails_gives_its_lane_back() -> None:
     assert lanes.busy == [0, 0] and lanes.served == [3, 0]
 
 
-async def test_steady_traffic_stays_on_one_lane_and_reuses_its_connections(
+async def test_one_request_at_a_time_always_takes_the_first_lane(
     zstack_sim: SimServer,
 ) -> None:
     lanes = PoolLanes(httpx.Limits(max_connections=40, max_keepalive_connections=8), lanes=4)
