@@ -218,8 +218,8 @@ class CloneHandlers:
     ) -> None:
         user = acting_user(context)
         meta = ui.LookupMeta.of(command.get("channel_id"), text, resubmit=resubmit)
-        # The trigger_id lives 3 s: open at once (the locale lookup has a short budget), look
-        # things up afterwards.
+        # The trigger_id lives 3 s: open at once (the locale lookup has a short budget); the
+        # lookup runs while the loading view opens.
         lang = await self.deps.locales.quick(client, user)
         opening = client.views_open(
             trigger_id=command["trigger_id"], view=ui.loading_view(lang, meta)
