@@ -214,12 +214,14 @@ class Runtime:
     async def aclose(self) -> None:
         if self.tracker is not None:
             await self.tracker.stop()
-        await self.deps.outbox.drain()
+        # Outside in: no new deliveries, then the work they started (which may start outbox
+        # runs), then those runs. Draining the outbox first left runs started after it.
         if self.socket_handler is not None:
             await self.socket_handler.close_async()  # type: ignore[no-untyped-call]
         for runner in self.runners:
             await runner.cleanup()
         await self.deps.background.drain()
+        await self.deps.outbox.drain()
         await self.deps.zstack.aclose()
         await self.deps.redis.aclose()
         await self.web_session.close()
