@@ -39,7 +39,10 @@ def create_app(deps: Deps, client: AsyncWebClient) -> AsyncApp:
         signing_secret=signing_secret.get_secret_value() if signing_secret else None,
         # Socket Mode requests are not signed; HTTP mode always verifies.
         request_verification_enabled=signing_secret is not None,
-        process_before_response=False,
+        # Every listener hands its slow work to ``deps.background`` and returns: Bolt then
+        # answers Slack when the listener returns, instead of polling every 10 ms for the ack
+        # (which made every ack wait one loop turn behind whatever the process was doing).
+        process_before_response=True,
         logger=_BOLT_LOGGER,
     )
     app.error(_error_handler(deps))

@@ -1,7 +1,7 @@
 """Work that runs after a listener's ack, with the same error reporting as Bolt's handler.
 
-Bolt's asyncio runner loses the ack if a listener fails within a few milliseconds of calling it
-(it then answers Slack 404), so slow work after ``ack()`` runs here instead, as its own task.
+Bolt answers Slack when a listener returns (``process_before_response``: no polling for the
+ack), so anything slow runs here instead, as its own task, and the listener returns at once.
 Listeners spawn the work first and ack last: by the time Slack has its answer, the work is
 registered here (``in_flight``), which is what "nothing is left to do" is judged by.
 """

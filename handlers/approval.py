@@ -416,13 +416,24 @@ class ApprovalHandlers:
             logger.info("decision in a thread not written by a person of the workspace: ignored")
             return
         channel, thread = str(event.get("channel")), str(event["thread_ts"])
+        # Events are answered when the listener returns: the lookup and the decision run after.
+        work = self._thread_decision(author, channel, thread, approve, reject)
+        self.deps.background.spawn(work, body=body, client=client)
+
+    async def _thread_decision(
+        self,
+        author: Actor,
+        channel: str,
+        thread: str,
+        approve: re.Match[str] | None,
+        reject: re.Match[str] | None,
+    ) -> None:
         request_id = await self.deps.requests.by_thread(channel, thread)
         if request_id is None:
             return
         if approve:
             comment = (approve.group("comment") or "").strip()
             decision = self.deps.decisions.approve(request_id, author, comment)
-            work = self._decide(author, channel, decision, thread)
         else:
             assert reject is not None
             reason = reject.group("reason").strip()
@@ -435,6 +446,5 @@ class ApprovalHandlers:
                 )
                 return
             decision = self.deps.decisions.reject(request_id, author, reason)
-            work = self._decide(author, channel, decision, thread)
         with request_context(request_id):
-            self.deps.background.spawn(work, body=body, client=client)
+            await self._decide(author, channel, decision, thread)

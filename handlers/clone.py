@@ -103,16 +103,24 @@ class CloneHandlers:
         self.deps = deps
 
     async def direct_message(
-        self, event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+        self,
+        event: dict[str, Any],
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
         """Anything a person writes in the bot's DM (``help`` or not) is answered with what the
         bot can do; the bot's own posts, edits and other workspaces' messages get nothing."""
         author = message_author(event, context)
         if author is None:
             return
-        lang = await self.deps.locales.of(client, author.user_id)
+        work = self._answer_dm(author.user_id, str(event.get("channel")), client)
+        self.deps.background.spawn(work, body=body, client=client)
+
+    async def _answer_dm(self, user: str, channel: str, client: AsyncWebClient) -> None:
+        lang = await self.deps.locales.of(client, user)
         with slack_errors("chat.postMessage", self.deps.metrics):
-            await client.chat_postMessage(channel=str(event.get("channel")), text=clone_help(lang))
+            await client.chat_postMessage(channel=channel, text=clone_help(lang))
 
     async def start(
         self, ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient

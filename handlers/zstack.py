@@ -115,6 +115,7 @@ class ZStackHandlers:
     async def login_submitted(
         self,
         ack: AsyncAck,
+        body: dict[str, Any],
         view: dict[str, Any],
         context: AsyncBoltContext,
         client: AsyncWebClient,
@@ -142,11 +143,19 @@ class ZStackHandlers:
                 raise failure
             await ack(response_action="update", view=login.result())
             return
+        # Slack gets the interim view when this listener returns: the result follows later.
+        work = self._show_login(login, view["id"], client)
+        self.deps.background.spawn(work, body=body, client=client)
         await ack(response_action="update", view=ui.logging_in_modal(identity_of(creds), lang))
+
+    async def _show_login(
+        self, login: asyncio.Future[View], view_id: str, client: AsyncWebClient
+    ) -> None:
+        """The slow login's result replaces the interim view, once Slack has shown it."""
         acked = time.monotonic()
         result = await login
         await asyncio.sleep(max(0.0, SETTLE_AFTER_ACK_S - (time.monotonic() - acked)))
-        await client.views_update(view_id=view["id"], view=result)
+        await client.views_update(view_id=view_id, view=result)
 
     async def _login(
         self,

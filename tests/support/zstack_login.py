@@ -55,8 +55,11 @@ def view_text(view: Any) -> str:
 
 async def open_login(emu: SlackEmulator, user: str = USER) -> str:
     """``/zstack login``; the id of the modal it opens."""
+    before = {v.id for v in emu.state.open_views(user)}
     await run(emu, "login", user)
-    views = await emu.wait_for(lambda: emu.state.open_views(user))
+    views = await emu.wait_for(
+        lambda: [v for v in emu.state.open_views(user) if v.id not in before]
+    )
     return str(views[-1].id)
 
 
