@@ -37,7 +37,7 @@ from bot.ui.clone_inputs import VALUE as VALUE
 from bot.ui.clone_inputs import defaults_from_source as defaults_from_source
 from bot.ui.clone_inputs import field_input
 from bot.ui.parts import md
-from bot.ui.prerendered import as_json, blocks_of, once, prerendered_input
+from bot.ui.prerendered import RenderedView, as_json, blocks_of, once, prerendered_input
 from bot.ui.text import OPTION_TEXT_MAX, Mrkdwn, fmt, one_line, truncate
 from bot.ui.view_state import BlockValue, ViewState
 from bot.zstack.models import ModelServiceInventory
@@ -163,7 +163,7 @@ def clone_form_view(
     blocks += inputs(ADVANCED) if meta.advanced else []
     blocks += [DividerBlock()] if models_only else blocks_of(_rendered_divider())
     blocks += inputs(("reason",))
-    return View(
+    return (View if models_only else RenderedView)(
         type="modal",
         callback_id=CLONE_CALLBACK,
         title=t.plain("Edit and resubmit") if meta.supersedes else t.plain("Clone model service"),
@@ -209,7 +209,7 @@ def loading_view(
     """What the modal shows while the source is looked up (its block rendered once per
     language; ``models_only``: built by its model)."""
     t = tr(lang)
-    return View(
+    return (View if models_only else RenderedView)(
         type="modal",
         callback_id=LOADING_CALLBACK,
         private_metadata=meta.dump() if meta else None,

@@ -6,7 +6,8 @@ stay the definition of every block: each cached block is the JSON its model's ``
 and ``tests/ui/test_prerendered.py`` holds the fast path to exactly that JSON for every form
 variant. Per request only a text or number input's prefill changes (set into a copy of the block
 rendered without one); a choice among fixed options is cached per chosen value. The cache holds
-JSON text, so every request gets fresh dicts and no caller can change a cached block.
+JSON text, parsed once: requests share the parsed blocks, which nothing changes (a prefill goes
+into a copy of the block and of its element).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import json
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import Block, DividerBlock, PlainTextObject
+from slack_sdk.models.views import View
 
 from bot.i18n import tr
 from bot.ui.clone_inputs import field_input, input_spec, number_initial, text_initial
@@ -47,9 +49,15 @@ def once(build: Callable[[], Block]) -> Callable[[], str]:
     return functools.cache(lambda: as_json([build()]))
 
 
+@functools.lru_cache(maxsize=CHOICES_CACHED)
+def _parsed(rendered: str) -> Any:
+    """Rendered JSON text as the dicts it holds, shared by every caller: never change them."""
+    return json.loads(rendered)
+
+
 def blocks_of(rendered: str) -> list[Block]:
-    """Fresh blocks from rendered JSON text."""
-    return [Prerendered(b) for b in json.loads(rendered)]
+    """The blocks of rendered JSON text."""
+    return [Prerendered(b) for b in _parsed(rendered)]
 
 
 @functools.cache
@@ -65,11 +73,12 @@ def _chosen_input(lang: str, block_id: str, chosen: Hashable) -> str:
 
 
 def _with_initial(rendered: str, initial: str | None) -> dict[str, Any]:
-    block: dict[str, Any] = json.loads(rendered)
-    if initial is not None:
-        # The models' order: keys sorted, at every level.
-        block["element"] = dict(sorted({**block["element"], "initial_value": initial}.items()))
-    return block
+    block: dict[str, Any] = _parsed(rendered)
+    if initial is None:
+        return block
+    # The models' order: keys sorted, at every level.
+    element = dict(sorted({**block["element"], "initial_value": initial}.items()))
+    return {**block, "element": element}
 
 
 def prerendered_input(block_id: str, raw: dict[str, Any], lang: str) -> Block:
@@ -81,10 +90,65 @@ def prerendered_input(block_id: str, raw: dict[str, Any], lang: str) -> Block:
         value = raw.get(block_id)
         chosen = tuple(value) if isinstance(value, list) else value
         try:
-            return Prerendered(json.loads(_chosen_input(lang, block_id, chosen)))
+            return Prerendered(_parsed(_chosen_input(lang, block_id, chosen)))
         except TypeError:  # a value that cannot be a cache key: render it as it is
             return field_input(block_id, raw, tr(lang))
     initial, too_long = text_initial(spec, raw)
     if too_long:  # says so in its hint: rare, rendered by the model
         return field_input(block_id, raw, tr(lang))
     return Prerendered(_with_initial(_empty_input(lang, block_id), initial))
+
+
+# What a rendered view's shell covers; a view with any other field set is rendered by its model.
+_SHELL_FIELDS = frozenset({"type", "callback_id", "title", "submit", "close"})
+_FILLED_FIELDS = frozenset({"private_metadata", "blocks"})
+
+
+class RenderedView(View):
+    """A view whose fixed fields (type, callback id, title, submit, close) are rendered once by
+    ``View``'s model; ``to_dict`` puts this view's blocks and private metadata into a copy of
+    that rendering. What the model would refuse, or a field the shell does not cover, is
+    rendered by the model itself (and refused as it refuses it)."""
+
+    def to_dict(self, *args: Any) -> dict[str, Any]:
+        blocks, metadata = self.blocks or [], self.private_metadata
+        fits = 0 < len(blocks) <= self.blocks_max_length and (
+            metadata is None or len(metadata) <= self.private_metadata_max_length
+        )
+        others = View.attributes - _SHELL_FIELDS - _FILLED_FIELDS
+        if not fits or any(getattr(self, name) is not None for name in others):
+            return super().to_dict(*args)
+        texts = tuple(_text_key(getattr(self, name)) for name in ("title", "submit", "close"))
+        rendered = dict(_shell(self.type, self.callback_id, texts, metadata is not None))
+        if metadata is not None:
+            rendered["private_metadata"] = metadata
+        rendered["blocks"] = [b.to_dict() for b in blocks]
+        return rendered
+
+
+def _text_key(text: PlainTextObject | None) -> tuple[str, bool | None] | None:
+    return None if text is None else (text.text, text.emoji)
+
+
+@functools.lru_cache(maxsize=CHOICES_CACHED)
+def _shell(
+    view_type: str | None,
+    callback_id: str | None,
+    texts: tuple[tuple[str, bool | None] | None, ...],
+    with_metadata: bool,
+) -> dict[str, Any]:
+    """A view's fixed fields as ``View`` renders them, with placeholders for the rest (so the
+    keys come in the model's order). Shared: callers copy it."""
+    title, submit, close = (
+        None if t is None else PlainTextObject(text=t[0], emoji=t[1]) for t in texts
+    )
+    shell: dict[str, Any] = View(
+        type=view_type,
+        callback_id=callback_id,
+        title=title,
+        submit=submit,
+        close=close,
+        private_metadata="-" if with_metadata else None,
+        blocks=[DividerBlock()],
+    ).to_dict()
+    return shell

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Option
 
 from bot.requests.rules import AppliedRule
@@ -16,6 +17,7 @@ from bot.ui.clone import (
     ADVANCED,
     BASIC,
     CloneViewMeta,
+    LookupMeta,
     clone_form_view,
     defaults_from_source,
     loading_view,
@@ -79,15 +81,17 @@ def test_every_form_variant_renders_exactly_what_the_models_render(lang: str) ->
         assert json.dumps(fast, ensure_ascii=False) == json.dumps(models, ensure_ascii=False)
 
 
-def test_the_fast_path_uses_rendered_blocks_and_hands_out_fresh_ones() -> None:
+def test_the_fast_path_uses_rendered_blocks_and_prefills_copies_of_them() -> None:
     raw = defaults_from_source(SOURCES[0])
     view = clone_form_view(raw, CloneViewMeta(advanced=True), lang="en")
     rendered = [b for b in view.blocks if isinstance(b, Prerendered)]
     assert len(rendered) >= len(BASIC) + len(ADVANCED)
-    first = view.to_dict()
-    first["blocks"][1]["element"]["initial_value"] = "changed by a caller"
-    again = clone_form_view(raw, CloneViewMeta(advanced=True), lang="en").to_dict()
-    assert again["blocks"][1]["element"]["initial_value"] == raw["name"]
+    assert view.to_dict()["blocks"][1]["element"]["initial_value"] == raw["name"]
+    # The shared blocks are as rendered without a prefill: the form with nothing typed has none.
+    empty = clone_form_view({}, CloneViewMeta(advanced=True), lang="en").to_dict()
+    models = clone_form_view({}, CloneViewMeta(advanced=True), lang="en", models_only=True)
+    assert "initial_value" not in empty["blocks"][1]["element"]
+    assert empty == models.to_dict()
 
 
 def test_languages_are_cached_apart() -> None:
@@ -99,7 +103,18 @@ def test_languages_are_cached_apart() -> None:
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_the_loading_view_is_what_its_models_render(lang: str) -> None:
-    assert loading_view(lang).to_dict() == loading_view(lang, models_only=True).to_dict()
+    for meta in (None, LookupMeta.of("C0GENERAL", "example"), LookupMeta.of(None, "")):
+        fast = loading_view(lang, meta).to_dict()
+        models = loading_view(lang, meta, models_only=True).to_dict()
+        assert json.dumps(fast, ensure_ascii=False) == json.dumps(models, ensure_ascii=False)
+
+
+def test_a_view_its_model_refuses_is_refused_on_the_fast_path_too() -> None:
+    meta = CloneViewMeta(channel_id="C0GENERAL", supersedes="CR-" + "7" * 3000)
+    with pytest.raises(SlackObjectFormationError, match="private_metadata"):
+        clone_form_view({}, meta, lang="en", models_only=True).to_dict()
+    with pytest.raises(SlackObjectFormationError, match="private_metadata"):
+        clone_form_view({}, meta, lang="en").to_dict()
 
 
 def test_an_option_choice_is_kept_per_value() -> None:
