@@ -116,7 +116,7 @@ class RenderedView(View):
             metadata is None or len(metadata) <= self.private_metadata_max_length
         )
         others = View.attributes - _SHELL_FIELDS - _FILLED_FIELDS
-        if not fits or any(getattr(self, name) is not None for name in others):
+        if not fits or self.type is None or any(getattr(self, n) is not None for n in others):
             return super().to_dict(*args)
         texts = tuple(_text_key(getattr(self, name)) for name in ("title", "submit", "close"))
         rendered = dict(_shell(self.type, self.callback_id, texts, metadata is not None))
@@ -132,7 +132,7 @@ def _text_key(text: PlainTextObject | None) -> tuple[str, bool | None] | None:
 
 @functools.lru_cache(maxsize=CHOICES_CACHED)
 def _shell(
-    view_type: str | None,
+    view_type: str,
     callback_id: str | None,
     texts: tuple[tuple[str, bool | None] | None, ...],
     with_metadata: bool,
