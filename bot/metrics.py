@@ -24,6 +24,13 @@ class Metrics:
             registry=self.registry,
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
+        self.slack_answers = Histogram(
+            "clonebot_slack_answer_seconds",
+            "From a verified Slack request's arrival at the handler to the bot's answer (Slack "
+            "gives up after 3 s).",
+            registry=self.registry,
+            buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5),
+        )
         self.slack_errors = Counter(
             "clonebot_slack_api_errors_total",
             "Slack Web API calls that failed, by method and error.",

@@ -40,7 +40,10 @@ def build_web_app(bolt_app: AsyncApp, deps: Deps) -> web.Application:
         trusted_response_url=response_url_check(deps.settings.slack_api_url),
     )
 
+    answers = deps.metrics.slack_answers
+
     async def slack_events(request: web.Request) -> web.Response:
+        arrived = time.perf_counter()
         # Verified before parsed: an unsigned request never reaches Bolt (nor its error handler).
         verdict = gate.check(request.headers, await request.read())
         if isinstance(verdict, Rejection):
@@ -51,7 +54,9 @@ def build_web_app(bolt_app: AsyncApp, deps: Deps) -> web.Application:
             headers=dict(request.headers),
         )
         bolt_response = await bolt_app.async_dispatch(bolt_request)
-        return await to_aiohttp_response(bolt_response)
+        answer = await to_aiohttp_response(bolt_response)
+        answers.observe(time.perf_counter() - arrived)
+        return answer
 
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

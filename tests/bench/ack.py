@@ -19,6 +19,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
 from tests.bench.common import (
     GENERAL,
     Row,
@@ -70,6 +73,8 @@ class Point:
     # Commands answered in the window, and those whose views.open came within the 3 s trigger.
     triggers: list[str] = field(default_factory=list)
     opened_in_time: int = 0
+    # The bot's own answer times in the window (its histogram): bucket bound → count.
+    answered: dict[float, float] = field(default_factory=dict)
 
     @property
     def throughput(self) -> float:
@@ -122,7 +127,11 @@ async def drive(
     await asyncio.sleep(WARMUP_S)
     spy = server.profile(f"ack-{target}-c{concurrency}", window_s)
     cpu = (server.cpu(), cpu_seconds())
+    answered = await answer_buckets(server) if target == "bot" else {}
     await workers
+    if target == "bot":
+        after = await answer_buckets(server)
+        point.answered = {le: n - answered.get(le, 0.0) for le, n in after.items()}
     point.server_cpu = (server.cpu() - cpu[0]) / window_s
     point.client_cpu = (cpu_seconds() - cpu[1]) / window_s
     if spy is not None:
@@ -141,6 +150,28 @@ async def drive(
     per = point.filled if target == "bot" else sent
     point.cpu_per_command = (server.cpu() - total_cpu) / per if per else float("nan")
     return point
+
+
+async def answer_buckets(server: ServerProcess) -> dict[float, float]:
+    """The bot's ``clonebot_slack_answer_seconds`` histogram: bucket bound → requests so far."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        text = (await http.get("/metrics")).text
+    return {
+        float(sample.labels["le"]): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "clonebot_slack_answer_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_bucket")
+    }
+
+
+def bucket_quantile(buckets: dict[float, float], q: float) -> float:
+    """The upper bound of the bucket that holds quantile ``q`` (cumulative counts)."""
+    total = buckets.get(float("inf"), 0.0)
+    for le in sorted(buckets):
+        if total and buckets[le] >= total * q / 100:
+            return le
+    return float("nan")
 
 
 async def warm(stack: Stack, server: ServerProcess, users: list[str]) -> None:
@@ -224,6 +255,14 @@ def rows(points: list[tuple[Point, Point]]) -> list[Row]:
                 f"{p99_ratio:.2f}× "
                 + (against(p99_ratio, P99_RATIO_MAX, _times) if target else "(info)"),
                 item,
+            ),
+            Row(
+                "Ack path",
+                f"c={c} bot's own answer time p50 / p99 (its histogram's bucket bounds)",
+                " / ".join(f"≤ {ms(bucket_quantile(bot.answered, q))}" for q in (50, 99)),
+                "from the handler's start to its answer; the latency above adds the wait in "
+                "the sockets and in this process",
+                "(info)",
             ),
             Row(
                 "Ack path",

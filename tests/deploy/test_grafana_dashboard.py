@@ -22,6 +22,7 @@ METRICS = {
     "clonebot_zstack_calls_total": "counter",
     "clonebot_zstack_call_seconds": "histogram",
     "clonebot_slack_api_errors_total": "counter",
+    "clonebot_slack_answer_seconds": "histogram",
     "clonebot_jobs_tracked": "gauge",
     "clonebot_notification_retries_total": "counter",
 }

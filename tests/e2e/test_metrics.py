@@ -57,6 +57,9 @@ async def test_a_clone_flow_moves_the_counters(
     assert polls >= 1
     assert value(found, "clonebot_zstack_call_seconds_count", operation="CloneModelService") == 1
     assert ("clonebot_jobs_tracked", ()) in found
+    # The command, the form's submission and the click on Approve were answered, each timed.
+    assert value(found, "clonebot_slack_answer_seconds_count") >= 3
+    assert value(found, "clonebot_slack_answer_seconds_bucket", le="3.0") >= 3
     assert value(found, "clonebot_notification_retries_total") == 0
 
 
