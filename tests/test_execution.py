@@ -220,3 +220,29 @@ def _session(executor: Executor) -> StoredSession:
         expires_at=now + timedelta(hours=2),
         lifetime_s=7200,
     )
+
+
+def running_job(request: httpx.Request) -> httpx.Response:
+    assert request.url.path.startswith("/zstack/v1/api-jobs/")
+    return httpx.Response(202, json={"location": f"http://zstack.test:8080{request.url.path}"})
+
+
+@pytest.mark.parametrize("webhooks", [False, True])
+async def test_with_webhooks_a_running_job_is_polled_only_at_the_cap(
+    redis_handle: RedisHandle, webhooks: bool
+) -> None:
+    """Polls stand in for a lost callback once ZStack calls back: not every second."""
+    executor = executor_for(redis_handle, running_job)
+    if webhooks:
+        executor.webhooks.use_public_url("https://bot.example.com")
+    record = await in_state(
+        executor, State.RUNNING, job_uuid="a" * 32, attempts=1, submitted_at=datetime.now(UTC)
+    )
+    before = time.time()
+    assert await executor.follow(record.id)
+    assert (await executor.store.require(record.id)).state == State.RUNNING
+    due = await executor.store.score("jobs", record.id)
+    assert due is not None
+    settings = executor.settings
+    expected = settings.poll_max_s if webhooks else settings.poll_initial_s
+    assert due - before == pytest.approx(expected, rel=0.25)

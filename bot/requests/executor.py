@@ -88,8 +88,12 @@ class Executor:
     @property
     def polls(self) -> RetryPolicy:
         """Job polls: from ``poll_initial_s``, doubling to ``poll_max_s`` (the job's own
-        deadline ends them)."""
-        return RetryPolicy(base_s=self.settings.poll_initial_s, cap_s=self.settings.poll_max_s)
+        deadline ends them). With webhooks ZStack says when a job ends, and a poll only stands
+        in for a callback that got lost: they come every ``poll_max_s`` from the start, which
+        is what a lost callback costs at most."""
+        settings = self.settings
+        first = settings.poll_max_s if self.webhooks.enabled else settings.poll_initial_s
+        return RetryPolicy(base_s=first, cap_s=settings.poll_max_s)
 
     @property
     def resends(self) -> RetryPolicy:
