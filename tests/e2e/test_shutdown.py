@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot.config import Settings
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
 from tests.e2e.helpers import APPROVALS
-from tests.fixtures.bot import SESSION_KEY
-from tests.fixtures.slack import BOT_TOKEN, SIGNING_SECRET
+from tests.fixtures.bot import bot_settings
 from tests.support import wait_until
 from tests.support.approval import request_clone
 
@@ -19,17 +17,7 @@ from tests.support.approval import request_clone
 async def test_an_outbox_run_started_while_shutting_down_is_not_left_behind(
     slack_emu: SlackEmulator, zstack_sim: SimServer, redis_url: str, tmp_path: Path
 ) -> None:
-    settings = Settings(
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=slack_emu.api_url,
-        zstack_url=zstack_sim.url,
-        redis_url=redis_url,
-        session_key=SESSION_KEY,
-        data_dir=tmp_path / "data",
-        approval_channel=APPROVALS,
-        slack_pace=False,
-    )
+    settings = bot_settings(slack_emu, zstack_sim, redis_url, tmp_path, approval_channel=APPROVALS)
     bot = await Runtime.start(settings)
     port = await bot.serve_http("127.0.0.1", 0)
     slack_emu.app_url = f"http://127.0.0.1:{port}/slack/events"

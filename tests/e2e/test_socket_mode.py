@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
 from bot.requests.model import State
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.zstack_sim import SimServer
 from tests.e2e.helpers import APPROVALS, APPROVER, REQUESTER, login
-from tests.fixtures.bot import SESSION_KEY
-from tests.fixtures.slack import APP_TOKEN, BOT_TOKEN
+from tests.fixtures.bot import bot_settings
+from tests.fixtures.slack import APP_TOKEN
 from tests.support.approval import click, request_clone, wait_completion, wait_state
 
 
@@ -22,17 +21,15 @@ from tests.support.approval import click, request_clone, wait_completion, wait_s
 async def socket_bot(
     slack_emu_socket: SlackEmulator, zstack_sim: SimServer, redis_url: str, tmp_path: Path
 ) -> AsyncIterator[Runtime]:
-    settings = Settings(
-        slack_bot_token=BOT_TOKEN,
+    # Socket Mode: the app token, and no signing secret (Socket Mode requests are not signed).
+    settings = bot_settings(
+        slack_emu_socket,
+        zstack_sim,
+        redis_url,
+        tmp_path,
         slack_app_token=APP_TOKEN,
-        slack_api_url=slack_emu_socket.api_url,
-        zstack_url=zstack_sim.url,
-        redis_url=redis_url,
-        session_key=SESSION_KEY,
-        data_dir=tmp_path / "data",
+        slack_signing_secret=None,
         approval_channel=APPROVALS,
-        poll_initial_s=0.05,
-        poll_max_s=0.2,
     )
     runtime = await Runtime.start(settings)
     try:
