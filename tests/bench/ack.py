@@ -29,6 +29,7 @@ from tests.bench.common import (
     Stack,
     against,
     bench_users,
+    collector_paused,
     cpu_seconds,
     log,
     ms,
@@ -123,12 +124,13 @@ async def drive(
             if len(emu.state.commands) > 4 * _KEEP_COMMANDS:
                 del emu.state.commands[:-_KEEP_COMMANDS]
 
-    workers = asyncio.gather(*(worker(i) for i in range(concurrency)))
-    await asyncio.sleep(WARMUP_S)
-    spy = server.profile(f"ack-{target}-c{concurrency}", window_s)
-    cpu = (server.cpu(), cpu_seconds())
-    answered = await answer_buckets(server) if target == "bot" else {}
-    await workers
+    with collector_paused():
+        workers = asyncio.gather(*(worker(i) for i in range(concurrency)))
+        await asyncio.sleep(WARMUP_S)
+        spy = server.profile(f"ack-{target}-c{concurrency}", window_s)
+        cpu = (server.cpu(), cpu_seconds())
+        answered = await answer_buckets(server) if target == "bot" else {}
+        await workers
     if target == "bot":
         after = await answer_buckets(server)
         point.answered = {le: n - answered.get(le, 0.0) for le, n in after.items()}

@@ -23,6 +23,7 @@ from tests.bench.common import (
     Stack,
     against,
     bench_users,
+    collector_paused,
     log,
     ms,
     percentile,
@@ -56,10 +57,11 @@ async def run(redis_server: RedisServer, workdir: Path, *, quick: bool) -> list[
         sent = time.monotonic()
         cpu_before = bot.cpu()
         spy = bot.profile("burst", 4)
-        deliveries = await asyncio.gather(
-            *(stack.emu.slash_command(u, GENERAL, "/clone-model", SOURCE_NAME) for u in users)
-        )
-        lookups_done = await _settle(stack, count)
+        with collector_paused():
+            deliveries = await asyncio.gather(
+                *(stack.emu.slash_command(u, GENERAL, "/clone-model", SOURCE_NAME) for u in users)
+            )
+            lookups_done = await _settle(stack, count)
         await stack.quiet(idle_s=0.3)
         if spy is not None:
             await asyncio.to_thread(spy.wait)

@@ -50,6 +50,7 @@ from tests.bench.common import (
     Tools,
     against,
     bench_users,
+    collector_paused,
     command_stats,
     log,
     percentile,
@@ -296,14 +297,15 @@ async def one_mode(
             stack.emu.rate_limits.enabled = limits
             started = time.time()
             spy = bot.profile(f"pipeline-{mode}", job_s + 15)
-            outcome.not_acked, outcome.clicks_s = await _click_all(
-                stack, records, LIMITED_CLICKS_PER_S if limits else None
-            )
-            log(
-                f"pipeline/{mode}: {count} clicks in {outcome.clicks_s:.1f} s "
-                f"({outcome.not_acked} not acked)"
-            )
-            await _drain(stack, mark, ids, job_s, set(requesters))
+            with collector_paused():
+                outcome.not_acked, outcome.clicks_s = await _click_all(
+                    stack, records, LIMITED_CLICKS_PER_S if limits else None
+                )
+                log(
+                    f"pipeline/{mode}: {count} clicks in {outcome.clicks_s:.1f} s "
+                    f"({outcome.not_acked} not acked)"
+                )
+                await _drain(stack, mark, ids, job_s, set(requesters))
             # Redis commands until the last DM (the cards' wait below reads Redis itself).
             stats = command_stats(sync)
             await _cards_final(stack, tools, mark, records)
