@@ -17,7 +17,9 @@ from tests.support.approval import request_clone
 async def test_an_outbox_run_started_while_shutting_down_is_not_left_behind(
     slack_emu: SlackEmulator, zstack_sim: SimServer, redis_url: str, tmp_path: Path
 ) -> None:
-    settings = bot_settings(slack_emu, zstack_sim, redis_url, tmp_path, approval_channel=APPROVALS)
+    settings = bot_settings(
+        slack_emu, zstack_sim, tmp_path, redis_url=redis_url, approval_channel=APPROVALS
+    )
     bot = await Runtime.start(settings)
     port = await bot.serve_http("127.0.0.1", 0)
     slack_emu.app_url = f"http://127.0.0.1:{port}/slack/events"

@@ -25,8 +25,8 @@ async def socket_bot(
     settings = bot_settings(
         slack_emu_socket,
         zstack_sim,
-        redis_url,
         tmp_path,
+        redis_url=redis_url,
         slack_app_token=APP_TOKEN,
         slack_signing_secret=None,
         approval_channel=APPROVALS,
