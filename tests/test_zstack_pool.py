@@ -5,6 +5,8 @@ past the pool timeout is a timeout of a request never sent."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -93,12 +95,20 @@ async def test_waiting_longer_than_the_pool_timeout_for_a_slot_is_a_timeout(
         assert len(await first) == 1
 
 
+@contextlib.asynccontextmanager
+async def _four_lanes(
+    zstack_sim: SimServer,
+) -> AsyncIterator[tuple[PoolLanes, ZStackClient, SecretStr]]:
+    """A client over four lanes of 10 connections (2 kept alive each), logged in."""
+    lanes = PoolLanes(httpx.Limits(max_connections=40, max_keepalive_connections=8), lanes=4)
+    async with ZStackClient(zstack_sim.url, timeout=httpx.Timeout(5.0), transport=lanes) as client:
+        yield lanes, client, await _login(client)
+
+
 async def test_the_lanes_share_a_burst_and_free_each_slot_when_the_answer_is_read(
     zstack_sim: SimServer,
 ) -> None:
-    lanes = PoolLanes(httpx.Limits(max_connections=40, max_keepalive_connections=8), lanes=4)
-    async with ZStackClient(zstack_sim.url, timeout=httpx.Timeout(5.0), transport=lanes) as client:
-        session = await _login(client)
+    async with _four_lanes(zstack_sim) as (lanes, client, session):
         zstack_sim.state.set_latency(0.3, ["QueryModelService"])
         burst = [
             asyncio.create_task(
@@ -127,9 +137,7 @@ async def test_a_request_that_fails_gives_its_lane_back() -> None:
 async def test_one_request_at_a_time_always_takes_the_first_lane(
     zstack_sim: SimServer,
 ) -> None:
-    lanes = PoolLanes(httpx.Limits(max_connections=40, max_keepalive_connections=8), lanes=4)
-    async with ZStackClient(zstack_sim.url, timeout=httpx.Timeout(5.0), transport=lanes) as client:
-        session = await _login(client)
+    async with _four_lanes(zstack_sim) as (lanes, client, session):
         for _ in range(5):
             await client.model_services_named(session, "example", exact=True, limit=10)
         assert lanes.busy == [0, 0, 0, 0]
