@@ -99,9 +99,18 @@ def prerendered_input(block_id: str, raw: dict[str, Any], lang: str) -> Block:
     return Prerendered(_with_initial(_empty_input(lang, block_id), initial))
 
 
-# What a rendered view's shell covers; a view with any other field set is rendered by its model.
-_SHELL_FIELDS = frozenset({"type", "callback_id", "title", "submit", "close"})
-_FILLED_FIELDS = frozenset({"private_metadata", "blocks"})
+# The fields a rendered view neither takes from its shell (type, callback id, title, submit,
+# close) nor fills in (blocks, private metadata): a view with any of them set is rendered by
+# its model.
+_UNCOVERED_FIELDS = frozenset(View.attributes) - {
+    "type",
+    "callback_id",
+    "title",
+    "submit",
+    "close",
+    "private_metadata",
+    "blocks",
+}
 
 
 class RenderedView(View):
@@ -115,8 +124,8 @@ class RenderedView(View):
         fits = 0 < len(blocks) <= self.blocks_max_length and (
             metadata is None or len(metadata) <= self.private_metadata_max_length
         )
-        others = View.attributes - _SHELL_FIELDS - _FILLED_FIELDS
-        if not fits or self.type is None or any(getattr(self, n) is not None for n in others):
+        uncovered = (getattr(self, name) is not None for name in _UNCOVERED_FIELDS)
+        if not fits or self.type is None or any(uncovered):
             return super().to_dict(*args)
         texts = tuple(_text_key(getattr(self, name)) for name in ("title", "submit", "close"))
         rendered = dict(_shell(self.type, self.callback_id, texts, metadata is not None))
