@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import inspect
 import os
 import tempfile
@@ -147,6 +148,31 @@ async def test_connect_redis_sets_explicit_timeouts_and_retry(redis_url: str) ->
         assert kwargs["health_check_interval"] > 0
         assert kwargs["retry"].get_retries() >= 1
         assert handle.prefix == "clonebot:"
+    finally:
+        await handle.aclose()
+
+
+async def test_new_connections_do_not_look_up_the_library_version(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst grows the pool: each new connection must not read package metadata again, and
+    still has the version to tell Redis (CLIENT SETINFO, on servers that know it)."""
+    import redis.utils
+
+    version = importlib.metadata.version("redis")
+
+    def no_lookup() -> str:
+        raise AssertionError("the redis-py version was looked up for a new connection")
+
+    monkeypatch.setattr(redis.utils, "get_lib_version", no_lookup)
+    handle = await connect_redis(Settings(redis_url=redis_url))
+    try:
+        # Blocking reads at once: each needs a connection of its own.
+        await asyncio.gather(*(handle.client.blpop([f"empty-{n}"], timeout=0.1) for n in range(5)))
+        clients = await handle.client.client_list()
+        assert sum(c.get("name") == "clonebot" for c in clients) >= 5
+        driver = handle.client.connection_pool.connection_kwargs["driver_info"]
+        assert (driver.name, driver.lib_version) == ("redis-py", version)
     finally:
         await handle.aclose()
 
