@@ -40,3 +40,28 @@ def test_an_alias_bomb_is_refused() -> None:
     except Problem:
         return
     raise AssertionError("an alias bomb passed")
+
+
+def _verdict(text: str) -> tuple[str, str] | None:
+    try:
+        check_yaml(text)
+    except Problem as problem:
+        return problem.template, str(problem)
+    return None
+
+
+def test_a_text_checked_again_gets_the_same_verdict() -> None:
+    """Verdicts are kept per text: asking again answers as the first time, each text its own."""
+    texts = ["a: 1", "a: [1", "b: [2", "[" * (YAML_MAX_DEPTH + 1) + "]" * (YAML_MAX_DEPTH + 1)]
+    first = [_verdict(text) for text in texts]
+    assert first[0] is None
+    assert first[1] is not None and first[2] is not None and first[3] is not None
+    assert "nested too deeply" in first[3][1]
+    assert [_verdict(text) for text in texts] == first
+    problems = []
+    for _ in range(2):
+        try:
+            check_yaml("a: [1")
+        except Problem as problem:
+            problems.append(problem)
+    assert problems[0] is not problems[1]  # a fresh exception each time, never one re-raised

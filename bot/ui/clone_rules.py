@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import yaml
 from pydantic import BeforeValidator
 
-from bot.i18n import Msg, tr
+from bot.i18n import N_, Msg, tr
 from bot.zstack.clone_spec import CPU_ARCHITECTURES, LONG_TEXT_MAX, TEXT_MAX, UUID_RE, Param, Shown
 from bot.zstack.models import ArchitectureImage
 
@@ -76,22 +76,39 @@ def check_yaml(text: str) -> None:
     """``Problem`` unless ``text`` is YAML of bounded depth and size (it is only checked)."""
     if len(text) > LONG_TEXT_MAX:
         raise Problem("At most {limit} characters.", limit=f"{LONG_TEXT_MAX:,}")
+    problem = _yaml_problem(text)
+    if problem is not None:
+        template, values = problem
+        raise Problem(template, **values)
+
+
+# The same YAML is checked several times over one request (the source's when its form is
+# filled, then the submission's, then the source's again to tell what the clone changes), and a
+# popular source's by everyone who clones it: PyYAML's pure-Python parse is the dear part.
+YAML_VERDICTS_KEPT = 256
+
+
+@lru_cache(maxsize=YAML_VERDICTS_KEPT)
+def _yaml_problem(text: str) -> tuple[str, dict[str, Any]] | None:
+    """What is wrong with ``text`` as a ``Problem``'s template and values; None: nothing."""
     loader = _BoundedLoader(text)
     try:
         loader.get_single_data()
     except _YAMLTooComplex:
-        raise Problem(
-            "This YAML is nested too deeply or repeats anchors too often (at most {depth} "
-            "levels, {aliases} aliases).",
-            depth=YAML_MAX_DEPTH,
-            aliases=YAML_MAX_ALIASES,
-        ) from None
+        return (
+            N_(
+                "This YAML is nested too deeply or repeats anchors too often (at most {depth} "
+                "levels, {aliases} aliases)."
+            ),
+            {"depth": YAML_MAX_DEPTH, "aliases": YAML_MAX_ALIASES},
+        )
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" ({mark.line + 1}:{mark.column + 1})" if mark else ""
-        raise Problem("This is not valid YAML{where}.", where=where) from None
+        return N_("This is not valid YAML{where}."), {"where": where}
     finally:
         loader.dispose()
+    return None
 
 
 def normalise_arch(text: str) -> str:
