@@ -226,13 +226,20 @@ class CloneHandlers:
     ) -> None:
         user = acting_user(context)
         meta = ui.LookupMeta.of(command.get("channel_id"), text, resubmit=resubmit)
-        # The trigger_id lives 3 s: open at once (the locale lookup has a short budget); the
-        # lookup runs while the loading view opens.
-        lang = await self.deps.locales.quick(client, user)
-        opening = client.views_open(
-            trigger_id=command["trigger_id"], view=ui.loading_view(lang, meta)
-        )
-        await self._fill(command, context, client, asyncio.ensure_future(opening), meta, lang)
+
+        # The trigger_id lives 3 s: the loading view opens as soon as the reader's language is
+        # known (its lookup has a short budget). The source is looked up from the start, while
+        # the language is asked for and the loading view opens.
+        async def language() -> str:
+            return await self.deps.locales.quick(client, user)
+
+        lang = asyncio.ensure_future(language())
+
+        async def opening() -> AsyncSlackResponse:
+            view = ui.loading_view(await lang, meta)
+            return await client.views_open(trigger_id=command["trigger_id"], view=view)
+
+        await self._fill(command, context, client, asyncio.ensure_future(opening()), meta, lang)
 
     async def _fill(
         self,
@@ -241,33 +248,36 @@ class CloneHandlers:
         client: AsyncWebClient,
         shown: asyncio.Future[AsyncSlackResponse],
         meta: ui.LookupMeta,
-        lang: str,
+        language: str | asyncio.Future[str],
     ) -> None:
         """Replace the loading view with the form, or with what went wrong and "Try again":
         the modal never stays on "Looking up…". ``shown`` is the loading view's
-        ``views.open`` or ``views.update``, still on its way: the lookup runs meanwhile, so
-        the form is filled one Slack round trip sooner."""
+        ``views.open`` or ``views.update`` and ``language`` the reader's, both maybe still on
+        their way: the lookup runs meanwhile, so the form is filled sooner."""
         team, user = installing_workspace(context), acting_user(context)
         view_id = _ViewId(shown)
         try:
             if meta.resubmit:
                 actor = Actor(team, user)
                 view = await self.deps.clone.resubmit_form(
-                    actor, meta.resubmit, lang, view_id=view_id
+                    actor, meta.resubmit, await _known(language), view_id=view_id
                 )
             else:
                 view = await self.deps.clone.form_for(
-                    team, user, meta.channel_id, meta.text, lang, view_id=view_id
+                    team, user, meta.channel_id, meta.text, language, view_id=view_id
                 )
         except ZStackUnavailable:
+            lang = await _known(language)
             problem = zstack_unreachable(self.deps.zstack.base_url, lang)
             view = ui.lookup_problem_view(problem, meta, lang)
         except StoreUnavailable:
+            lang = await _known(language)
             view = ui.lookup_problem_view(store_down(lang), meta, lang)
         except Exception as exc:  # anything else: said in the modal, with the log's reference
             if shown.done() and not shown.cancelled() and shown.exception() is exc:
                 raise  # the loading view never opened: there is no modal to say it in
             reference = self.deps.reporter.log(exc, body)
+            lang = await _known(language)
             view = ui.lookup_problem_view(internal_error(reference, lang), meta, lang)
         loading = (await shown)["view"]
         try:
@@ -373,7 +383,7 @@ class CloneHandlers:
         source = str(typed.get("source") or "")
         lang = self.deps.locales.cached(user)
         lookup = await self.deps.sessions.call(
-            team, user, lambda session: self.deps.clone.lookup(session, source, lang)
+            team, user, lambda session: self.deps.clone.lookup(session, source)
         )
         keep = {"reason": typed.get("reason")}
         await self.deps.clone.remember_source(view["id"], lookup, advanced_hidden=not meta.advanced)
@@ -495,6 +505,10 @@ def _selected_source_name(view: dict[str, Any], fallback: str | None) -> str | N
     if chosen is not None and " · " in chosen.text:
         return chosen.text.rsplit(" · ", 1)[0]
     return fallback
+
+
+async def _known(language: str | asyncio.Future[str]) -> str:
+    return language if isinstance(language, str) else await language
 
 
 class _ViewId:

@@ -25,7 +25,7 @@ from bot.errors import (
     SessionExpired,
     ZStackAPIError,
 )
-from bot.i18n import Locales, Msg, tr
+from bot.i18n import Locales, Msg, Text, render, tr
 from bot.requests import effects
 from bot.requests.changes import changes
 from bot.requests.lifecycle import Event
@@ -55,6 +55,8 @@ logger = logging.getLogger(__name__)
 SUGGESTION_LIMIT = 20
 # A modal's id, or one still on its way: the form is looked up while its loading view opens.
 ViewRef = str | Awaitable[str]
+# The reader's language, or its lookup still on its way: the source is looked up meanwhile.
+LangRef = str | Awaitable[str]
 CHOICES_LIMIT = 50
 # Suggested names tried for a clone: ``<source>-clone`` then ``-2`` … ``-20``.
 NAME_TRIES = 20
@@ -66,7 +68,7 @@ class SourceLookup:
 
     found: ModelServiceInventory | None = None
     choices: list[ModelServiceInventory] = field(default_factory=list)
-    notice: Mrkdwn | None = None
+    notice: Text | None = None  # in the reader's language when the form is built
     name: str | None = None  # a free name for the clone (``<source>-clone``, ``-2``, …)
 
 
@@ -85,26 +87,30 @@ class CloneFlow:
         user: str,
         channel: str | None,
         text: str,
-        lang: str = "en",
+        lang: LangRef = "en",
         *,
         view_id: ViewRef | None = None,
     ) -> View:
         """The clone form for ``text`` as this user sees it, or the login modal first. With
-        ``view_id``, the source's advanced values are kept for when that section is shown."""
-        t = tr(lang)
+        ``view_id``, the source's advanced values are kept for when that section is shown;
+        ``lang`` may still be on its way (the lookup does not wait for it)."""
         try:
             lookup = await self.sessions.call(
                 team,
                 user,
-                lambda session: self.lookup(session, text, lang),
+                lambda session: self.lookup(session, text),
                 authenticated=bool(text.strip()),  # with nothing to look up, check first
             )
         except (NotLoggedIn, SessionExpired) as exc:
+            lang = await _resolved(lang)
+            t = tr(lang)
             context = login_ui.LoginContext(channel_id=channel, then_clone=text)
             first = t("Log in to ZStack first; the clone form opens right after.")
             return self._login_first(exc, context, first, lang)
         except ZStackAPIError as exc:
+            lang = await _resolved(lang)
             lookup = SourceLookup(notice=describe_lookup_error(exc, lang))
+        lang = await _resolved(lang)
         if view_id is not None:
             await self.remember_source(await _resolved(view_id), lookup)
         return await self.form(lookup, CloneViewMeta(channel_id=channel), user, lang=lang)
@@ -201,7 +207,7 @@ class CloneFlow:
         values = await self.store.load_draft(_source_draft(view_id))
         return values if values.get("source") == source_uuid else None
 
-    async def lookup(self, session: SecretStr, text: str, lang: str = "en") -> SourceLookup:
+    async def lookup(self, session: SecretStr, text: str) -> SourceLookup:
         """A source by UUID or by name (exact first, then partial), as the caller sees it, with
         a name for the clone that no service the caller can see has yet.
 
@@ -212,7 +218,7 @@ class CloneFlow:
         guess = clone_name(text) if text and not UUID_RE.match(text.lower()) else None
         early = asyncio.create_task(self._free_name(session, guess)) if guess else None
         try:
-            found = await self._lookup(session, text, lang)
+            found = await self._lookup(session, text)
             if found.found is not None:
                 wanted = defaults_from_source(found.found)["name"]
                 if early is not None and wanted == guess:
@@ -240,7 +246,7 @@ class CloneFlow:
                 return name
         return wanted
 
-    async def _lookup(self, session: SecretStr, text: str, lang: str) -> SourceLookup:
+    async def _lookup(self, session: SecretStr, text: str) -> SourceLookup:
         text = text.strip()
         if not text:
             return SourceLookup()
@@ -248,7 +254,7 @@ class CloneFlow:
             found = await self.zstack.get_model_service(session, text.lower())
             if found:
                 return SourceLookup(found=found)
-            return SourceLookup(notice=_not_found(text, lang))
+            return SourceLookup(notice=_not_found(text))
         for exact in (True, False):
             usable = await self.zstack.model_services_named(
                 session, text, exact=exact, limit=CHOICES_LIMIT
@@ -259,9 +265,9 @@ class CloneFlow:
                 notice = Msg.of(
                     "Several model services match *{text}*; choose one.",
                     text=truncate(one_line(text), 80),
-                ).render(lang)
+                )
                 return SourceLookup(choices=usable, notice=notice)
-        return SourceLookup(notice=_not_found(text, lang))
+        return SourceLookup(notice=_not_found(text))
 
     async def suggest(self, session: SecretStr, text: str) -> list[ModelServiceInventory]:
         """Type-ahead for the source select: names containing ``text``."""
@@ -299,7 +305,7 @@ class CloneFlow:
             requester,
             source=source,
             choices=choices,
-            notice=lookup.notice,
+            notice=render(lookup.notice, lang) if lookup.notice is not None else None,
             source_values=defaults_from_source(lookup.found) if lookup.found else None,
             lang=lang,
         )
@@ -474,12 +480,12 @@ def _source_draft(view_id: str) -> str:
     return f"{view_id}-source"
 
 
-def _not_found(text: str, lang: str) -> Mrkdwn:
+def _not_found(text: str) -> Msg:
     return Msg.marked(
         ":mag:",
         "No model service you can see matches *{text}*. Search for one in the field below.",
         text=truncate(one_line(text), 80),
-    ).render(lang)
+    )
 
 
 def describe_lookup_error(error: ZStackAPIError, lang: str = "en") -> Mrkdwn:
@@ -529,5 +535,6 @@ def facts_of(
     )
 
 
-async def _resolved(view_id: ViewRef) -> str:
-    return view_id if isinstance(view_id, str) else await view_id
+async def _resolved(value: ViewRef | LangRef) -> str:
+    """A view id or a language, waited for when it is still on its way."""
+    return value if isinstance(value, str) else await value

@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from typing import Any
 
+import pytest
+
+from bot.i18n import LOCALE_CACHE_S
 from bot.requests.model import CloneRequest, State
 from bot.runtime import Runtime
 from bot.sandbox.slack_emulator import SlackEmulator
+from bot.sandbox.zstack_sim import SimServer
 from bot.sandbox.zstack_sim.seed import seed_services
 from tests.e2e.helpers import APPROVALS, APPROVER2, EXAMPLE, GENERAL, blocks_text, login, top_view
 from tests.fixtures.bot import BotFactory
@@ -30,6 +35,36 @@ async def test_a_chinese_locale_gets_chinese_answers(
     riley = await slack_emu.wait_for(lambda: slack_emu.state.ephemerals("U0REQ"))
     assert "ZStack 会话命令" in jordan[-1].text
     assert not CJK.search(riley[-1].text)
+
+
+async def test_the_source_is_looked_up_while_slack_tells_the_language(
+    slack_emu: SlackEmulator,
+    bot_factory: BotFactory,
+    zstack_sim: SimServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reader's language not known lately is asked of Slack (users.info); the source's lookup
+    does not wait for the answer, and the form still comes in the language Slack told."""
+    bot = await bot_factory(approval_channel=APPROVALS)
+    await login(slack_emu, JORDAN)  # the bot learns jordan reads Chinese
+    await slack_emu.wait_for(lambda: slack_emu.state.home(JORDAN))  # the login's last step
+    slack_emu.state.workspace.users[JORDAN].locale = "en-US"  # ...who switches to English
+    stale = time.monotonic() + LOCALE_CACHE_S + 1
+    monkeypatch.setattr(bot.deps.locales, "clock", lambda: stale)
+    queries = zstack_sim.state.counts.requests_by_operation
+    before = queries["QueryModelService"]
+    known = len(slack_emu.state.calls("users.info"))
+    delay = 0.45  # inside the language's budget: the answer is waited for
+    slack_emu.slow_down("users.info", delay)
+    await slack_emu.slash_command(JORDAN, GENERAL, "/clone-model", EXAMPLE)
+    await slack_emu.wait_for(lambda: queries["QueryModelService"] > before)
+    looked_up = time.monotonic()
+    asked = slack_emu.state.calls("users.info")[-1]
+    assert len(slack_emu.state.calls("users.info")) == known + 1
+    assert looked_up < asked.received_at + delay  # ZStack was asked before Slack answered
+    form = await top_view(slack_emu, JORDAN, "clone_model")
+    assert "example-clone" in blocks_text(form)
+    assert not CJK.search(json.dumps(form.definition, ensure_ascii=False))
 
 
 async def test_workspace_locale_for_cards_and_personal_language_for_refusals(
