@@ -75,8 +75,11 @@ SHORT_WAIT_POLLS = RetryPolicy(base_s=0.2, cap_s=2.0)
 # and end.
 MAX_IN_FLIGHT = 400
 # Connections kept open between requests: the steady lookups and job polls reuse them; a burst's
-# surplus closes once idle, so the pool httpcore scans on every request stays small.
-KEEPALIVE_CONNECTIONS = 32
+# surplus closes once idle, so the pool httpcore scans on every request stays small. httpcore
+# closes an idle connection whenever its pool holds more connections than this (all of them
+# counted, busy ones too), so it must cover the steady concurrency (64 commands in flight, one
+# ZStack call each) or every request after a busy moment opens a new connection.
+KEEPALIVE_CONNECTIONS = 64
 
 # (operation, HTTP status or None, ZStack error code or None, seconds) after every call.
 CallObserver = Callable[[str, int | None, str | None, float], None]
