@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 
+from bot.zstack.network import AsyncioTransport
+
 LANES = 8
 
 
@@ -31,9 +33,7 @@ class PoolLanes(httpx.AsyncBaseTransport):
             max_keepalive_connections=math.ceil(idle / lanes) if idle else idle,
             keepalive_expiry=limits.keepalive_expiry,
         )
-        self._lanes = [
-            httpx.AsyncHTTPTransport(verify=verify, limits=per_lane) for _ in range(lanes)
-        ]
+        self._lanes = [AsyncioTransport(verify=verify, limits=per_lane) for _ in range(lanes)]
         self._busy = [0] * lanes
         self._served = [0] * lanes
 
