@@ -28,7 +28,7 @@ from bot.errors import (
     ZStackUnavailable,
 )
 from bot.i18n import Msg, tr
-from bot.requests.intake import facts_of
+from bot.requests.intake import facts_of, resolved
 from bot.requests.model import looks_like_request_id
 from bot.requests.policy import Actor, why_not_resubmit
 from bot.requests.rules import AppliedRule
@@ -260,24 +260,24 @@ class CloneHandlers:
             if meta.resubmit:
                 actor = Actor(team, user)
                 view = await self.deps.clone.resubmit_form(
-                    actor, meta.resubmit, await _known(language), view_id=view_id
+                    actor, meta.resubmit, await resolved(language), view_id=view_id
                 )
             else:
                 view = await self.deps.clone.form_for(
                     team, user, meta.channel_id, meta.text, language, view_id=view_id
                 )
         except ZStackUnavailable:
-            lang = await _known(language)
+            lang = await resolved(language)
             problem = zstack_unreachable(self.deps.zstack.base_url, lang)
             view = ui.lookup_problem_view(problem, meta, lang)
         except StoreUnavailable:
-            lang = await _known(language)
+            lang = await resolved(language)
             view = ui.lookup_problem_view(store_down(lang), meta, lang)
         except Exception as exc:  # anything else: said in the modal, with the log's reference
             if shown.done() and not shown.cancelled() and shown.exception() is exc:
                 raise  # the loading view never opened: there is no modal to say it in
             reference = self.deps.reporter.log(exc, body)
-            lang = await _known(language)
+            lang = await resolved(language)
             view = ui.lookup_problem_view(internal_error(reference, lang), meta, lang)
         loading = (await shown)["view"]
         try:
@@ -505,10 +505,6 @@ def _selected_source_name(view: dict[str, Any], fallback: str | None) -> str | N
     if chosen is not None and " · " in chosen.text:
         return chosen.text.rsplit(" · ", 1)[0]
     return fallback
-
-
-async def _known(language: str | asyncio.Future[str]) -> str:
-    return language if isinstance(language, str) else await language
 
 
 class _ViewId:

@@ -102,17 +102,17 @@ class CloneFlow:
                 authenticated=bool(text.strip()),  # with nothing to look up, check first
             )
         except (NotLoggedIn, SessionExpired) as exc:
-            lang = await _resolved(lang)
+            lang = await resolved(lang)
             t = tr(lang)
             context = login_ui.LoginContext(channel_id=channel, then_clone=text)
             first = t("Log in to ZStack first; the clone form opens right after.")
             return self._login_first(exc, context, first, lang)
         except ZStackAPIError as exc:
-            lang = await _resolved(lang)
+            lang = await resolved(lang)
             lookup = SourceLookup(notice=describe_lookup_error(exc, lang))
-        lang = await _resolved(lang)
+        lang = await resolved(lang)
         if view_id is not None:
-            await self.remember_source(await _resolved(view_id), lookup)
+            await self.remember_source(await resolved(view_id), lookup)
         return await self.form(lookup, CloneViewMeta(channel_id=channel), user, lang=lang)
 
     async def resubmit_form(
@@ -158,7 +158,7 @@ class CloneFlow:
         if lookup.found is None:
             values.pop("source", None)
         if view_id is not None:
-            await self.remember_source(await _resolved(view_id), lookup, hidden=values)
+            await self.remember_source(await resolved(view_id), lookup, hidden=values)
         meta = CloneViewMeta(channel_id=record.origin_channel, supersedes=record.id)
         return await self.form(lookup, meta, actor.user_id, values=values, lang=lang)
 
@@ -535,6 +535,6 @@ def facts_of(
     )
 
 
-async def _resolved(value: ViewRef | LangRef) -> str:
+async def resolved(value: ViewRef | LangRef) -> str:
     """A view id or a language, waited for when it is still on its way."""
     return value if isinstance(value, str) else await value
