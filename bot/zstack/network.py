@@ -119,7 +119,8 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
                     local_addr=(local_address, 0) if local_address else None,
                     happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY_S,
                 )
-        return _with_options(AsyncioStream(reader, writer), writer, socket_options)
+        _set_options(writer, socket_options)
+        return AsyncioStream(reader, writer)
 
     async def connect_unix_socket(
         self,
@@ -130,19 +131,17 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         with _raising(httpcore.ConnectTimeout, httpcore.ConnectError):
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_unix_connection(path)
-        return _with_options(AsyncioStream(reader, writer), writer, socket_options)
+        _set_options(writer, socket_options)
+        return AsyncioStream(reader, writer)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
 
-def _with_options(
-    stream: AsyncioStream, writer: asyncio.StreamWriter, options: Iterable[SocketOption] | None
-) -> AsyncioStream:
+def _set_options(writer: asyncio.StreamWriter, options: Iterable[SocketOption] | None) -> None:
     sock = writer.get_extra_info("socket")
     for option in options or ():
         sock.setsockopt(*option)
-    return stream
 
 
 class AsyncioTransport(httpx.AsyncHTTPTransport):
