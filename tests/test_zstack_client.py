@@ -34,6 +34,7 @@ from bot.zstack.jobs import (
 from bot.zstack.models import ArchitectureImage, CloneParams, CloneRequestBody
 from bot.zstack.query import Query, like_contains
 from bot.zstack.responses import parse_clone_result, parse_job_error
+from tests.fixtures.zstack import ALICE, alice_session
 
 EXAMPLE = "90d425a802ff44eeb530f21587633700"
 QWEN = "5f1c2a7e3d9b4c8e9a6f0b1d2c3e4f50"
@@ -46,13 +47,6 @@ async def client(zstack_sim: SimServer) -> AsyncIterator[ZStackClient]:
         yield zc
 
 
-async def alice(client: ZStackClient) -> SecretStr:
-    inv = await client.login(
-        AccountLogin(account_name="alice", password_sha512=hash_password("alice-pass"))
-    )
-    return inv.uuid
-
-
 def body(name: str = "copy", **params: object) -> CloneRequestBody:
     return CloneRequestBody(params=CloneParams(name=name, **params))  # type: ignore[arg-type]
 
@@ -63,7 +57,7 @@ def body(name: str = "copy", **params: object) -> CloneRequestBody:
 @pytest.mark.parametrize(
     "creds",
     [
-        AccountLogin(account_name="alice", password_sha512=hash_password("alice-pass")),
+        ALICE,
         UserLogin(account_name="alice", user_name="bob", password_sha512=hash_password("bob-pass")),
         IAM2Login(name="carol", password_sha512=hash_password("carol-pass")),
     ],
@@ -86,7 +80,7 @@ async def test_wrong_password_is_zstack_id_1000(client: ZStackClient) -> None:
 
 
 async def test_renew_and_logout(client: ZStackClient) -> None:
-    session = await alice(client)
+    session = await alice_session(client)
     renewed = await client.renew_session(session, duration_s=3600)
     assert renewed.uuid.get_secret_value() == session.get_secret_value()
     assert renewed.expired_date is not None
@@ -97,7 +91,7 @@ async def test_renew_and_logout(client: ZStackClient) -> None:
 async def test_expired_session_is_id_1001_on_sync_and_async_calls(
     client: ZStackClient, zstack_sim: SimServer
 ) -> None:
-    session = await alice(client)
+    session = await alice_session(client)
     zstack_sim.state.advance_clock(7201)
     assert not await client.validate_session(session)
     with pytest.raises(ZStackSessionInvalid) as caught:
@@ -111,7 +105,7 @@ async def test_expired_session_is_id_1001_on_sync_and_async_calls(
 
 
 async def test_use_slides_the_session(client: ZStackClient, zstack_sim: SimServer) -> None:
-    session = await alice(client)
+    session = await alice_session(client)
     zstack_sim.state.advance_clock(7000)
     await client.query_model_services(session, Query())
     zstack_sim.state.advance_clock(7000)
@@ -144,7 +138,7 @@ async def test_query_grammar_paging_sort_and_projection(client: ZStackClient) ->
 
 
 async def test_get_one_sees_only_what_the_caller_may_see(client: ZStackClient) -> None:
-    session = await alice(client)
+    session = await alice_session(client)
     example = await client.get_model_service(session, EXAMPLE)
     assert example is not None and example.name == "example"
     assert {i.cpu_architecture for i in example.model_service_images} == {"x86_64", "aarch64"}
@@ -158,7 +152,7 @@ async def test_get_one_sees_only_what_the_caller_may_see(client: ZStackClient) -
 async def test_every_parameter_goes_inside_params_and_reaches_the_clone(
     client: ZStackClient, zstack_sim: SimServer
 ) -> None:
-    session = await alice(client)
+    session = await alice_session(client)
     params = CloneParams(
         name="example-full",
         description="all fields",
@@ -213,7 +207,7 @@ async def test_every_parameter_goes_inside_params_and_reaches_the_clone(
 
 async def test_poll_shows_running_then_done(client: ZStackClient, zstack_sim: SimServer) -> None:
     zstack_sim.state.set_mode(job_duration_s=0.5)
-    session = await alice(client)
+    session = await alice_session(client)
     outcome = await client.clone_model_service(session, EXAMPLE, body(), job_uuid=new_job_uuid())
     assert isinstance(outcome, CloneAccepted)
     assert isinstance(await client.poll_job(session, outcome.job), JobRunning)
@@ -228,7 +222,7 @@ async def test_poll_shows_running_then_done(client: ZStackClient, zstack_sim: Si
 
 async def test_sync_mode_answers_200_inline(client: ZStackClient, zstack_sim: SimServer) -> None:
     zstack_sim.state.set_mode(clone="sync")
-    session = await alice(client)
+    session = await alice_session(client)
     outcome = await client.clone_model_service(
         session, EXAMPLE, body("inline"), job_uuid=new_job_uuid()
     )
@@ -240,7 +234,7 @@ async def test_failed_job_raises_the_whole_cause_chain(
     client: ZStackClient, zstack_sim: SimServer
 ) -> None:
     zstack_sim.state.fail_next_clones(1)
-    session = await alice(client)
+    session = await alice_session(client)
     outcome = await client.clone_model_service(session, EXAMPLE, body(), job_uuid=new_job_uuid())
     assert isinstance(outcome, CloneAccepted)
     with pytest.raises(ZStackAPIError) as caught:
@@ -251,7 +245,7 @@ async def test_failed_job_raises_the_whole_cause_chain(
 
 
 async def test_invalid_argument_and_permission_fail_in_the_job(client: ZStackClient) -> None:
-    session = await alice(client)
+    session = await alice_session(client)
     for source, expected in ((QWEN, "ID.1002"), ("0" * 32, "SYS.1003")):
         outcome = await client.clone_model_service(session, source, body(), job_uuid=new_job_uuid())
         assert isinstance(outcome, CloneAccepted)
@@ -261,7 +255,7 @@ async def test_invalid_argument_and_permission_fail_in_the_job(client: ZStackCli
 
 
 async def test_duplicate_job_uuid_is_a_plain_text_400(client: ZStackClient) -> None:
-    session = await alice(client)
+    session = await alice_session(client)
     job = new_job_uuid()
     await client.clone_model_service(session, EXAMPLE, body(), job_uuid=job)
     with pytest.raises(ZStackRESTError) as caught:
@@ -283,7 +277,7 @@ async def test_unknown_path_is_a_plain_text_404(zstack_sim: SimServer) -> None:
 async def test_unknown_and_expired_jobs_are_job_not_found(
     client: ZStackClient, zstack_sim: SimServer
 ) -> None:
-    session = await alice(client)
+    session = await alice_session(client)
     with pytest.raises(JobNotFound):
         await client.poll_job(session, client.job_ref(new_job_uuid()))
     outcome = await client.clone_model_service(session, EXAMPLE, body(), job_uuid=new_job_uuid())
@@ -298,7 +292,7 @@ async def test_wait_job_gives_up_after_its_timeout(
     client: ZStackClient, zstack_sim: SimServer
 ) -> None:
     zstack_sim.state.set_mode(job_duration_s=30)
-    session = await alice(client)
+    session = await alice_session(client)
     outcome = await client.clone_model_service(session, EXAMPLE, body(), job_uuid=new_job_uuid())
     assert isinstance(outcome, CloneAccepted)
     with pytest.raises(JobTimeout):
@@ -336,7 +330,7 @@ async def test_webhook_delivers_the_result(client: ZStackClient, zstack_sim: Sim
     await site.start()
     port = runner.addresses[0][1]
     try:
-        session = await alice(client)
+        session = await alice_session(client)
         job = new_job_uuid()
         await client.clone_model_service(
             session,
@@ -360,7 +354,7 @@ async def test_webhook_delivers_the_result(client: ZStackClient, zstack_sim: Sim
 async def test_slow_answer_is_a_timeout_that_may_have_landed(zstack_sim: SimServer) -> None:
     zstack_sim.state.set_latency(2.0, ["QueryModelService"])
     async with ZStackClient(zstack_sim.url, timeout=default_timeout(0.3)) as zc:
-        session = await alice(zc)
+        session = await alice_session(zc)
         with pytest.raises(ZStackTimeout) as caught:
             await zc.query_model_services(session, Query())
     assert caught.value.maybe_received
@@ -369,7 +363,7 @@ async def test_slow_answer_is_a_timeout_that_may_have_landed(zstack_sim: SimServ
 async def test_clone_timeout_before_acceptance_leaves_no_job(zstack_sim: SimServer) -> None:
     zstack_sim.state.add_clone_fault("before", 1.0)
     async with ZStackClient(zstack_sim.url, timeout=default_timeout(0.3)) as zc:
-        session = await alice(zc)
+        session = await alice_session(zc)
         job = new_job_uuid()
         with pytest.raises(ZStackTimeout) as caught:
             await zc.clone_model_service(session, EXAMPLE, body(), job_uuid=job)
@@ -383,7 +377,7 @@ async def test_clone_timeout_after_acceptance_is_found_by_its_job_uuid(
 ) -> None:
     zstack_sim.state.add_clone_fault("after", 1.0)
     async with ZStackClient(zstack_sim.url, timeout=default_timeout(0.3)) as zc:
-        session = await alice(zc)
+        session = await alice_session(zc)
         job = new_job_uuid()
         with pytest.raises(ZStackTimeout):
             await zc.clone_model_service(session, EXAMPLE, body("late"), job_uuid=job)
@@ -418,7 +412,7 @@ async def test_each_rest_layer_refusal_is_a_plain_text_error(
     client: ZStackClient, method: str, path: str, headers: dict[str, str], status: int, text: str
 ) -> None:
     """Requests the client never builds itself, sent through its transport to check the mapping."""
-    session = await alice(client)
+    session = await alice_session(client)
     if "Authorization" not in headers and path.startswith("/ai/model-services/"):
         headers = {**headers, "Authorization": f"OAuth {session.get_secret_value()}"}
     with pytest.raises(ZStackRESTError) as caught:
@@ -431,7 +425,7 @@ async def test_poll_clone_gives_the_typed_outcome(
     client: ZStackClient, zstack_sim: SimServer
 ) -> None:
     """The executor gets an inventory model (or ZStack's error), never a raw job body."""
-    session = await alice(client)
+    session = await alice_session(client)
     outcome = await client.clone_model_service(session, EXAMPLE, body(), job_uuid=new_job_uuid())
     assert isinstance(outcome, CloneAccepted)
     loop = asyncio.get_running_loop()

@@ -24,11 +24,9 @@ from bot.errors import ZStackTimeout, ZStackUnavailable
 from bot.sandbox.zstack_sim.server import build_app
 from bot.sandbox.zstack_sim.state import ZStackSimulator
 from bot.zstack.client import ZStackClient
-from bot.zstack.credentials import AccountLogin, hash_password
 from bot.zstack.lanes import PoolLanes
 from bot.zstack.network import AsyncioTransport
-
-ALICE = AccountLogin(account_name="alice", password_sha512=hash_password("alice-pass"))
+from tests.fixtures.zstack import ALICE, alice_session
 
 
 def _certificate(directory: Path) -> tuple[Path, Path]:
@@ -97,7 +95,7 @@ async def test_over_tls_with_the_operators_ca_bundle(
     async with ZStackClient(
         tls_zstack, timeout=httpx.Timeout(5.0), verify=certificate[0]
     ) as client:
-        session = (await client.login(ALICE)).uuid
+        session = await alice_session(client)
         found = await client.model_services_named(session, "example", exact=True, limit=5)
         again = await client.model_services_named(session, "example", exact=True, limit=5)
     assert [s.name for s in found] == [s.name for s in again] == ["example"]
@@ -117,7 +115,7 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None
         _serve(ZStackSimulator(), keepalive_s=0.2) as url,
         ZStackClient(url, timeout=httpx.Timeout(5.0), transport=transport) as client,
     ):
-        session = (await client.login(ALICE)).uuid
+        session = await alice_session(client)
         for _ in range(3):
             await _until_closed_by_the_server(transport)
             found = await client.model_services_named(session, "example", exact=True, limit=5)

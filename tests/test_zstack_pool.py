@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from bot.errors import ZStackTimeout, ZStackUnavailable
 from bot.sandbox.zstack_sim import SimServer
 from bot.zstack.client import KEEPALIVE_CONNECTIONS, MAX_IN_FLIGHT, ZStackClient
-from bot.zstack.credentials import AccountLogin, hash_password
 from bot.zstack.lanes import PoolLanes
+from tests.fixtures.zstack import alice_session
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
@@ -41,11 +41,6 @@ class CountingTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-async def _login(client: ZStackClient) -> SecretStr:
-    creds = AccountLogin(account_name="alice", password_sha512=hash_password("alice-pass"))
-    return (await client.login(creds)).uuid
-
-
 def test_the_default_pool_fits_a_burst_and_keeps_few_idle_connections() -> None:
     # 200 commands at once, two lookups each, all in flight together.
     assert MAX_IN_FLIGHT >= 400
@@ -60,7 +55,7 @@ async def test_requests_in_flight_never_exceed_the_bound(zstack_sim: SimServer) 
         transport=transport,
         limits=httpx.Limits(max_connections=3),
     ) as client:
-        session = await _login(client)
+        session = await alice_session(client)
         zstack_sim.state.set_latency(0.2, ["QueryModelService"])
         found = await asyncio.gather(
             *(
@@ -82,7 +77,7 @@ async def test_waiting_longer_than_the_pool_timeout_for_a_slot_is_a_timeout(
         transport=transport,
         limits=httpx.Limits(max_connections=1),
     ) as client:
-        session = await _login(client)
+        session = await alice_session(client)
         zstack_sim.state.set_latency(0.5, ["QueryModelService"])
         first = asyncio.create_task(
             client.model_services_named(session, "example", exact=True, limit=10)
@@ -102,7 +97,7 @@ async def _four_lanes(
     """A client over four lanes of 10 connections (2 kept alive each), logged in."""
     lanes = PoolLanes(httpx.Limits(max_connections=40, max_keepalive_connections=8), lanes=4)
     async with ZStackClient(zstack_sim.url, timeout=httpx.Timeout(5.0), transport=lanes) as client:
-        yield lanes, client, await _login(client)
+        yield lanes, client, await alice_session(client)
 
 
 async def test_the_lanes_share_a_burst_and_free_each_slot_when_the_answer_is_read(
