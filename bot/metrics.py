@@ -37,6 +37,21 @@ class Metrics:
             ["method", "error"],
             registry=self.registry,
         )
+        self.loop_lag = Histogram(
+            "clonebot_event_loop_lag_seconds",
+            "How late the event loop woke a timer (sampled every 50 ms): what every await of an "
+            "ack, a webhook or a notice waits on top of its own work.",
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+        )
+        self.work_limit = Gauge(
+            "clonebot_work_limit",
+            "Bulk work carried out at once (approvals submitted to ZStack; thread notes, card "
+            "draws and completions' thread replies and cards): it narrows while the event loop "
+            "lags.",
+            ["work"],
+            registry=self.registry,
+        )
         self.logins = Counter(
             "clonebot_zstack_logins_total",
             "ZStack logins from Slack by outcome.",

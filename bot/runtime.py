@@ -8,6 +8,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from prometheus_client import Gauge
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -17,6 +18,7 @@ from bot.config import Settings
 from bot.crypto import aload_secret_box
 from bot.deps import Deps
 from bot.i18n import Locales
+from bot.load import AdaptiveLimit, LoopLag
 from bot.logs import secrets
 from bot.metrics import Metrics
 from bot.requests.approvers import ApproverIdentity
@@ -58,6 +60,16 @@ def zstack_client_for(settings: Settings, metrics: Metrics | None = None) -> ZSt
     )
 
 
+def _follow_lag(lag: LoopLag, limit: AdaptiveLimit, gauge: Gauge) -> None:
+    """``limit`` narrows and widens with the loop's lag; ``gauge`` shows it."""
+
+    def observe(lag_s: float) -> None:
+        limit.observe(lag_s)
+        gauge.set(limit.limit)
+
+    lag.subscribe(observe)
+
+
 @dataclass
 class Runtime:
     """The running bot: dependencies, the Bolt app, and the listeners it serves."""
@@ -70,6 +82,7 @@ class Runtime:
     socket_handler: CheckedSocketModeHandler | None = None
     http_url: str | None = None
     tracker: Tracker | None = None
+    lag: LoopLag | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -177,6 +190,11 @@ class Runtime:
         )
         if adopted := await requests.adopt_legacy_schedules():
             logger.info("adopted work of an earlier release", extra={"requests": adopted})
+        lag = LoopLag()
+        lag.subscribe(metrics.loop_lag.observe)
+        for work, limit in (("submissions", executor.submissions), ("slack_bulk", notifier.bulk)):
+            _follow_lag(lag, limit, metrics.work_limit.labels(work))
+        lag.start()
         tracker.start()
         return cls(
             deps=deps,
@@ -184,6 +202,7 @@ class Runtime:
             bolt=create_app(deps, client),
             web_session=web_session,
             tracker=tracker,
+            lag=lag,
         )
 
     async def serve_http(self, host: str, port: int) -> int:
@@ -225,3 +244,5 @@ class Runtime:
         await self.deps.zstack.aclose()
         await self.deps.redis.aclose()
         await self.web_session.close()
+        if self.lag is not None:
+            await self.lag.stop()

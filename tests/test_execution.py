@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ import pytest
 from bot.config import Settings
 from bot.crypto import SecretBox, generate_key
 from bot.i18n import Msg
+from bot.load import AdaptiveLimit
 from bot.metrics import Metrics
 from bot.requests import following
 from bot.requests.executor import MAX_SEND_ATTEMPTS, Executor
@@ -34,7 +36,10 @@ from bot.zstack.models import SessionInventory
 from bot.zstack.webhooks import WebhookSigner
 from tests.support.records import record_in
 
-Answer = Callable[[httpx.Request], httpx.Response]
+Answer = (
+    Callable[[httpx.Request], httpx.Response]
+    | Callable[[httpx.Request], Coroutine[Any, Any, httpx.Response]]
+)
 
 
 def executor_for(redis: RedisHandle, answer: Answer) -> Executor:
@@ -246,3 +251,33 @@ async def test_with_webhooks_a_running_job_is_polled_only_at_the_cap(
     settings = executor.settings
     expected = settings.poll_max_s if webhooks else settings.poll_initial_s
     assert due - before == pytest.approx(expected, rel=0.25)
+
+
+@pytest.mark.parametrize(("lag_s", "most_at_once"), [(0.0, 6), (0.05, 1)])
+async def test_approvals_go_to_zstack_as_many_at_once_as_the_loop_lag_allows(
+    redis_handle: RedisHandle, lag_s: float, most_at_once: int
+) -> None:
+    """The submission limit narrows while the event loop lags (``bot.load``): a burst of
+    approvals then waits its turn before ZStack, and every one is still sent."""
+    sending, most = 0, 0
+
+    async def zstack(request: httpx.Request) -> httpx.Response:
+        nonlocal sending, most
+        if request.method != "POST":
+            return httpx.Response(200, json={"valid": True})
+        sending += 1
+        most = max(most, sending)
+        await asyncio.sleep(0.02)
+        sending -= 1
+        return finished_job(request)
+
+    executor = executor_for(redis_handle, zstack)
+    executor.submissions = AdaptiveLimit(1, 8, target_lag_s=0.02)
+    for _ in range(3):
+        executor.submissions.observe(lag_s)
+    await executor.sessions.store.put("T1", "U1", _session(executor))
+    records = [await in_state(executor, State.APPROVED) for _ in range(6)]
+    await asyncio.gather(*(executor.submit(r.id) for r in records))
+    assert most == most_at_once
+    for record in records:
+        assert (await executor.store.require(record.id)).state == State.SUCCEEDED

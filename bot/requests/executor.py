@@ -12,7 +12,6 @@ goes into the outbox with the transition.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from bot.errors import (
     ZStackUnavailable,
 )
 from bot.i18n import Msg
+from bot.load import LAG_TARGET_S, AdaptiveLimit
 from bot.metrics import Metrics
 from bot.requests import effects
 from bot.requests.effects import StoredMsg
@@ -50,9 +50,12 @@ logger = logging.getLogger(__name__)
 # are ridden out before the request fails (and can be retried by a person).
 MAX_SEND_ATTEMPTS = 8
 RESEND_DELAY_MAX_S = 60.0
-# Approvals submitted to ZStack at once; the rest wait their turn. httpx's pool bookkeeping is
-# quadratic in its queue: 1,000 simultaneous approvals spent a third of the CPU there (make bench).
+# Approvals submitted to ZStack at once; the rest wait their turn. The ceiling: httpx's pool
+# bookkeeping is quadratic in its queue (1,000 simultaneous approvals spent a third of the CPU
+# there). Between floor and ceiling the event loop's lag decides (``bot.load``): fewer while
+# submissions keep the loop from acks, webhooks and DMs, more while they wait on ZStack.
 SUBMIT_CONCURRENCY = 32
+SUBMIT_FLOOR = 4
 
 
 @dataclass
@@ -64,8 +67,10 @@ class Executor:
     metrics: Metrics
     webhooks: WebhookSigner
     owner: str = field(default_factory=instance_id)
-    _submit_slots: asyncio.Semaphore = field(
-        default_factory=lambda: asyncio.Semaphore(SUBMIT_CONCURRENCY)
+    submissions: AdaptiveLimit = field(
+        default_factory=lambda: AdaptiveLimit(
+            SUBMIT_FLOOR, SUBMIT_CONCURRENCY, target_lag_s=LAG_TARGET_S
+        )
     )
     follower: JobFollower = field(init=False)
     # Checked again right before the first send (None: not checked).
@@ -110,11 +115,12 @@ class Executor:
     async def submit(self, request_id: str) -> None:
         """Send an ``approved`` request to ZStack (once, under this replica's lease).
 
-        At most ``SUBMIT_CONCURRENCY`` at a time: a burst of approvals waits here, before the
-        lease and the write-ahead, instead of queueing inside httpx's connection pool.
+        At most ``submissions.limit`` at a time: a burst of approvals waits here, before the
+        lease and the write-ahead, instead of queueing inside httpx's connection pool or
+        holding up the quick work on the event loop.
         """
         async with (
-            self._submit_slots,
+            self.submissions,
             self.store.hold(request_id, self.owner, self.lease_s) as held,
         ):
             if held:

@@ -7,12 +7,18 @@ card update (the order that matters most to people under Slack's rate limits), e
 the request once done: a crash or a Slack outage delays a notice, it never loses one, and a
 finished step is not repeated.
 
+The requester's DM goes at once. What nobody waits on at that moment (thread notes, card
+re-renders, a completion's thread reply and card) takes a place in ``bulk`` first, an
+``AdaptiveLimit`` that narrows while the event loop lags (``bot.load``): when a thousand jobs end
+together, their DMs do not wait behind each other's thread replies and card draws.
+
 Effects wait for no Slack method's turn (``patience(0)``): a method that is held back by its
 rate limit raises ``SlackRateLimited`` without a call, and the outbox tries again when it is due.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -24,6 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.errors import DeliveryPending, SlackError, SlackRateLimited
 from bot.i18n import Locales, Msg, Text, render, tr
+from bot.load import LAG_TARGET_S, AdaptiveLimit
 from bot.metrics import Metrics
 from bot.requests.effects import Effect
 from bot.requests.lifecycle import Event
@@ -49,6 +56,10 @@ HISTORY_LIMIT = 200
 # Retired parameter replies remembered (another process, or this one later, redraws one at most
 # once more: harmless).
 RETIRED_KEPT = 10_000
+# Thread notes, card draws and completions' thread replies and cards carried out at once, at
+# most (Slack's own limits let far fewer through in a real workspace: ``bot.slack.pacing``).
+BULK_CEILING = 64
+BULK_FLOOR = 4
 
 
 @dataclass
@@ -65,6 +76,9 @@ class Notifier:
     # The record version each request's card was last drawn at by this process: a draw tried
     # again because the parameter reply had to wait (a rate limit) does not draw the card again.
     _drawn: OrderedDict[str, int] = field(default_factory=OrderedDict)
+    bulk: AdaptiveLimit = field(
+        default_factory=lambda: AdaptiveLimit(BULK_FLOOR, BULK_CEILING, target_lag_s=LAG_TARGET_S)
+    )
 
     def __post_init__(self) -> None:
         self.publisher = CardPublisher(
@@ -82,9 +96,11 @@ class Notifier:
         if effect.kind == "publish":
             await self.publisher.publish(record, maybe_posted=effect.sending)
         elif effect.kind == "card":
-            await self._draw_card(record)
+            async with self.bulk:
+                await self._draw_card(record)
         elif effect.kind == "note":
-            await self._post_in_thread(record, self._text(effect, self.locales.default), None)
+            async with self.bulk:
+                await self._post_in_thread(record, self._text(effect, self.locales.default), None)
         elif effect.kind == "dm":
             user = effect.user or record.requester
             lang = await self.locales.of(self.client, user)
@@ -209,43 +225,60 @@ class Notifier:
         own = ([*own_blocks, *results.thread_link(record, lang)], own_text)
         pending: SlackError | None = None
         wait_s = 0.0  # the longest Retry-After among the steps held back by a rate limit
-        for step in steps:
-            if step in record.notified:
-                continue
-            try:
-                blocks, text = own if step == "dm" else shared
-                if step in POSTED_STEPS:
-                    # A post that was sent but not recorded (the process died in between) is
-                    # found in Slack instead of being posted twice.
-                    since = record.finished_at.timestamp() if record.finished_at else 0.0
-                    if SENDING + step in record.notified and await self._found(
-                        step, record, text, since
-                    ):
-                        record = await self._mark(request_id, step)
-                        continue
-                    self._turn_now(step, record)  # held back: no "sending" mark to undo
-                    record = await self._mark(request_id, SENDING + step)
-                await self._step(step, record, blocks, text)
-            except SlackRateLimited as exc:
-                # Not sent: the next try posts it without looking for it first.
-                record = await self._unmark(request_id, SENDING + step)
-                pending, wait_s = exc, max(wait_s, exc.retry_after_s)
-                break  # the steps after it keep their place behind it (DM, thread, card)
-            except SlackError as exc:
-                if not exc.permanent:
-                    logger.warning(
-                        "completion step will be retried",
-                        extra={"request_id": request_id, "step": step, "error": exc.code},
-                    )
-                    pending = exc
+        async with contextlib.AsyncExitStack() as places:
+            waited = False
+            for step in steps:
+                if step in record.notified:
                     continue
-                logger.error(
-                    "completion step impossible",
-                    extra={"request_id": request_id, "step": step, "error": exc.code},
-                )
-            record = await self._mark(request_id, step)
+                if step != "dm" and not waited:
+                    await places.enter_async_context(self.bulk)  # the DM went: the rest waits
+                    waited = True
+                record, held = await self._completion_step(request_id, record, step, own, shared)
+                if isinstance(held, SlackRateLimited):
+                    pending, wait_s = held, max(wait_s, held.retry_after_s)
+                    break  # the steps after it keep their place behind it (DM, thread, card)
+                pending = held or pending
         if pending is not None:
             raise DeliveryPending(request_id, pending.code, wait_s) from pending
+
+    async def _completion_step(
+        self,
+        request_id: str,
+        record: CloneRequest,
+        step: str,
+        own: tuple[list[Block], Mrkdwn],
+        shared: tuple[list[Block], Mrkdwn],
+    ) -> tuple[CloneRequest, SlackError | None]:
+        """One step of a completion: the record as it then stands, and the error that holds the
+        step back (None: done, or impossible and given up)."""
+        blocks, text = own if step == "dm" else shared
+        try:
+            if step in POSTED_STEPS:
+                # A post that was sent but not recorded (the process died in between) is found
+                # in Slack instead of being posted twice.
+                since = record.finished_at.timestamp() if record.finished_at else 0.0
+                if SENDING + step in record.notified and await self._found(
+                    step, record, text, since
+                ):
+                    return await self._mark(request_id, step), None
+                self._turn_now(step, record)  # held back: no "sending" mark to undo
+                record = await self._mark(request_id, SENDING + step)
+            await self._step(step, record, blocks, text)
+        except SlackRateLimited as exc:
+            # Not sent: the next try posts it without looking for it first.
+            return await self._unmark(request_id, SENDING + step), exc
+        except SlackError as exc:
+            if not exc.permanent:
+                logger.warning(
+                    "completion step will be retried",
+                    extra={"request_id": request_id, "step": step, "error": exc.code},
+                )
+                return record, exc
+            logger.error(
+                "completion step impossible",
+                extra={"request_id": request_id, "step": step, "error": exc.code},
+            )
+        return await self._mark(request_id, step), None
 
     def _completion(self, record: CloneRequest, lang: str) -> tuple[list[Block], Mrkdwn]:
         t = tr(lang)
