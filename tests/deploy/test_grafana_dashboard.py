@@ -25,6 +25,8 @@ METRICS = {
     "clonebot_slack_answer_seconds": "histogram",
     "clonebot_jobs_tracked": "gauge",
     "clonebot_notification_retries_total": "counter",
+    "clonebot_event_loop_lag_seconds": "histogram",
+    "clonebot_work_limit": "gauge",
 }
 HISTOGRAM_SERIES = ("_bucket", "_sum", "_count")
 METRIC_NAME = re.compile(r"\b(clonebot_[a-z0-9_]+)\b")
