@@ -4,8 +4,8 @@ One event loop carries Slack's acks (3 s), ZStack's webhooks and the completion 
 bulk work: a burst of approvals, each submitted to ZStack with its checks. When ZStack answers
 at once (nearby, the CPU the limit), every submission in flight is ready on every turn of the
 loop, and quick work waits behind all of them at each of its awaits. With 1,000 approvals at 32
-in flight (and thread notes and card draws unbounded), completion DMs came 2.2–2.7 s (p99) after
-their jobs ended; with the limits here, 0.4–0.6 s (``make bench``, three runs each). When ZStack
+in flight (and card draws unbounded), completion DMs came 2.2–2.7 s (p99) after
+their jobs ended; with the limits here, 0.4–0.9 s (``make bench``). When ZStack
 is slow to answer, the submissions in flight mostly wait on the network instead, and a wide limit
 is what keeps them flowing.
 

@@ -46,8 +46,8 @@ class Metrics:
         )
         self.work_limit = Gauge(
             "clonebot_work_limit",
-            "Bulk work carried out at once (approvals submitted to ZStack; thread notes, card "
-            "draws and completions' thread replies and cards): it narrows while the event loop "
+            "Bulk work carried out at once (approvals submitted to ZStack; card draws and "
+            "completions' thread replies and cards): it narrows while the event loop "
             "lags.",
             ["work"],
             registry=self.registry,

@@ -200,23 +200,6 @@ async def test_a_completion_behind_a_rate_limited_note_sends_its_dm_ahead(
     assert [e.kind for _slot, e in await store.effects(record.id)] == ["note", "completion"]
 
 
-async def test_a_completion_behind_a_thread_note_sends_its_dm_before_the_note(
-    redis_handle: RedisHandle,
-) -> None:
-    """Thread notes may wait for a place in the bulk lane; the requester does not wait with
-    them, and the thread keeps its order."""
-    store = RequestStore(redis_handle)
-    slack = SlackRecorder()
-    box = make_outbox(store, slack)
-    record = await approved(store, [effects.note(Msg.of("approved")), effects.completion()])
-    await box.run(record.id)
-    assert slack.done == ["completion:dm", "note:approved", "completion"]
-    record = await approved(store, [effects.completion(), effects.note(Msg.of("later"))])
-    slack.done.clear()
-    await box.run(record.id)
-    assert slack.done == ["completion", "note:later"]  # nothing ahead of it: no DM apart
-
-
 async def test_a_completion_to_come_draws_the_card_for_the_re_renders_before_it(
     redis_handle: RedisHandle,
 ) -> None:

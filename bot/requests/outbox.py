@@ -10,9 +10,8 @@ is taken over within seconds), reads the pending effects in order and carries ea
   one held back by a rate limit comes back when the limit allows (``Retry-After``, or the
   client's own pace), without counting an attempt; one that cannot succeed (the channel is gone)
   is dropped and logged;
-- a completion behind thread notes (which wait for the channel's turn and for the bulk lane,
-  ``Notifier.bulk``) sends the requester's DM ahead; the thread reply and the card keep their
-  place;
+- a completion held back behind thread notes (waiting for the channel's turn) sends the
+  requester's DM ahead; the thread reply and the card keep their place;
 - of several queued card re-renders only the last is drawn, and none when a completion notice
   still to come draws the card anyway (they all draw the record as it then stands);
 - a post (note, DM) is marked as on its way first; if the worker dies before recording it, the
@@ -172,14 +171,9 @@ class Outbox:
                 await self.store.effect_done(request_id, slot)
             return None
         drawn_by = self._card_drawer(record, pending)
-        ordered = sorted(pending, key=lambda item: PRIORITY[item[1].kind])
-        if behind_notes := self._completion_behind_notes(ordered):
-            # Thread notes wait their turn (Slack's pace, the bulk lane): the requester does
-            # not wait with them.
-            await self._requester_first(record, behind_notes)
         waiting: set[str] = set()  # lanes held back by an effect that must be tried again
         retry_at: float | None = None
-        for slot, effect in ordered:
+        for slot, effect in sorted(pending, key=lambda item: PRIORITY[item[1].kind]):
             if effect.lane in waiting:
                 if effect.kind == "completion" and "dm" not in waiting:
                     await self._requester_first(record, effect)
@@ -207,17 +201,6 @@ class Outbox:
             await self.slack.requester_first(record, effect)
         except BotError as exc:
             logger.info("completion DM waits", extra={"request_id": record.id, "error": str(exc)})
-
-    @staticmethod
-    def _completion_behind_notes(ordered: list[tuple[str, Effect]]) -> Effect | None:
-        """A completion with thread notes ahead of it in its lane (its DM need not wait)."""
-        notes = False
-        for _slot, effect in ordered:
-            if effect.kind == "note":
-                notes = True
-            elif effect.kind == "completion":
-                return effect if notes else None
-        return None
 
     @staticmethod
     def _card_drawer(record: CloneRequest, pending: list[tuple[str, Effect]]) -> str | None:

@@ -7,8 +7,8 @@ card update (the order that matters most to people under Slack's rate limits), e
 the request once done: a crash or a Slack outage delays a notice, it never loses one, and a
 finished step is not repeated.
 
-The requester's DM goes at once. What nobody waits on at that moment (thread notes, card
-re-renders, a completion's thread reply and card) takes a place in ``bulk`` first, an
+The requester's DM goes at once. What nobody waits on at that moment (card re-renders, a
+completion's thread reply and card) takes a place in ``bulk`` first, an
 ``AdaptiveLimit`` that narrows while the event loop lags (``bot.load``): when a thousand jobs end
 together, their DMs do not wait behind each other's thread replies and card draws.
 
@@ -56,7 +56,7 @@ HISTORY_LIMIT = 200
 # Retired parameter replies remembered (another process, or this one later, redraws one at most
 # once more: harmless).
 RETIRED_KEPT = 10_000
-# Thread notes, card draws and completions' thread replies and cards carried out at once, at
+# Card draws and completions' thread replies and cards carried out at once, at
 # most (Slack's own limits let far fewer through in a real workspace: ``bot.slack.pacing``).
 BULK_CEILING = 64
 BULK_FLOOR = 4
@@ -99,8 +99,8 @@ class Notifier:
             async with self.bulk:
                 await self._draw_card(record)
         elif effect.kind == "note":
-            async with self.bulk:
-                await self._post_in_thread(record, self._text(effect, self.locales.default), None)
+            # Not bulk: a note holds its lane, and a completion behind it (its DM) waits with it.
+            await self._post_in_thread(record, self._text(effect, self.locales.default), None)
         elif effect.kind == "dm":
             user = effect.user or record.requester
             lang = await self.locales.of(self.client, user)
