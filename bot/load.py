@@ -24,7 +24,6 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
-from types import TracebackType
 
 # Lag samples: often enough to react within a few tenths of a second, rare enough to cost
 # nothing (twenty timer wakeups a second).
@@ -133,12 +132,7 @@ class AdaptiveLimit:
         else:
             self.in_use += 1
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *_exc: object) -> None:
         self.in_use -= 1
         self._wake()
 
