@@ -4,10 +4,10 @@ One event loop carries Slack's acks (3 s), ZStack's webhooks and the completion 
 bulk work: a burst of approvals, each submitted to ZStack with its checks. When ZStack answers
 at once (nearby, the CPU the limit), every submission in flight is ready on every turn of the
 loop, and quick work waits behind all of them at each of its awaits. With 1,000 approvals at 32
-in flight (and card draws unbounded), completion DMs came 2.2–2.7 s (p99) after
-their jobs ended; with the limits here, 0.4–0.9 s (``make bench``). When ZStack
-is slow to answer, the submissions in flight mostly wait on the network instead, and a wide limit
-is what keeps them flowing.
+in flight (and card draws unbounded), completion DMs came 2.2–2.7 s (p99) after their jobs
+ended; with the limits here, 0.4–0.9 s (``make bench``). When ZStack is slow to answer, the
+submissions in flight mostly wait on the network instead, and a wide limit is what keeps them
+flowing.
 
 So the width is not fixed: ``LoopLag`` measures how late the loop wakes a timer (what every
 await of the quick work pays), and an ``AdaptiveLimit`` halves when that lag passes its target
@@ -44,7 +44,6 @@ class LoopLag:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.interval_s = interval_s
-        self.lag_s = 0.0  # the latest sample
         self._clock = clock
         self._listeners: list[Callable[[float], None]] = []
         self._task: asyncio.Task[None] | None = None
@@ -70,7 +69,6 @@ class LoopLag:
             self.observe(max(0.0, self._clock() - before - self.interval_s))
 
     def observe(self, lag_s: float) -> None:
-        self.lag_s = lag_s
         for listener in self._listeners:
             listener(lag_s)
 
@@ -81,13 +79,19 @@ CALM_SAMPLES = 10
 
 class AdaptiveLimit:
     """At most ``limit`` holders at once (``async with``), in order of arrival. ``limit`` starts
-    at ``ceiling``; ``observe`` halves it on a lag over ``target_lag_s`` and adds one after
+    at ``ceiling``; ``observe`` halves it on a lag over ``target_lag_s`` (``LAG_TARGET_S``
+    unless told) and adds one after
     ``calm_samples`` lags in a row under half of that, never below ``floor`` nor above
     ``ceiling``. Holders in excess of a lowered limit finish their work; no new one starts until
     the count is under it again."""
 
     def __init__(
-        self, floor: int, ceiling: int, target_lag_s: float, *, calm_samples: int = CALM_SAMPLES
+        self,
+        floor: int,
+        ceiling: int,
+        target_lag_s: float = LAG_TARGET_S,
+        *,
+        calm_samples: int = CALM_SAMPLES,
     ) -> None:
         if not 1 <= floor <= ceiling:
             raise ValueError(f"need 1 <= floor <= ceiling, got {floor} and {ceiling}")

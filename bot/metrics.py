@@ -47,8 +47,7 @@ class Metrics:
         self.work_limit = Gauge(
             "clonebot_work_limit",
             "Bulk work carried out at once (approvals submitted to ZStack; card draws and "
-            "completions' thread replies and cards): it narrows while the event loop "
-            "lags.",
+            "completions' thread replies and cards): it narrows while the event loop lags.",
             ["work"],
             registry=self.registry,
         )

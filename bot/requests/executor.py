@@ -26,7 +26,7 @@ from bot.errors import (
     ZStackUnavailable,
 )
 from bot.i18n import Msg
-from bot.load import LAG_TARGET_S, AdaptiveLimit
+from bot.load import AdaptiveLimit
 from bot.metrics import Metrics
 from bot.requests import effects
 from bot.requests.effects import StoredMsg
@@ -68,9 +68,7 @@ class Executor:
     webhooks: WebhookSigner
     owner: str = field(default_factory=instance_id)
     submissions: AdaptiveLimit = field(
-        default_factory=lambda: AdaptiveLimit(
-            SUBMIT_FLOOR, SUBMIT_CONCURRENCY, target_lag_s=LAG_TARGET_S
-        )
+        default_factory=lambda: AdaptiveLimit(SUBMIT_FLOOR, SUBMIT_CONCURRENCY)
     )
     follower: JobFollower = field(init=False)
     # Checked again right before the first send (None: not checked).

@@ -8,9 +8,9 @@ the request once done: a crash or a Slack outage delays a notice, it never loses
 finished step is not repeated.
 
 The requester's DM goes at once. What nobody waits on at that moment (card re-renders, a
-completion's thread reply and card) takes a place in ``bulk`` first, an
-``AdaptiveLimit`` that narrows while the event loop lags (``bot.load``): when a thousand jobs end
-together, their DMs do not wait behind each other's thread replies and card draws.
+completion's thread reply and card) takes a place in ``bulk`` first, an ``AdaptiveLimit`` that
+narrows while the event loop lags (``bot.load``): when a thousand jobs end together, their DMs
+do not wait behind each other's thread replies and card draws.
 
 Effects wait for no Slack method's turn (``patience(0)``): a method that is held back by its
 rate limit raises ``SlackRateLimited`` without a call, and the outbox tries again when it is due.
@@ -30,7 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.errors import DeliveryPending, SlackError, SlackRateLimited
 from bot.i18n import Locales, Msg, Text, render, tr
-from bot.load import LAG_TARGET_S, AdaptiveLimit
+from bot.load import AdaptiveLimit
 from bot.metrics import Metrics
 from bot.requests.effects import Effect
 from bot.requests.lifecycle import Event
@@ -56,8 +56,8 @@ HISTORY_LIMIT = 200
 # Retired parameter replies remembered (another process, or this one later, redraws one at most
 # once more: harmless).
 RETIRED_KEPT = 10_000
-# Card draws and completions' thread replies and cards carried out at once, at
-# most (Slack's own limits let far fewer through in a real workspace: ``bot.slack.pacing``).
+# Card draws and completions' thread replies and cards carried out at once, at most (Slack's
+# own limits let far fewer through in a real workspace: ``bot.slack.pacing``).
 BULK_CEILING = 64
 BULK_FLOOR = 4
 
@@ -76,9 +76,7 @@ class Notifier:
     # The record version each request's card was last drawn at by this process: a draw tried
     # again because the parameter reply had to wait (a rate limit) does not draw the card again.
     _drawn: OrderedDict[str, int] = field(default_factory=OrderedDict)
-    bulk: AdaptiveLimit = field(
-        default_factory=lambda: AdaptiveLimit(BULK_FLOOR, BULK_CEILING, target_lag_s=LAG_TARGET_S)
-    )
+    bulk: AdaptiveLimit = field(default_factory=lambda: AdaptiveLimit(BULK_FLOOR, BULK_CEILING))
 
     def __post_init__(self) -> None:
         self.publisher = CardPublisher(
