@@ -6,7 +6,6 @@ first effect (``bot.slack.publisher`` posts it).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
@@ -211,63 +210,70 @@ class CloneFlow:
         """A source by UUID or by name (exact first, then partial), as the caller sees it, with
         a name for the clone that no service the caller can see has yet.
 
-        The free-name query starts with the lookup, guessing that a name finds the service of
-        that very name (asked again when the guess was wrong): the form waits for one round trip
-        to ZStack, not two."""
-        text = text.strip()
-        guess = clone_name(text) if text and not UUID_RE.match(text.lower()) else None
-        early = asyncio.create_task(self._free_name(session, guess)) if guess else None
-        try:
-            found = await self._lookup(session, text)
-            if found.found is not None:
-                wanted = defaults_from_source(found.found)["name"]
-                if early is not None and wanted == guess:
-                    found.name = await early
-                else:
-                    found.name = await self._free_name(session, wanted)
-        finally:
-            if early is not None:
-                early.cancel()
-                await asyncio.gather(early, return_exceptions=True)
-        return found
-
-    async def _free_name(self, session: SecretStr, wanted: str) -> str:
-        """``wanted``, or ``wanted-2``, ``-3``… : the first no visible service has (asked in one
-        query; ``wanted`` itself when ZStack's answer cannot settle it)."""
-        taken = {
-            (i.name or "").casefold()
-            for i in await self.zstack.model_services_named(
-                session, wanted, exact=False, limit=NAME_SCAN_LIMIT
-            )
-        }
-        for number in range(1, NAME_TRIES + 1):
-            name = wanted if number == 1 else f"{wanted}-{number}"
-            if name.casefold() not in taken:
-                return name
-        return wanted
-
-    async def _lookup(self, session: SecretStr, text: str) -> SourceLookup:
+        A name is asked for in one query together with the names its clone would be offered
+        (``<name>-clone``, ``-2`` …), guessing that it finds the service of that very name
+        (asked again when the guess was wrong): the form waits for one round trip to ZStack,
+        not two."""
         text = text.strip()
         if not text:
             return SourceLookup()
         if UUID_RE.match(text.lower()):
             found = await self.zstack.get_model_service(session, text.lower())
-            if found:
-                return SourceLookup(found=found)
-            return SourceLookup(notice=_not_found(text))
-        for exact in (True, False):
-            usable = await self.zstack.model_services_named(
-                session, text, exact=exact, limit=CHOICES_LIMIT
+            if found is None:
+                return SourceLookup(notice=_not_found(text))
+            return SourceLookup(found=found, name=await self._free_name(session, found))
+        exact, taken = await self._named(session, text)
+        lookup = _picked(text, exact)
+        if lookup is None:
+            partial = await self.zstack.model_services_named(
+                session, text, exact=False, limit=CHOICES_LIMIT
             )
-            if len(usable) == 1:
-                return SourceLookup(found=usable[0])
-            if usable:
-                notice = Msg.of(
-                    "Several model services match *{text}*; choose one.",
-                    text=truncate(one_line(text), 80),
+            lookup = _picked(text, partial) or SourceLookup(notice=_not_found(text))
+        if lookup.found is not None:
+            lookup.name = await self._free_name(session, lookup.found, taken)
+        return lookup
+
+    async def _named(
+        self, session: SecretStr, text: str
+    ) -> tuple[list[ModelServiceInventory], _TakenNames | None]:
+        """The services named ``text``, and which of its clone's names are taken (None: not
+        asked, when ``text`` cannot be asked for in one query with them)."""
+        tries = _name_tries(clone_name(text))
+        asked = await self.zstack.model_services_with_names(
+            session, [text, *tries], limit=CHOICES_LIMIT + NAME_TRIES
+        )
+        folded = {name.casefold() for name in tries}
+        if asked is None or text.casefold() in folded:
+            named = await self.zstack.model_services_named(
+                session, text, exact=True, limit=CHOICES_LIMIT
+            )
+            return named, None
+        # The page has room for every taken name beside up to CHOICES_LIMIT namesakes; more
+        # namesakes are a choice, for which no name is offered.
+        exact = [i for i in asked if (i.name or "").casefold() not in folded]
+        taken = {(i.name or "").casefold() for i in asked} & folded
+        return exact[:CHOICES_LIMIT], _TakenNames(tries[0], taken)
+
+    async def _free_name(
+        self,
+        session: SecretStr,
+        source: ModelServiceInventory | str,
+        known: _TakenNames | None = None,
+    ) -> str:
+        """``<source>-clone``, or ``-2``, ``-3``… : the first no visible service has (``known``
+        when it was asked for those very names; else asked in one query; the first itself when
+        ZStack's answer cannot settle it). ``source`` is the service or the name wanted."""
+        wanted = source if isinstance(source, str) else clone_name(source.name)
+        if known is not None and known.wanted.casefold() == wanted.casefold():
+            taken = known.taken
+        else:
+            taken = {
+                (i.name or "").casefold()
+                for i in await self.zstack.model_services_named(
+                    session, wanted, exact=False, limit=NAME_SCAN_LIMIT
                 )
-                return SourceLookup(choices=usable, notice=notice)
-        return SourceLookup(notice=_not_found(text))
+            }
+        return next((n for n in _name_tries(wanted) if n.casefold() not in taken), wanted)
 
     async def suggest(self, session: SecretStr, text: str) -> list[ModelServiceInventory]:
         """Type-ahead for the source select: names containing ``text``."""
@@ -478,6 +484,31 @@ class CloneFlow:
 def _source_draft(view_id: str) -> str:
     """Where a form's source values are kept beside its draft of hidden fields."""
     return f"{view_id}-source"
+
+
+@dataclass(frozen=True)
+class _TakenNames:
+    """Which of the names tried for a clone of ``wanted`` (casefolded) some service has."""
+
+    wanted: str
+    taken: set[str]
+
+
+def _name_tries(wanted: str) -> list[str]:
+    """The names a clone is offered, in order: ``wanted``, then ``wanted-2`` … ``-20``."""
+    return [wanted, *(f"{wanted}-{number}" for number in range(2, NAME_TRIES + 1))]
+
+
+def _picked(text: str, found: list[ModelServiceInventory]) -> SourceLookup | None:
+    """The one service found, or the choice among several; None when nothing was found."""
+    if len(found) == 1:
+        return SourceLookup(found=found[0])
+    if not found:
+        return None
+    notice = Msg.of(
+        "Several model services match *{text}*; choose one.", text=truncate(one_line(text), 80)
+    )
+    return SourceLookup(choices=found, notice=notice)
 
 
 def _not_found(text: str) -> Msg:

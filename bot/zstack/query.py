@@ -77,6 +77,8 @@ def like_contains(text: str) -> str:
 # answers are filtered here.
 _LIKE_UNSAFE = re.compile(r"[!<>%_\\]")
 _EQUALS_UNSAFE = re.compile(r"[!<>~?]")
+# In an IN list "," also separates the values.
+_IN_UNSAFE = re.compile(r"[!<>~?,]")
 
 NameTest = Callable[[str], bool]
 
@@ -97,3 +99,11 @@ def name_search(text: str, *, exact: bool) -> tuple[Query, NameTest | None]:
         return found == wanted if exact else wanted in found
 
     return query, matches
+
+
+def names_in(names: list[str]) -> Query | None:
+    """A query for model services named any of ``names``, or None when one of them cannot be
+    said literally in an IN list (then each is asked for by ``name_search``)."""
+    if not names or any(not name or _IN_UNSAFE.search(name) for name in names):
+        return None
+    return Query().where("name", "?=", names)
