@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
+import anyio
 from aiohttp import web
 from prometheus_client import Gauge
 from slack_bolt.async_app import AsyncApp
@@ -60,6 +62,14 @@ def zstack_client_for(settings: Settings, metrics: Metrics | None = None) -> ZSt
     )
 
 
+async def _import_what_first_use_imports() -> None:
+    """Modules imported on first use, imported at start-up instead of in the first burst of
+    commands (where they took 3 % of the bot's CPU): anyio's asyncio backend, which httpcore's
+    connection pool waits on, and ``_strptime``, which reads ZStack's dates."""
+    anyio.Event()
+    datetime.strptime("2000", "%Y")
+
+
 def _follow_lag(lag: LoopLag, limit: AdaptiveLimit, gauge: Gauge) -> None:
     """``limit`` narrows and widens with the loop's lag; ``gauge`` shows it."""
 
@@ -86,6 +96,7 @@ class Runtime:
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
+        await _import_what_first_use_imports()
         for secret in (
             settings.slack_bot_token,
             settings.slack_signing_secret,
