@@ -192,14 +192,15 @@ class CloneFlow:
             return
         defaults = defaults_from_source(lookup.found)
         as_it_is = {**defaults, "name": lookup.found.name or ""}  # not the suggested new name
-        await self.store.save_draft(_source_draft(view_id), as_it_is)
+        drafts = {_source_draft(view_id): as_it_is}
         if advanced_hidden:
             # A value the form would refuse (ZStack keeps YAML it never parsed) is left empty,
             # which keeps the source's: the user is not blocked by a field they did not touch.
             _form, refused = validate_form({**defaults, "reason": "-"})
             shown = {k: defaults.get(k) for k in ADVANCED if k not in refused}
             shown.update({k: v for k, v in (hidden or {}).items() if k in ADVANCED})
-            await self.store.save_draft(view_id, shown)
+            drafts[view_id] = shown
+        await self.store.save_drafts(drafts)
 
     async def source_values(self, view_id: str, source_uuid: str) -> dict[str, Any] | None:
         """The values the form was prefilled with from ``source_uuid`` (None: not known)."""

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
@@ -223,10 +223,17 @@ class RequestIndexes:
     # --- drafts of hidden form fields -------------------------------------------------------
 
     async def save_draft(self, view_id: str, values: dict[str, Any]) -> None:
+        await self.save_drafts({view_id: values})
+
+    async def save_drafts(self, drafts: Mapping[str, dict[str, Any]]) -> None:
+        """Each view's draft, in one round trip."""
         with store_errors("drafts.save"):
-            await self._redis.set(
-                keys.draft_key(self._prefix, view_id), json.dumps(values), ex=keys.DRAFT_TTL_S
-            )
+            pipe = self._redis.pipeline(transaction=False)  # the keys live in many slots
+            for view_id, values in drafts.items():
+                pipe.set(
+                    keys.draft_key(self._prefix, view_id), json.dumps(values), ex=keys.DRAFT_TTL_S
+                )
+            await pipe.execute()
 
     async def load_draft(self, view_id: str) -> dict[str, Any]:
         with store_errors("drafts.load"):
