@@ -437,3 +437,30 @@ async def test_a_burst_larger_than_the_pool_waits_instead_of_failing(redis_url: 
         assert results == [None] * (MAX_CONNECTIONS * 2)
     finally:
         await handle.aclose()
+
+
+async def test_the_acks_claims_do_not_wait_for_a_full_pool(redis_url: str) -> None:
+    """Follow-up work holding every pooled connection does not hold up the replay claim that
+    Slack's ack waits on: it has its own connections."""
+    from bot.metrics import Metrics
+    from bot.slack.replays import Deliveries
+    from bot.store.connection import MAX_CONNECTIONS
+
+    handle = await connect_redis(Settings(redis_url=redis_url))
+    try:
+        pool = handle.client.connection_pool
+        held = [await pool.get_connection() for _ in range(MAX_CONNECTIONS)]  # the pool is full
+        try:
+            deliveries = Deliveries(handle, Metrics())
+            async with asyncio.timeout(2):
+                assert await deliveries.first("command", "T1") is True
+                assert await deliveries.first("command", "T1") is False  # a replay
+            with pytest.raises(TimeoutError):  # while anything else waits for a connection
+                async with asyncio.timeout(0.3):
+                    await handle.client.get("anything")
+        finally:
+            for connection in held:
+                await pool.release(connection)
+        assert await handle.client.get("anything") is None
+    finally:
+        await handle.aclose()

@@ -34,7 +34,7 @@ class Deliveries:
     """The ``seen`` keys: which Slack deliveries were already acted on."""
 
     def __init__(self, redis: RedisHandle, metrics: Metrics, ttl_s: int = keys.SEEN_TTL_S) -> None:
-        self._redis = redis.client
+        self._redis = redis.acks  # claimed before the ack: never behind follow-up work
         self._prefix = redis.prefix
         self._metrics = metrics
         self._ttl_s = ttl_s

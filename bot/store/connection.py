@@ -48,11 +48,15 @@ CLIENT_NAME = "clonebot"
 
 # A burst waits for a free connection (up to POOL_WAIT_S) instead of failing at once: redis-py's
 # default pool raises "Too many connections" on the first command over the limit. A command holds
-# its connection for one round trip (a fraction of a millisecond; no blocking commands), so a few
-# dozen carry all one event loop can send, and each connection a burst opens costs a connect and
-# three commands (CLIENT SETNAME, SETINFO twice). In a burst of 200 /clone-model, 32 filled the
-# forms 0.1-0.15 s sooner (p99) than 100.
+# its connection for one round trip (no blocking commands), so a few dozen carry all one event
+# loop sends, and each connection a burst opens costs a connect and two or three round trips
+# (HELLO, CLIENT SETNAME, SETINFO): in a burst of 200 /clone-model, 32 filled the forms
+# 0.2-0.25 s sooner (p99) than 100.
 MAX_CONNECTIONS = 32
+# The acks' own connections (``RedisHandle.acks``): with one shared pool of 32, the replay claims
+# of 64 commands in flight waited behind the forms being filled (ack p99 0.95-1.1 s, 0.6-0.8 s
+# with 100).
+ACK_CONNECTIONS = 8
 POOL_WAIT_S = 30.0
 
 # What each connection tells Redis about its client (CLIENT SETINFO), worked out once: left to
@@ -87,14 +91,17 @@ async def connect_redis(settings: Settings) -> RedisHandle:
         embedded = await asyncio.to_thread(
             EmbeddedRedis.start, settings.data_dir, socket_timeout_s=SOCKET_TIMEOUT_S
         )
-        pool = BlockingConnectionPool(
-            connection_class=UnixDomainSocketConnection,
-            path=embedded.socket_path,
-            max_connections=MAX_CONNECTIONS,
-            timeout=POOL_WAIT_S,
-            **_common_kwargs(),
-        )
-        client = Redis.from_pool(pool)  # the client owns (and closes) its pool
+
+        def pool(size: int) -> BlockingConnectionPool:
+            return BlockingConnectionPool(
+                connection_class=UnixDomainSocketConnection,
+                path=embedded.socket_path,
+                max_connections=size,
+                timeout=POOL_WAIT_S,
+                **_common_kwargs(),
+            )
+
+        client = Redis.from_pool(pool(MAX_CONNECTIONS))  # the client owns (and closes) its pool
         logger.info("Using embedded Redis with data in %s", embedded.data_dir)
         return RedisHandle(
             client,
@@ -103,6 +110,7 @@ async def connect_redis(settings: Settings) -> RedisHandle:
             description=f"embedded:{embedded.data_dir}",
             address=embedded.socket_path,
             embedded=embedded,
+            acks=Redis.from_pool(pool(ACK_CONNECTIONS)),
         )
     target = parse_redis_url(settings.redis_url)
     return build_handle(target, prefix=prefix)
@@ -112,16 +120,19 @@ def build_handle(target: RedisTarget, *, prefix: str) -> RedisHandle:
     """A ``RedisHandle`` for a parsed URL (no network call)."""
     common = _common_kwargs()
     if target.kind in ("redis", "unix"):
-        pool = BlockingConnectionPool.from_url(
-            target.url, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT_S, **common
-        )
-        client = Redis.from_pool(pool)  # the client owns (and closes) its pool
+
+        def pool(size: int) -> BlockingConnectionPool:
+            return BlockingConnectionPool.from_url(
+                target.url, max_connections=size, timeout=POOL_WAIT_S, **common
+            )
+
         return RedisHandle(
-            client,
+            Redis.from_pool(pool(MAX_CONNECTIONS)),  # the client owns (and closes) its pool
             kind=target.kind,
             prefix=prefix,
             description=target.redacted,
             address=target.address,
+            acks=Redis.from_pool(pool(ACK_CONNECTIONS)),
         )
     if target.kind == "sentinel":
         assert target.service_name is not None

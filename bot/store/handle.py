@@ -49,8 +49,13 @@ class RedisHandle:
         address: str | None = None,
         sentinel: Sentinel | None = None,
         embedded: EmbeddedRedis | None = None,
+        acks: Redis | None = None,
     ) -> None:
         self.client = client
+        # For the commands Slack's acks wait on: a client with its own few connections where
+        # ``client``'s pool makes a command wait for a free one (follow-up work fills it in a
+        # burst); the same client where its pools never make a command wait (Sentinel, Cluster).
+        self.acks: AsyncRedis = acks if acks is not None else client
         self.kind: RedisKind = kind
         self.prefix = prefix
         self.description = description  # safe for logs: no password
@@ -113,6 +118,8 @@ class RedisHandle:
         self._closed = True
         try:
             await self.client.aclose()
+            if self.acks is not self.client:
+                await self.acks.aclose()
             if self._sentinel is not None:
                 await self._sentinel.aclose()
         finally:
