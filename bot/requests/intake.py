@@ -240,11 +240,13 @@ class CloneFlow:
         """The services named ``text``, and which of its clone's names are taken (None: not
         asked, when ``text`` cannot be asked for in one query with them)."""
         tries = _name_tries(clone_name(text))
-        asked = await self.zstack.model_services_with_names(
-            session, [text, *tries], limit=CHOICES_LIMIT + NAME_TRIES
-        )
         folded = {name.casefold() for name in tries}
-        if asked is None or text.casefold() in folded:
+        asked = None
+        if text.casefold() not in folded:  # else its namesakes could not be told from clones
+            asked = await self.zstack.model_services_with_names(
+                session, [text, *tries], limit=CHOICES_LIMIT + NAME_TRIES
+            )
+        if asked is None:
             named = await self.zstack.model_services_named(
                 session, text, exact=True, limit=CHOICES_LIMIT
             )
